@@ -1,0 +1,142 @@
+"""Writes a trained model's artifacts — and proves they reload before anyone sees them.
+
+Into a staging folder beside the target: ``model.keras``, ``saved_model/`` (via
+``model.export``; ``serving_default`` takes raw feature rows) packed as
+``saved_model.tar.gz``, ``history.csv`` and ``manifest.json``. Both models are
+then reloaded (the ``.keras`` archive with safe mode on) and must reproduce the
+example predictions; only then is the staging folder renamed into place, so a
+reader never sees a half-written or unverified artifact.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import shutil
+import tarfile
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import tfcore
+from tfcore.errors import ExportError
+
+__all__ = ["ARTIFACT_NAMES", "export_model", "sha256_file", "verify_predictions"]
+
+MODEL_KERAS = "model.keras"
+SAVED_MODEL_DIR = "saved_model"
+SAVED_MODEL_TAR = "saved_model.tar.gz"
+HISTORY_CSV = "history.csv"
+MANIFEST = "manifest.json"
+ARTIFACT_NAMES = (MODEL_KERAS, SAVED_MODEL_TAR, HISTORY_CSV, MANIFEST)
+
+# float32 through two different runtimes (Keras eager vs a SavedModel graph) may
+# differ in the last bits; anything beyond this is a broken artifact.
+RTOL, ATOL = 1e-5, 1e-5
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_predictions(expected: np.ndarray, actual: np.ndarray, *, what: str) -> None:
+    """Raises :class:`ExportError` unless ``actual`` matches ``expected`` within tolerance."""
+    actual = np.asarray(actual, dtype=np.float64).reshape(expected.shape)
+    if not np.allclose(actual, expected, rtol=RTOL, atol=ATOL):
+        worst = float(np.max(np.abs(actual - expected)))
+        raise ExportError(f"{what} does not reproduce the trained model's predictions "
+                          f"(largest difference {worst:.3g}); the artifact was not published")
+
+
+def _write_history(path: Path, history: Sequence[Mapping[str, float]]) -> None:
+    columns = ["epoch", *sorted({k for row in history for k in row} - {"epoch"})]
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        for row in history:
+            writer.writerow({**row, "epoch": int(row["epoch"])})
+
+
+def _pack(folder: Path, archive: Path) -> None:
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname=folder.name)
+
+
+def _serve(saved_model_dir: Path, inputs: np.ndarray) -> np.ndarray:
+    serving = tf.saved_model.load(str(saved_model_dir)).signatures["serving_default"]
+    (output,) = serving(tf.constant(inputs)).values()
+    return output.numpy()
+
+
+def _as_lists(array: np.ndarray) -> list[list[float]]:
+    return np.asarray(array, dtype=np.float64).reshape(len(array), -1).tolist()
+
+
+def export_model(model: keras.Model, target_dir: Path, *, spec: Mapping[str, Any],
+                 history: Sequence[Mapping[str, float]], final_metrics: Mapping[str, float],
+                 example_inputs: np.ndarray) -> dict[str, str]:
+    """Writes, verifies and publishes the artifacts; returns ``{file name: sha256}``.
+
+    Args:
+        model: the trained model (takes raw feature rows).
+        target_dir: where the artifacts end up; must not exist yet.
+        spec: the job spec as plain JSON data (stored in the manifest).
+        history: one mapping per epoch, each with an ``epoch`` key.
+        final_metrics: the last epoch's metrics.
+        example_inputs: a few raw feature rows; their outputs go into the manifest.
+
+    Raises:
+        ExportError: the target exists, or a reloaded model disagrees with ``model``.
+    """
+    target_dir = Path(target_dir)
+    if target_dir.exists():
+        raise ExportError(f"{target_dir} already exists; artifacts are never overwritten")
+    staging = target_dir.with_name(f".{target_dir.name}.staging-{uuid.uuid4().hex[:8]}")
+    staging.mkdir(parents=True)
+    try:
+        inputs = np.asarray(example_inputs, dtype=np.float32)
+        expected = np.asarray(model(inputs, training=False), dtype=np.float64)
+
+        model.save(staging / MODEL_KERAS)
+        model.export(str(staging / SAVED_MODEL_DIR), format="tf_saved_model", verbose=False)
+        _pack(staging / SAVED_MODEL_DIR, staging / SAVED_MODEL_TAR)
+        _write_history(staging / HISTORY_CSV, history)
+
+        # Verify before publishing: safe mode refuses any code-carrying object.
+        reloaded = keras.models.load_model(staging / MODEL_KERAS, safe_mode=True)
+        verify_predictions(expected, reloaded(inputs, training=False), what=MODEL_KERAS)
+        verify_predictions(expected, _serve(staging / SAVED_MODEL_DIR, inputs), what=SAVED_MODEL_TAR)
+
+        files = {name: sha256_file(staging / name) for name in (MODEL_KERAS, SAVED_MODEL_TAR,
+                                                                HISTORY_CSV)}
+        manifest = {
+            "spec": dict(spec),
+            "versions": {"tensorflow": tf.__version__, "keras": keras.__version__,
+                         "tfcore": tfcore.__version__},
+            "input": {"shape": [None, int(inputs.shape[1])], "dtype": "float32"},
+            "output": {"shape": [None, int(expected.reshape(len(inputs), -1).shape[1])],
+                       "dtype": "float32"},
+            "final_metrics": {k: (v if math.isfinite(v) else None)
+                              for k, v in final_metrics.items()},
+            "files": files,
+            "examples": {"inputs": _as_lists(inputs), "outputs": _as_lists(expected)},
+        }
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, allow_nan=False))
+        files[MANIFEST] = sha256_file(staging / MANIFEST)
+        os.replace(staging, target_dir)  # atomic on one filesystem: all or nothing
+        return files
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

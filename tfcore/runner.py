@@ -1,0 +1,94 @@
+"""One training job from spec to verified artifacts: what the worker calls.
+
+``run_job`` loads nothing itself — the caller passes the dataset — so the worker
+decides where data comes from, and tests can hand in small arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from tfcore.data import Dataset, split
+from tfcore.errors import DataError
+from tfcore.export import export_model
+from tfcore.metrics import build_metrics
+from tfcore.models import build_model
+from tfcore.report import Reporter
+from tfcore.spec import JobSpec
+from tfcore.train import LoopConfig, StopReason, Trainer, build_loss, build_optimizer, fit
+
+__all__ = ["JobResult", "N_EXAMPLES", "prepare_trainer", "run_job"]
+
+N_EXAMPLES = 5  # raw rows whose predictions the manifest records
+
+
+@dataclass
+class JobResult:
+    """A finished run: its history, why it stopped and, if exported, the files."""
+
+    history: list[dict[str, float]]
+    stop_reason: StopReason
+    steps: int
+    files: dict[str, str]
+    model: keras.Model
+
+    @property
+    def final_metrics(self) -> dict[str, float]:
+        last = dict(self.history[-1]) if self.history else {}
+        last.pop("epoch", None)
+        return last
+
+
+def _check_task(spec: JobSpec, dataset: Dataset) -> None:
+    if spec.task != dataset.task:
+        hint = ("use loss 'binary_crossentropy'" if dataset.task == "binary"
+                else "use a regression loss (huber, mse, mae)")
+        raise DataError(f"dataset {dataset.name!r} is a {dataset.task} dataset but loss "
+                        f"{spec.loss!r} is for {spec.task}; {hint}")
+
+
+def prepare_trainer(spec: JobSpec, train_x: np.ndarray, train_y: np.ndarray, *,
+                    jit_compile: bool = False) -> Trainer:
+    """Seeds everything and builds the spec's model, fitted to the training data's scale:
+    Normalization adapted on ``train_x``, the head scaled to ``train_y``."""
+    keras.utils.set_random_seed(spec.seed)
+    model = build_model(spec, train_x.shape[1], target_mean=float(np.mean(train_y)),
+                        target_std=float(np.std(train_y)) or 1.0)
+    model.normalization.adapt(train_x)
+    return Trainer(model, loss=build_loss(spec), optimizer=build_optimizer(spec),
+                   metrics=build_metrics(spec.metric_names, threshold=spec.threshold),
+                   jit_compile=jit_compile)
+
+
+def run_job(spec: JobSpec, dataset: Dataset, *, workdir: Path, reporter: Reporter | None = None,
+            should_stop: Callable[[], bool] | None = None, resume: bool = False,
+            export_dir: Path | None = None, **loop_overrides: Any) -> JobResult:
+    """Train ``spec`` on ``dataset``; if it was not cancelled, export into ``export_dir``.
+
+    Checkpoints go to ``workdir/checkpoints``; with ``resume=True`` training continues
+    from the latest one there and runs only the remaining epochs.
+    """
+    _check_task(spec, dataset)
+    train, validation = split(dataset, validation_split=spec.validation_split, seed=spec.seed)
+    trainer = prepare_trainer(spec, train.x, train.y)
+    config = LoopConfig.from_spec(spec, checkpoint_dir=Path(workdir) / "checkpoints",
+                                  resume=resume, **loop_overrides)
+    kwargs: dict[str, Any] = {"reporter": reporter}
+    if should_stop is not None:
+        kwargs["should_stop"] = should_stop
+    result = fit(trainer, (train.x, train.y), (validation.x, validation.y), config, **kwargs)
+
+    files: dict[str, str] = {}
+    job = JobResult(result.history, result.stop_reason, result.steps, files, trainer.model)
+    if export_dir is not None and result.stop_reason != "cancelled":
+        files.update(export_model(
+            trainer.model, Path(export_dir), spec=spec.model_dump(mode="json"),
+            history=result.history, final_metrics=job.final_metrics,
+            example_inputs=validation.x[:N_EXAMPLES]))
+    return job

@@ -1,0 +1,202 @@
+"""The job spec: what a script sends to train a model.
+
+Pure pydantic and no TensorFlow, so the API can validate specs without loading
+TensorFlow (a test holds ``import tfcore.spec`` to that). Every field is bounded,
+unknown fields are refused, and the error messages name the field and the rule.
+
+>>> spec = JobSpec.model_validate(
+...     {"model_type": "residual", "loss": "huber", "threshold": 2.0, "epochs": 5})
+>>> spec.dataset_name, spec.task
+('diabetes', 'regression')
+
+The largest ``epochs`` is configurable per call through pydantic's validation
+context: ``JobSpec.model_validate(data, context={"max_epochs": 50})``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "ACTIVATIONS",
+    "DEFAULT_MAX_EPOCHS",
+    "BINARY_LOSSES",
+    "BINARY_METRICS",
+    "EarlyStopping",
+    "ExponentialDecay",
+    "JobSpec",
+    "KernelRegularizer",
+    "PiecewiseConstant",
+    "REGRESSION_METRICS",
+    "Task",
+]
+
+DEFAULT_MAX_EPOCHS = 1000
+
+Task = Literal["regression", "binary"]
+ModelType = Literal["mlp", "residual", "reconstructing", "wide_deep"]
+LossName = Literal["huber", "mse", "mae", "binary_crossentropy"]
+BINARY_LOSSES = frozenset({"binary_crossentropy"})
+
+REGRESSION_METRICS = ("mae", "mse", "rmse", "huber")
+BINARY_METRICS = ("accuracy", "precision", "recall", "auc")
+MetricName = Literal["mae", "mse", "rmse", "huber", "accuracy", "precision", "recall", "auc"]
+
+#: Keras activation names plus the project's numerically stable softplus.
+ACTIVATIONS = ("relu", "elu", "selu", "gelu", "swish", "tanh", "sigmoid", "softplus",
+               "linear", "stable_softplus")
+Activation = Literal["relu", "elu", "selu", "gelu", "swish", "tanh", "sigmoid", "softplus",
+                     "linear", "stable_softplus"]
+Initializer = Literal["he_normal", "he_uniform", "glorot_normal", "glorot_uniform",
+                      "lecun_normal", "glorot_normal_variant"]
+Optimizer = Literal["adam", "nadam", "sgd", "rmsprop"]
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExponentialDecay(BaseModel):
+    """``lr = learning_rate * decay_rate ** (step / decay_steps)``."""
+
+    model_config = _STRICT
+    type: Literal["exponential"]
+    decay_steps: int = Field(ge=1, le=10_000_000)
+    decay_rate: float = Field(gt=0, le=1)
+
+
+class PiecewiseConstant(BaseModel):
+    """``values[i]`` while the step is below ``boundaries[i]``; the last value after."""
+
+    model_config = _STRICT
+    type: Literal["piecewise"]
+    boundaries: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=100)
+    values: list[Annotated[float, Field(gt=0, le=10)]] = Field(min_length=2, max_length=101)
+
+    @model_validator(mode="after")
+    def _one_more_value_than_boundaries(self) -> PiecewiseConstant:
+        if len(self.values) != len(self.boundaries) + 1:
+            raise ValueError(
+                f"needs one more value than boundaries; got {len(self.boundaries)} "
+                f"boundaries and {len(self.values)} values")
+        if self.boundaries != sorted(set(self.boundaries)):
+            raise ValueError("boundaries must be strictly increasing")
+        return self
+
+
+class EarlyStopping(BaseModel):
+    """Stop when ``val_loss`` has not improved by ``min_delta`` for ``patience`` epochs."""
+
+    model_config = _STRICT
+    patience: int = Field(default=5, ge=1, le=1000)
+    min_delta: float = Field(default=0.0, ge=0, le=1e6)
+
+
+class KernelRegularizer(BaseModel):
+    """Exactly one of ``l1`` (the seed's L1 regularizer) or ``l2``."""
+
+    model_config = _STRICT
+    l1: float | None = Field(default=None, gt=0, le=10)
+    l2: float | None = Field(default=None, gt=0, le=10)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> KernelRegularizer:
+        if (self.l1 is None) == (self.l2 is None):
+            raise ValueError('give exactly one of "l1" or "l2", e.g. {"l1": 0.01}')
+        return self
+
+
+class JobSpec(BaseModel):
+    """A training job: which model, loss, data and how long to train.
+
+    Args:
+        model_type: ``mlp``, ``residual``, ``reconstructing`` or ``wide_deep``.
+        loss: ``huber``, ``mse``, ``mae`` or ``binary_crossentropy``.
+        threshold: Huber threshold (> 0), also used by the ``huber`` metric. Defaults to 1.0.
+        epochs: 1 to the configured maximum (1000 unless the caller says otherwise).
+        dataset: a built-in name or an uploaded dataset id. Defaults to ``diabetes``
+            for regression losses and ``breast_cancer`` for ``binary_crossentropy``.
+        Everything else has a default chosen to train well on the built-in data.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+
+    model_type: ModelType
+    loss: LossName
+    threshold: float = Field(default=1.0, gt=0, le=1e6, allow_inf_nan=False)
+    epochs: int = Field(ge=1)
+    dataset: str | None = Field(default=None, min_length=1, max_length=64,
+                                pattern=r"^[A-Za-z0-9_.-]+$")
+    batch_size: int = Field(default=32, ge=1, le=65_536)
+    optimizer: Optimizer = "adam"
+    learning_rate: float = Field(default=1e-3, gt=0, le=10, allow_inf_nan=False)
+    lr_schedule: ExponentialDecay | PiecewiseConstant | None = Field(
+        default=None, discriminator="type")
+    metrics: list[MetricName] | None = Field(default=None, max_length=8)
+    validation_split: float = Field(default=0.2, ge=0.05, le=0.5)
+    seed: int = Field(default=42, ge=0, le=2**31 - 1)
+    hidden_units: int = Field(default=30, ge=1, le=4096)
+    n_hidden: int | None = Field(default=None, ge=1, le=32)
+    activation: Activation = "relu"
+    kernel_initializer: Initializer = "he_normal"
+    kernel_regularizer: KernelRegularizer | None = None
+    kernel_constraint: Literal["positive"] | None = None
+    gaussian_noise: float = Field(default=0.0, ge=0, le=10, allow_inf_nan=False)
+    dropout: float = Field(default=0.0, ge=0, lt=1)
+    early_stopping: EarlyStopping | None = None
+    steps_per_execution: int | None = Field(default=None, ge=1, le=100_000)
+    mixed_precision: bool = False
+
+    @field_validator("epochs")
+    @classmethod
+    def _epochs_within_configured_maximum(cls, epochs: int, info: ValidationInfo) -> int:
+        context: dict[str, Any] = info.context or {}
+        maximum = int(context.get("max_epochs", DEFAULT_MAX_EPOCHS))
+        if epochs > maximum:
+            raise ValueError(f"must be at most {maximum} (the configured maximum)")
+        return epochs
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics_unique(cls, metrics: list[str] | None) -> list[str] | None:
+        if metrics is not None and len(set(metrics)) != len(metrics):
+            raise ValueError("must not name a metric twice")
+        return metrics
+
+    @model_validator(mode="after")
+    def _metrics_fit_the_task(self) -> JobSpec:
+        allowed = BINARY_METRICS if self.task == "binary" else REGRESSION_METRICS
+        wrong = [m for m in self.metrics or () if m not in allowed]
+        if wrong:
+            raise ValueError(
+                f"metrics {wrong} do not apply to a {self.task} job (loss={self.loss!r}); "
+                f"choose from {list(allowed)}")
+        return self
+
+    @property
+    def task(self) -> Task:
+        """``binary`` for classification losses, else ``regression``."""
+        return "binary" if self.loss in BINARY_LOSSES else "regression"
+
+    @property
+    def dataset_name(self) -> str:
+        """The dataset to train on, with the task's default filled in."""
+        if self.dataset:
+            return self.dataset
+        return "breast_cancer" if self.task == "binary" else "diabetes"
+
+    @property
+    def metric_names(self) -> list[str]:
+        """The streaming metrics to report, with the task's default filled in."""
+        if self.metrics is not None:
+            return list(self.metrics)
+        if self.task == "binary":
+            return ["accuracy", "precision", "recall"]
+        return ["mae", "rmse"] + (["huber"] if self.loss == "huber" else [])

@@ -171,7 +171,8 @@ class ResidualBlock(keras.layers.Layer):
         self.n_neurons = _positive_int("n_neurons", n_neurons)
         self.hidden = [
             MyDense(n_neurons, activation, kernel_initializer=kernel_initializer,
-                    kernel_regularizer=kernel_regularizer, kernel_constraint=kernel_constraint)
+                    kernel_regularizer=kernel_regularizer, kernel_constraint=kernel_constraint,
+                    dtype=self.dtype_policy)
             for _ in range(n_layers)
         ]
 

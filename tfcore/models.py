@@ -78,9 +78,14 @@ class TabularModel(keras.Model):
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
 
-        self.normalization = keras.layers.Normalization(name="normalization")
-        self.noise = MyGaussianNoise(self.gaussian_noise, seed=seed, name="noise")
-        self.dropout = keras.layers.Dropout(self.dropout_rate, seed=seed, name="dropout")
+        # Sublayers take the model's dtype policy (mixed_float16 under mixed precision),
+        # so a model rebuilt from its config computes exactly as the trained one did.
+        policy = self.dtype_policy
+        # Raw features may exceed float16's range (65504): normalize in float32 first.
+        self.normalization = keras.layers.Normalization(name="normalization", dtype="float32")
+        self.noise = MyGaussianNoise(self.gaussian_noise, seed=seed, name="noise", dtype=policy)
+        self.dropout = keras.layers.Dropout(self.dropout_rate, seed=seed, name="dropout",
+                                            dtype=policy)
         # The head stays float32 under mixed precision so outputs and loss are float32.
         self.out = MyDense(output_dim, self.output_activation, name="head", dtype="float32")
 
@@ -89,7 +94,8 @@ class TabularModel(keras.Model):
         return MyDense(units or self.hidden_units, self.activation,
                        kernel_initializer=self.kernel_initializer,
                        kernel_regularizer=self.kernel_regularizer,
-                       kernel_constraint=self.kernel_constraint, **kwargs)
+                       kernel_constraint=self.kernel_constraint, dtype=self.dtype_policy,
+                       **kwargs)
 
     def build(self, input_shape: Shape) -> None:
         self.normalization.build(input_shape)
@@ -107,7 +113,7 @@ class TabularModel(keras.Model):
         x = self.noise(x, training=training)
         z = self.call_body(x, training)
         z = self.dropout(z, training=training)
-        y = self.out(z)
+        y = self.out(ops.cast(z, "float32"))
         if self.target_mean == 0.0 and self.target_std == 1.0:
             return y
         return y * self.target_std + self.target_mean
@@ -176,8 +182,10 @@ class ResidualRegressor(TabularModel):
             "kernel_constraint": self.kernel_constraint,
         }
         self.hidden1 = self.hidden_dense(name="hidden1")
-        self.block1 = ResidualBlock(self.n_hidden, self.hidden_units, name="block1", **options)
-        self.block2 = ResidualBlock(self.n_hidden, self.hidden_units, name="block2", **options)
+        self.block1 = ResidualBlock(self.n_hidden, self.hidden_units, name="block1",
+                                    dtype=self.dtype_policy, **options)
+        self.block2 = ResidualBlock(self.n_hidden, self.hidden_units, name="block2",
+                                    dtype=self.dtype_policy, **options)
 
     def build_body(self, input_shape: Shape) -> int:
         self.hidden1.build(input_shape)
@@ -215,7 +223,7 @@ class ReconstructingRegressor(TabularModel):
         # As in the seed, the reconstruction layer is created here, once the input
         # width is known — and then built, which is what makes it reload correctly.
         n_inputs = input_shape[-1]
-        self.reconstruct = MyDense(n_inputs, name="reconstruct")
+        self.reconstruct = MyDense(n_inputs, name="reconstruct", dtype=self.dtype_policy)
         shape = input_shape
         for layer in self.hidden:
             layer.build(shape)
@@ -228,7 +236,7 @@ class ReconstructingRegressor(TabularModel):
         for layer in self.hidden:
             z = layer(z)
         reconstruction = self.reconstruct(z)
-        recon_loss = ops.mean(ops.square(reconstruction - x))
+        recon_loss = ops.mean(ops.square(ops.cast(reconstruction - x, "float32")))
         self.add_loss(self.reconstruction_weight * recon_loss)
         if training:
             self.reconstruction_mean.update_state(recon_loss)
@@ -246,7 +254,7 @@ class WideDeepRegressor(TabularModel):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.hidden = [self.hidden_dense() for _ in range(self.n_hidden)]
-        self.concat = keras.layers.Concatenate(name="wide_and_deep")
+        self.concat = keras.layers.Concatenate(name="wide_and_deep", dtype=self.dtype_policy)
 
     def build_body(self, input_shape: Shape) -> int:
         shape = input_shape

@@ -58,8 +58,8 @@ def prepare_trainer(spec: JobSpec, train_x: np.ndarray, train_y: np.ndarray, *,
     """Seeds everything and builds the spec's model, fitted to the training data's scale:
     Normalization adapted on ``train_x``, the head scaled to ``train_y``."""
     keras.utils.set_random_seed(spec.seed)
-    model = build_model(spec, train_x.shape[1], target_mean=float(np.mean(train_y)),
-                        target_std=float(np.std(train_y)) or 1.0)
+    model = build_model(spec, train_x.shape[1], target_mean=float(np.mean(train_y, dtype=np.float64)),
+                        target_std=float(np.std(train_y, dtype=np.float64)) or 1.0)
     model.normalization.adapt(train_x)
     return Trainer(model, loss=build_loss(spec), optimizer=build_optimizer(spec),
                    metrics=build_metrics(spec.metric_names, threshold=spec.threshold),

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from tfcore.data import (
+    DataLimits,
+    load_builtin,
+    load_csv,
+    load_file,
+    load_npz,
+    make_tf_dataset,
+    split,
+    synthetic_regression,
+)
+from tfcore.errors import DataError
+
+
+def test_builtins_come_from_installed_packages():
+    diabetes = load_builtin("diabetes")
+    assert (diabetes.rows, diabetes.features, diabetes.task) == (442, 10, "regression")
+    cancer = load_builtin("breast_cancer")
+    assert (cancer.rows, cancer.features, cancer.task) == (569, 30, "binary")
+    assert diabetes.x.dtype == np.float32 and diabetes.y.shape == (442, 1)
+    with pytest.raises(DataError, match="unknown dataset 'mnist'"):
+        load_builtin("mnist")
+
+
+def test_synthetic_is_seeded():
+    a, b = synthetic_regression(seed=5), synthetic_regression(seed=5)
+    np.testing.assert_array_equal(a.x, b.x)
+    assert not np.array_equal(a.x, synthetic_regression(seed=6).x)
+
+
+def test_csv_with_header_and_target():
+    data = load_csv(b"a,b,price\n1,2,3\n" + b"4,5,6\n" * 20, target="price")
+    assert data.feature_names == ("a", "b") and data.target == "price"
+    assert data.x.shape == (21, 2) and data.y[0, 0] == 3.0
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", "empty"),
+    (b"a,b,y\n", "no data rows"),
+    (b"a,b\n1,2\n", "no target column 'y'"),
+    (b"a,b,y\n1,2,3\n1,2\n", "line 3 has 2 cells but the header has 3"),
+    (b"a,b,y\n1,x,3\n", "column 'b' is not numeric (line 2"),
+    (b"a,b,y\n1,,3\n", "column 'b' is not numeric"),
+    (b"a,b,y\n" + b"1,nan,3\n" * 12, "NaN cell in column 'b'"),
+    (b"a,a,y\n1,2,3\n", "names a column twice"),
+    (b"\xff\xfe,y\n", "not UTF-8"),
+    (b"a,y\n1,2\n", "too few"),
+])
+def test_bad_csv_says_what_to_fix(content, message):
+    with pytest.raises(DataError, match=None) as info:
+        load_csv(content, target="y")
+    assert message in str(info.value)
+
+
+def test_limits_apply():
+    rows = b"a,b,y\n" + b"1,2,3\n" * 30
+    with pytest.raises(DataError, match="limit of 20 rows"):
+        load_csv(rows, target="y", limits=DataLimits(max_rows=20))
+    with pytest.raises(DataError, match="limit of 1"):
+        load_csv(rows, target="y", limits=DataLimits(max_features=1))
+
+
+def npz_bytes(**arrays) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def test_npz_round_trip_and_errors():
+    x = np.random.default_rng(0).normal(size=(20, 3))
+    data = load_npz(npz_bytes(x=x, y=(x[:, 0] > 0).astype(float)))
+    assert data.task == "binary" and data.features == 3
+    with pytest.raises(DataError, match="missing arrays \\['y'\\]"):
+        load_npz(npz_bytes(x=x))
+    with pytest.raises(DataError, match="not a readable .npz"):
+        load_npz(b"PK\x03\x04garbage")
+    with pytest.raises(DataError, match="one value per row"):
+        load_npz(npz_bytes(x=x, y=np.zeros((20, 2))))
+
+
+def test_npz_never_unpickles():
+    objects = np.array([{"a": 1}] * 20, dtype=object)
+    with pytest.raises(DataError, match="numeric"):
+        load_npz(npz_bytes(x=objects, y=np.zeros(20)))
+
+
+def test_load_file_sniffs_content_not_name(tmp_path):
+    path = tmp_path / "data.csv"  # really an NPZ
+    path.write_bytes(npz_bytes(x=np.ones((12, 2)), y=np.arange(12.0)))
+    assert load_file(path).features == 2
+    csv_path = tmp_path / "data.bin"
+    csv_path.write_bytes(b"a,y\n" + b"1,2\n" * 12)
+    with pytest.raises(DataError, match="needs the name of its target"):
+        load_file(csv_path)
+    assert load_file(csv_path, target="y").rows == 12
+
+
+def test_split_is_seeded_and_disjoint():
+    data = synthetic_regression(rows=100, seed=1)
+    train, val = split(data, validation_split=0.2, seed=3)
+    assert (train.rows, val.rows) == (80, 20)
+    rows = {tuple(r) for r in np.concatenate([train.x, val.x])}
+    assert len(rows) == 100
+    again, _ = split(data, validation_split=0.2, seed=3)
+    np.testing.assert_array_equal(train.x, again.x)
+
+
+def test_pipeline_shuffles_with_the_seed_and_batches():
+    x = np.arange(10, dtype="float32").reshape(10, 1)
+    first = [b[0].numpy().ravel().tolist() for b in make_tf_dataset(x, x, batch_size=4, seed=7)]
+    second = [b[0].numpy().ravel().tolist() for b in make_tf_dataset(x, x, batch_size=4, seed=7)]
+    assert first == second and [len(b) for b in first] == [4, 4, 2]
+    assert sorted(sum(first, [])) == list(range(10)) and sum(first, []) != list(range(10))

@@ -20,7 +20,7 @@ def naive_softplus(z: tf.Tensor) -> tf.Tensor:
 
 
 @tf.custom_gradient
-def _stable_softplus(z: tf.Tensor):  # noqa: ANN202 - custom_gradient's (value, grad_fn) pair
+def _stable_softplus(z: tf.Tensor):
     def gradient(upstream: tf.Tensor) -> tf.Tensor:
         # sigmoid(z) written so that exp(z) = inf gives 1 - 0 = 1, not inf/inf.
         return upstream * (1 - 1 / (1 + tf.exp(z)))

@@ -174,7 +174,7 @@ def load_csv(source: str | Path | bytes, *, target: str, name: str = "upload.csv
         if len(rows) >= limits.max_rows:
             raise DataError(f"{name}: more than the limit of {limits.max_rows} rows")
         values = []
-        for column, cell in zip(header, row):
+        for column, cell in zip(header, row, strict=True):
             try:
                 values.append(float(cell))
             except ValueError:
@@ -242,7 +242,7 @@ def split(dataset: Dataset, *, validation_split: float, seed: int) -> tuple[Data
     if not 0 < validation_split < 1:
         raise DataError(f"validation_split must be between 0 and 1; got {validation_split}")
     order = np.random.default_rng(seed).permutation(dataset.rows)
-    n_val = max(1, int(round(dataset.rows * validation_split)))
+    n_val = max(1, round(dataset.rows * validation_split))
     if dataset.rows - n_val < 1:
         raise DataError(f"{dataset.name}: too few rows ({dataset.rows}) to keep any for training")
     train_idx, val_idx = order[:-n_val], order[-n_val:]

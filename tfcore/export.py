@@ -141,7 +141,7 @@ def export_model(model: keras.Model, target_dir: Path, *, spec: Mapping[str, Any
             "files": files,
             "examples": {"inputs": _as_lists(inputs), "outputs": _as_lists(expected),
                          # how close a reload must come: np.allclose(out, outputs, rtol, atol)
-                         **dict(zip(("rtol", "atol"), tolerance(expected)))},
+                         **dict(zip(("rtol", "atol"), tolerance(expected), strict=True))},
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, allow_nan=False))
         files[MANIFEST] = sha256_file(staging / MANIFEST)

@@ -27,7 +27,6 @@ import tensorflow as tf
 from tfcore.data import make_tf_dataset
 from tfcore.errors import TrainingDiverged
 from tfcore.losses import HuberLoss
-from tfcore.metrics import build_metrics
 from tfcore.report import NullReporter, Point, Reporter
 from tfcore.spec import EarlyStopping, ExponentialDecay, JobSpec, PiecewiseConstant
 
@@ -165,7 +164,7 @@ class Trainer:
             scaled = self.optimizer.scale_loss(loss)  # identity unless loss-scaled (fp16)
         # gradients → apply (constraints such as PositiveWeights run inside apply)
         gradients = tape.gradient(scaled, self.model.trainable_variables)
-        self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
+        self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables, strict=True))
         # update streaming metrics
         self.mean_loss.update_state(loss)
         for metric in self.metrics:

@@ -44,7 +44,7 @@ def test_positive_constraint_applies_after_each_optimizer_step():
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(layer(tf.ones((2, 3))))  # gradient pushes every weight negative
     grads = tape.gradient(loss, layer.trainable_variables)
-    optimizer.apply_gradients(zip(grads, layer.trainable_variables))
+    optimizer.apply_gradients(zip(grads, layer.trainable_variables, strict=True))
     assert float(tf.reduce_min(layer.kernel)) == 0.0
     np.testing.assert_array_equal(PositiveWeights()(tf.constant([-1.0, 0.5])).numpy(), [0.0, 0.5])
 

@@ -130,16 +130,16 @@ class ForgetfulReconstructor(keras.Model):
 
 
 def test_export_refuses_a_model_that_reloads_differently(tmp_path):
+    # Keras 3.15 reloads this model with a freshly initialized `reconstruct`... and
+    # no error; only comparing predictions catches it.
     keras.saving.get_custom_objects()["ForgetfulReconstructor"] = ForgetfulReconstructor
     try:
         model = ForgetfulReconstructor()
         inputs = np.random.default_rng(0).normal(size=(4, 3)).astype("float32")
         model(inputs)
-        with pytest.raises(ExportError, match="does not reproduce"):
+        with pytest.raises(ExportError, match=r"model.keras does not reproduce"):
             export_model(model, tmp_path / "out", spec={}, history=[], final_metrics={},
                          example_inputs=inputs)
-    except ValueError as err:  # this Keras refuses the load outright: also not published
-        assert "reconstruct" in str(err) or "variables" in str(err)
     finally:
         keras.saving.get_custom_objects().pop("ForgetfulReconstructor")
     assert not (tmp_path / "out").exists() and list(tmp_path.iterdir()) == []
@@ -150,7 +150,7 @@ def test_verification_mismatch_publishes_nothing(tmp_path, monkeypatch):
     job = run_job(spec, load_builtin("diabetes"), workdir=tmp_path / "work")
     real_serve = export._serve
     monkeypatch.setattr(export, "_serve", lambda d, x: real_serve(d, x) + 1.0)
-    with pytest.raises(ExportError, match="saved_model.tar.gz does not reproduce"):
+    with pytest.raises(ExportError, match=r"saved_model\.tar\.gz does not reproduce"):
         export_model(job.model, tmp_path / "out", spec={}, history=job.history,
                      final_metrics=job.final_metrics, example_inputs=np.zeros((2, 10), "float32"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -52,7 +54,7 @@ def test_epoch_points_carry_every_field_and_step_points_are_throttled():
     assert set(epochs[0].values) == {"loss", "mae", "huber", "val_loss", "val_mae", "val_huber", "lr",
                                      "epoch_seconds", "samples_per_second"}
     steps = [p.step for p in reporter.points if p.kind == "step"]
-    assert steps and all(b - a >= 4 for a, b in zip(steps, steps[1:]))
+    assert steps and all(b - a >= 4 for a, b in itertools.pairwise(steps))
     assert len(steps) <= 2 * 15 // 4
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUILTIN_DATASETS",
+    "BuiltinInfo",
     "DataLimits",
     "Dataset",
     "infer_task",
@@ -122,10 +123,22 @@ def _from_sklearn(name: str, loader_name: str) -> Dataset:
     return _make(name, bunch.data, bunch.target, list(bunch.feature_names), "target", DataLimits())
 
 
-BUILTIN_DATASETS: dict[str, tuple[Task, str]] = {
-    "diabetes": ("regression", "442 patients × 10 features → disease progression (scikit-learn)"),
-    "breast_cancer": ("binary", "569 tumours × 30 features → malignant or not (scikit-learn)"),
-    "synthetic": ("regression", "2,000 × 8 seeded synthetic regression"),
+@dataclass(frozen=True)
+class BuiltinInfo:
+    """What a built-in dataset is, known without loading it."""
+
+    task: Task
+    rows: int
+    features: int
+    description: str
+
+
+BUILTIN_DATASETS: dict[str, BuiltinInfo] = {
+    "diabetes": BuiltinInfo("regression", 442, 10,
+                            "442 patients × 10 features → disease progression (scikit-learn)"),
+    "breast_cancer": BuiltinInfo("binary", 569, 30,
+                                 "569 tumours × 30 features → malignant or not (scikit-learn)"),
+    "synthetic": BuiltinInfo("regression", 2_000, 8, "2,000 × 8 seeded synthetic regression"),
 }
 
 

@@ -94,7 +94,8 @@ def _as_lists(array: np.ndarray) -> list[list[float]]:
 
 def export_model(model: keras.Model, target_dir: Path, *, spec: Mapping[str, Any],
                  history: Sequence[Mapping[str, float]], final_metrics: Mapping[str, float],
-                 example_inputs: np.ndarray) -> dict[str, str]:
+                 example_inputs: np.ndarray,
+                 extra_files: Mapping[str, Path] | None = None) -> dict[str, str]:
     """Writes, verifies and publishes the artifacts; returns ``{file name: sha256}``.
 
     Args:
@@ -104,6 +105,8 @@ def export_model(model: keras.Model, target_dir: Path, *, spec: Mapping[str, Any
         history: one mapping per epoch, each with an ``epoch`` key.
         final_metrics: the last epoch's metrics.
         example_inputs: a few raw feature rows; their outputs go into the manifest.
+        extra_files: more files to publish with the model (``{name: source path}``),
+            e.g. the worker's ``tensorboard.tar.gz``; they are listed in the manifest too.
 
     Raises:
         ExportError: the target exists, or a reloaded model disagrees with ``model``.
@@ -127,8 +130,12 @@ def export_model(model: keras.Model, target_dir: Path, *, spec: Mapping[str, Any
         verify_predictions(expected, reloaded(inputs, training=False), what=MODEL_KERAS)
         verify_predictions(expected, _serve(staging / SAVED_MODEL_DIR, inputs), what=SAVED_MODEL_TAR)
 
-        files = {name: sha256_file(staging / name) for name in (MODEL_KERAS, SAVED_MODEL_TAR,
-                                                                HISTORY_CSV)}
+        for name, source in (extra_files or {}).items():
+            if Path(name).name != name or name in (*ARTIFACT_NAMES, SAVED_MODEL_DIR):
+                raise ExportError(f"cannot publish an extra file named {name!r}")
+            shutil.copyfile(source, staging / name)
+        files = {name: sha256_file(staging / name)
+                 for name in (MODEL_KERAS, SAVED_MODEL_TAR, HISTORY_CSV, *(extra_files or {}))}
         manifest = {
             "spec": dict(spec),
             "versions": {"tensorflow": tf.__version__, "keras": keras.__version__,

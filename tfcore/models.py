@@ -87,7 +87,10 @@ class TabularModel(keras.Model):
         self.dropout = keras.layers.Dropout(self.dropout_rate, seed=seed, name="dropout",
                                             dtype=policy)
         # The head stays float32 under mixed precision so outputs and loss are float32.
-        self.out = MyDense(output_dim, self.output_activation, name="head", dtype="float32")
+        # Its kernel starts at zero: a fresh regression model answers the training mean
+        # (a binary one 0.5) instead of a large random value scaled by target_std.
+        self.out = MyDense(output_dim, self.output_activation, kernel_initializer="zeros",
+                           name="head", dtype="float32")
 
     def hidden_dense(self, units: int | None = None, **kwargs: Any) -> MyDense:
         """A hidden layer with the model's activation, initializer, regularizer, constraint."""

@@ -23,7 +23,7 @@ from tfcore.report import Reporter
 from tfcore.spec import JobSpec
 from tfcore.train import LoopConfig, StopReason, Trainer, build_loss, build_optimizer, fit
 
-__all__ = ["JobResult", "N_EXAMPLES", "prepare_trainer", "run_job"]
+__all__ = ["JobResult", "N_EXAMPLES", "export_job", "prepare_trainer", "run_job"]
 
 N_EXAMPLES = 5  # raw rows whose predictions the manifest records
 
@@ -37,6 +37,8 @@ class JobResult:
     steps: int
     files: dict[str, str]
     model: keras.Model
+    example_inputs: np.ndarray
+    spec: JobSpec
 
     @property
     def final_metrics(self) -> dict[str, float]:
@@ -72,7 +74,8 @@ def run_job(spec: JobSpec, dataset: Dataset, *, workdir: Path, reporter: Reporte
     """Train ``spec`` on ``dataset``; if it was not cancelled, export into ``export_dir``.
 
     Checkpoints go to ``workdir/checkpoints``; with ``resume=True`` training continues
-    from the latest one there and runs only the remaining epochs.
+    from the latest one there and runs only the remaining epochs. With no
+    ``export_dir`` nothing is exported; call :func:`export_job` later.
     """
     _check_task(spec, dataset)
     train, validation = split(dataset, validation_split=spec.validation_split, seed=spec.seed)
@@ -84,11 +87,17 @@ def run_job(spec: JobSpec, dataset: Dataset, *, workdir: Path, reporter: Reporte
         kwargs["should_stop"] = should_stop
     result = fit(trainer, (train.x, train.y), (validation.x, validation.y), config, **kwargs)
 
-    files: dict[str, str] = {}
-    job = JobResult(result.history, result.stop_reason, result.steps, files, trainer.model)
+    job = JobResult(result.history, result.stop_reason, result.steps, {}, trainer.model,
+                    validation.x[:N_EXAMPLES], spec)
     if export_dir is not None and result.stop_reason != "cancelled":
-        files.update(export_model(
-            trainer.model, Path(export_dir), spec=spec.model_dump(mode="json"),
-            history=result.history, final_metrics=job.final_metrics,
-            example_inputs=validation.x[:N_EXAMPLES]))
+        export_job(job, Path(export_dir))
     return job
+
+
+def export_job(job: JobResult, export_dir: Path, *,
+               extra_files: dict[str, Path] | None = None) -> dict[str, str]:
+    """Exports a finished run's model (verified; see ``tfcore.export``) and records the files."""
+    job.files = export_model(job.model, Path(export_dir), spec=job.spec.model_dump(mode="json"),
+                             history=job.history, final_metrics=job.final_metrics,
+                             example_inputs=job.example_inputs, extra_files=extra_files)
+    return job.files

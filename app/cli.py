@@ -1,0 +1,133 @@
+"""The ``tfjobs`` command: ``up`` (API + workers), ``api``, ``worker``.
+
+Nothing here imports TensorFlow: the worker runs as its own process
+(``python -m worker``), so the CLI and the API stay light.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="tfjobs: remote TensorFlow training jobs.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+
+Host = Annotated[str, typer.Option(help="interface to listen on")]
+Port = Annotated[int, typer.Option(min=1, max=65535, help="TCP port")]
+
+
+@app.command()
+def api(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+    """Run the HTTP API (uvicorn) on the configured store and broker."""
+    import uvicorn
+
+    from app.main import create_app
+
+    uvicorn.run(create_app(), host=host, port=port, log_level="info", access_log=False)
+
+
+@app.command()
+def worker(concurrency: Annotated[int, typer.Option(min=1, help="jobs at once")] = 1) -> None:
+    """Run a Celery training worker (TensorFlow loads once, at start)."""
+    os.execv(sys.executable, [sys.executable, "-m", "worker", f"--concurrency={concurrency}"])
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _wait_healthy(url: str, children: list[subprocess.Popen[bytes]], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(child.poll() is not None for child in children):
+            return False
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def _stop(children: list[subprocess.Popen[bytes]], grace: float = 20.0) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+@app.command()
+def up(host: Host = "127.0.0.1", port: Port = 8000,
+       data_dir: Annotated[Path, typer.Option(help="store, broker, datasets, artifacts")] = Path("data"),
+       workers: Annotated[int, typer.Option(min=1, max=64, help="worker processes")] = 1) -> None:
+    """Run the API and N workers on the embedded default (SQLite, a folder broker, local
+    artifacts) until Ctrl-C or SIGTERM, which stop them all."""
+    if not _is_loopback(host):
+        typer.echo(f"refusing to listen on {host}: authentication is off in `tfjobs up`, so it only "
+                   "listens on loopback (127.0.0.1)", err=True)
+        raise typer.Exit(2)
+    data_dir = data_dir.expanduser().resolve()
+    env = {**os.environ, "TFJOBS_DATA_DIR": str(data_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    os.environ.update(env)
+
+    from app.core.config import Settings
+    from app.store.db import Store, migrate
+
+    store = Store(Settings().sqlalchemy_url)
+    migrate(store.engine)  # once, before the children start, so they never race to create tables
+    store.dispose()
+
+    children: list[subprocess.Popen[bytes]] = []
+
+    def shutdown(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, shutdown)
+    url = f"http://{host}:{port}"
+    try:
+        children.append(subprocess.Popen([sys.executable, "-m", "app.cli", "api", "--host", host,
+                                           "--port", str(port)], env=env))
+        children += [subprocess.Popen([sys.executable, "-m", "worker"], env=env) for _ in range(workers)]
+        if not _wait_healthy(url, children, timeout=60):
+            typer.echo("tfjobs: the API did not start; see the messages above", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"\ntfjobs is up: API {url}  docs {url}/docs  ({workers} worker"
+                   f"{'s' if workers > 1 else ''}, data in {data_dir}; auth off, loopback only)\n"
+                   "Ctrl-C stops everything.\n")
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        typer.echo("tfjobs: a process exited; stopping the others", err=True)
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        typer.echo("\ntfjobs: stopping...", err=True)
+    finally:
+        _stop(children)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""One settings object, read by the API, the workers and the CLI (``TFJOBS_*`` variables).
+
+Every path and URL defaults to something under ``data_dir``, so the embedded setup
+(SQLite, a broker that is a folder, local artifacts) needs no configuration.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings", "settings"]
+
+
+class Settings(BaseSettings):
+    """``TFJOBS_<NAME>`` for each field; see the settings table in the README."""
+
+    model_config = SettingsConfigDict(env_prefix="TFJOBS_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"),
+                           description="Root for the SQLite file, broker folder, datasets, artifacts")
+    database_url: str | None = Field(default=None,
+                                     description="SQLAlchemy URL; default sqlite:///DATA_DIR/tfjobs.db")
+    broker_url: str | None = Field(default=None,
+                                   description="redis://... ; default: a broker folder under DATA_DIR")
+    artifacts_dir: Path | None = Field(default=None, description="default DATA_DIR/artifacts")
+    max_upload_mb: int = Field(default=100, ge=1, description="largest dataset upload (413 beyond)")
+    max_epochs: int = Field(default=1000, ge=1, description="largest epochs a spec may ask for")
+    max_rows: int = Field(default=1_000_000, ge=10, description="largest dataset, in rows")
+    max_features: int = Field(default=1_000, ge=1, description="largest dataset, in feature columns")
+    max_body_kb: int = Field(default=64, ge=1, description="largest JSON request body")
+    page_limit: int = Field(default=1000, ge=1, description="largest page of metrics, logs or jobs")
+    report_every_steps: int = Field(default=50, ge=1, description="step points at most every N steps")
+    report_every_seconds: float = Field(default=1.0, gt=0, description="... or every X seconds")
+    cancel_poll_seconds: float = Field(default=0.5, gt=0, description="how often a worker checks for cancel")
+
+    @cached_property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.resolved_data_dir / 'tfjobs.db'}"
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url is None
+
+    @property
+    def broker_folder(self) -> Path:
+        return self.resolved_data_dir / "broker"
+
+    @property
+    def artifacts_root(self) -> Path:
+        return (self.artifacts_dir or self.resolved_data_dir / "artifacts").expanduser().resolve()
+
+    @property
+    def datasets_root(self) -> Path:
+        return self.resolved_data_dir / "datasets"
+
+
+settings = Settings()
+
+
+def get_settings() -> Settings:
+    """The process's settings (a function, so tests can override it as a dependency)."""
+    return settings

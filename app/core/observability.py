@@ -1,0 +1,45 @@
+"""Prometheus metrics of the service itself: request latency, jobs by status, queue depth."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from app.store import crud
+from app.store.db import Store
+
+__all__ = ["ServiceMetrics"]
+
+STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+
+
+class _JobsCollector(Collector):
+    """Reads job counts from the store at scrape time: the store is the source of truth."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with self.store.session() as session:
+            counts = crud.count_jobs_by_status(session)
+        jobs = GaugeMetricFamily("tfjobs_jobs", "Jobs in the store by status", labels=["status"])
+        for status in STATUSES:
+            jobs.add_metric([status], counts.get(status, 0))
+        yield jobs
+        yield GaugeMetricFamily("tfjobs_queue_depth", "Jobs waiting for a worker",
+                                value=counts.get("queued", 0))
+
+
+class ServiceMetrics:
+    """One registry per app (tests build many apps in one process)."""
+
+    def __init__(self, store: Store) -> None:
+        self.registry = CollectorRegistry()
+        self.request_seconds = Histogram(
+            "tfjobs_http_request_duration_seconds", "HTTP request latency",
+            ["method", "route", "status"], registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+        self.registry.register(_JobsCollector(store))

@@ -1,0 +1,43 @@
+"""The API's deliberate errors, each with its HTTP status.
+
+    ServiceError            base; ``status`` and a user-facing ``detail``
+    ├── NotFound            404: no such job/dataset/artifact *for this caller*
+    ├── Conflict            409: the request contradicts the resource's state
+    ├── InvalidInput        422: the request is well-formed but not acceptable
+    ├── PayloadTooLarge     413: a body or upload is over its limit
+    └── Unavailable         503: a backing service (store, broker) cannot be reached
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Conflict", "InvalidInput", "NotFound", "PayloadTooLarge", "ServiceError", "Unavailable"]
+
+
+class ServiceError(Exception):
+    status: int = 400
+
+    def __init__(self, detail: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(ServiceError):
+    status = 404
+
+
+class Conflict(ServiceError):
+    status = 409
+
+
+class InvalidInput(ServiceError):
+    status = 422
+
+
+class PayloadTooLarge(ServiceError):
+    status = 413
+
+
+class Unavailable(ServiceError):
+    status = 503

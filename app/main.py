@@ -1,0 +1,136 @@
+"""The FastAPI application: routers, error handling, limits, metrics."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.broker import make_celery
+from app.core.config import Settings, get_settings
+from app.core.observability import ServiceMetrics
+from app.errors import ServiceError
+from app.routes import artifacts, datasets, health, jobs, progress
+from app.store.db import Store, migrate
+from tfcore.spec import JobSpec
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+class BodySizeLimit:
+    """413 for a request body over its limit, counted as it streams in (Content-Length
+    can be absent or wrong), so an oversized body is never buffered whole."""
+
+    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+        self.app = app
+        self.json_limit = settings.max_body_kb << 10
+        self.upload_limit = (settings.max_upload_mb << 20) + (1 << 20)  # + multipart framing
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        limit = self.upload_limit if scope["path"].rstrip("/") == "/datasets" else self.json_limit
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._reject(send, limit)
+            return
+        received = 0
+        response_started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            response_started = response_started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not response_started:
+                await self._reject(send, limit)
+
+    @staticmethod
+    async def _reject(send: Send, limit: int) -> None:
+        what = f"{limit >> 20} MB" if limit >= 1 << 20 else f"{limit >> 10} KB"
+        response = JSONResponse({"detail": f"request body larger than the limit of {what}"}, 413)
+        await response({"type": "http"}, _no_receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def _openapi_with_job_spec(app: FastAPI) -> dict[str, Any]:
+    """POST /jobs validates its body itself (for the configured epoch limit); document it."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, routes=app.routes,
+                         description=app.description)
+    spec_schema = JobSpec.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(spec_schema.pop("$defs", {}))
+    components["JobSpec"] = spec_schema
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    store = Store(settings.sqlalchemy_url)
+    if run_migrations:
+        migrate(store.engine)
+    app = FastAPI(title="tfjobs", version="0.1.0",
+                  description="Remote TensorFlow training jobs: submit a spec, follow live metrics, "
+                              "download verified models.")
+    app.state.settings = settings
+    app.state.store = store
+    app.state.celery = make_celery(settings)
+    app.state.metrics = ServiceMetrics(store)
+
+    for module in (jobs, progress, artifacts, datasets, health):
+        app.include_router(module.router)
+
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, err: ServiceError) -> JSONResponse:
+        return JSONResponse({"detail": jsonable_encoder(err.detail)}, status_code=err.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
+        errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in err.errors()]
+        return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+    @app.middleware("http")
+    async def record_latency(request: Request, call_next: Any) -> Any:
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        app.state.metrics.request_seconds.labels(
+            request.method, getattr(route, "path", "unmatched"), str(response.status_code)
+        ).observe(time.perf_counter() - start)
+        return response
+
+    app.add_middleware(BodySizeLimit, settings=settings)
+    app.openapi = lambda: _openapi_with_job_spec(app)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,40 @@
+"""/jobs/{id}/artifacts: the files of a finished job, served only by their recorded names."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+from app.deps import OwnerDep, SessionDep, SettingsDep
+from app.errors import NotFound
+from app.routes.jobs import find_job
+from app.schemas import ArtifactPublic, ArtifactsPublic
+from app.store import crud
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/jobs", tags=["artifacts"])
+
+
+@router.get("/{job_id}/artifacts", response_model=ArtifactsPublic)
+def list_artifacts(job_id: str, session: SessionDep, owner: OwnerDep) -> ArtifactsPublic:
+    find_job(session, job_id, owner)
+    return ArtifactsPublic(items=[ArtifactPublic.of(a) for a in crud.list_artifacts(session, job_id=job_id)])
+
+
+@router.get("/{job_id}/artifacts/{name}", response_class=FileResponse,
+            responses={200: {"content": {"application/octet-stream": {}}},
+                       404: {"description": "no such job or artifact"}})
+def download_artifact(job_id: str, name: str, session: SessionDep, owner: OwnerDep,
+                      settings: SettingsDep) -> FileResponse:
+    find_job(session, job_id, owner)
+    artifact = crud.get_artifact(session, job_id=job_id, name=name)
+    if artifact is None:
+        raise NotFound(f"job {job_id} has no artifact {name!r}")
+    # The path comes from the store (written by the worker), never from the request.
+    root = settings.artifacts_root
+    path = (root / artifact.path).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise NotFound(f"artifact {name!r} is missing from the artifact volume")
+    return FileResponse(path, filename=artifact.name, media_type="application/octet-stream",
+                        headers={"X-Checksum-SHA256": artifact.sha256})

@@ -1,0 +1,38 @@
+"""/datasets: built-ins and uploads."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, UploadFile, status
+from starlette.concurrency import run_in_threadpool
+
+from app.datasets import builtin_datasets, save_upload
+from app.deps import OwnerDep, SettingsDep, StoreDep
+from app.schemas import DatasetPublic
+from app.store import crud
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/datasets", tags=["datasets"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=DatasetPublic,
+             responses={413: {"description": "upload over TFJOBS_MAX_UPLOAD_MB"},
+                        422: {"description": "not a usable CSV or NPZ"}})
+async def upload_dataset(file: Annotated[UploadFile, File(description="a CSV (with header) or NPZ")],
+                         store: StoreDep, settings: SettingsDep, owner: OwnerDep,
+                         target: Annotated[str | None, Form(max_length=255)] = None) -> DatasetPublic:
+    def save() -> DatasetPublic:
+        with store.session() as session:
+            return DatasetPublic.of(save_upload(session, upload=file.file, filename=file.filename or "",
+                                                target=target, owner=owner, settings=settings))
+
+    return await run_in_threadpool(save)
+
+
+@router.get("", response_model=list[DatasetPublic])
+def list_datasets(store: StoreDep, owner: OwnerDep) -> list[DatasetPublic]:
+    with store.session() as session:
+        uploaded = [DatasetPublic.of(d) for d in crud.list_datasets(session, owner=owner)]
+    return builtin_datasets() + uploaded

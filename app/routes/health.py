@@ -1,0 +1,42 @@
+"""Liveness, readiness and the service's own Prometheus metrics."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from app.core.broker import ping_broker
+from app.deps import SettingsDep, StoreDep
+
+__all__ = ["router"]
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "store or broker unreachable"}})
+async def readyz(store: StoreDep, settings: SettingsDep) -> JSONResponse:
+    checks: dict[str, str] = {}
+    for name, check in (("store", store.ping), ("broker", lambda: ping_broker(settings))):
+        try:
+            await run_in_threadpool(check)
+            checks[name] = "ok"
+        except Exception as err:  # any failure means "not ready"; say which and why
+            log.warning("readiness: %s unreachable: %s", name, err)
+            checks[name] = f"unreachable: {type(err).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse(checks, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", response_class=Response)
+def prometheus_metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

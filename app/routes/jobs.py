@@ -1,0 +1,125 @@
+"""/jobs: submit, list, read, cancel."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query, Response, status
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from app.core.broker import QUEUE, TaskName
+from app.datasets import resolve_dataset
+from app.deps import CeleryDep, OwnerDep, SessionDep, SettingsDep, StoreDep
+from app.errors import Conflict, InvalidInput, NotFound, Unavailable
+from app.schemas import JobPublic, JobsPublic
+from app.store import crud
+from app.store.tables import Job
+from tfcore.spec import JobSpec
+
+__all__ = ["find_job", "router"]
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+STATUS_PATTERN = "^(queued|running|succeeded|failed|cancelled)$"
+JOB_SPEC_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"$ref": "#/components/schemas/JobSpec"}}}}}
+
+
+def find_job(session: Any, job_id: str, owner: str) -> Job:
+    """The caller's job, or 404 — another owner's job does not exist for them."""
+    job = crud.get_job(session, job_id=job_id, owner=owner)
+    if job is None:
+        raise NotFound(f"no job {job_id!r}")
+    return job
+
+
+def validate_spec(body: Any, *, max_epochs: int) -> JobSpec:
+    """The spec, or 422 listing each field and the rule it breaks (FastAPI's error shape)."""
+    if not isinstance(body, dict):
+        raise InvalidInput([{"loc": ["body"], "msg": "the job spec must be a JSON object",
+                             "type": "dict_type"}])
+    try:
+        return JobSpec.model_validate(body, context={"max_epochs": max_epochs})
+    except ValidationError as err:
+        raise InvalidInput([{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+                            for e in err.errors(include_url=False, include_context=False,
+                                                include_input=False)]) from None
+
+
+def _request_hash(spec: JobSpec) -> str:
+    canonical = json.dumps(spec.model_dump(mode="json", exclude_unset=True), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=JobPublic,
+             openapi_extra=JOB_SPEC_BODY,
+             responses={409: {"description": "Idempotency-Key reused with another body"},
+                        422: {"description": "invalid spec"}, 503: {"description": "broker down"}})
+def create_job(*, body: Annotated[Any, Body()] = None, response: Response, store: StoreDep,
+               settings: SettingsDep, celery: CeleryDep, owner: OwnerDep,
+               idempotency_key: Annotated[str | None, Header(max_length=128)] = None) -> JobPublic:
+    spec = validate_spec(body, max_epochs=settings.max_epochs)
+    request_hash = _request_hash(spec)
+    with store.session() as session:
+        if idempotency_key:
+            existing = crud.find_job_by_key(session, owner=owner, idempotency_key=idempotency_key)
+            if existing is not None:
+                return _replay(existing, request_hash, response)
+        resolve_dataset(session, spec, owner=owner, settings=settings)
+    try:
+        with store.session() as session:
+            job = crud.create_job(session, spec=spec.model_dump(mode="json"), epochs=spec.epochs,
+                                  owner=owner, idempotency_key=idempotency_key,
+                                  request_hash=request_hash)
+    except IntegrityError:  # a concurrent retry with the same key won the insert
+        with store.session() as session:
+            existing = crud.find_job_by_key(session, owner=owner, idempotency_key=idempotency_key or "")
+            if existing is None:
+                raise
+            return _replay(existing, request_hash, response)
+    try:
+        celery.send_task(TaskName.TRAIN, kwargs={"job_id": job.id}, queue=QUEUE)
+    except Exception as err:  # the broker is down: take the job back, store nothing
+        log.warning("could not enqueue job %s: %s", job.id, err)
+        with store.session() as session:
+            session.delete(session.merge(job))
+        raise Unavailable("the job queue is unreachable; nothing was stored, try again") from None
+    response.headers["Location"] = f"/jobs/{job.id}"
+    return JobPublic.of(job)
+
+
+def _replay(job: Job, request_hash: str, response: Response) -> JobPublic:
+    if job.request_hash != request_hash:
+        raise Conflict("this Idempotency-Key was already used with a different job spec")
+    response.headers["Location"] = f"/jobs/{job.id}"
+    return JobPublic.of(job)
+
+
+@router.get("", response_model=JobsPublic)
+def list_jobs(*, session: SessionDep, owner: OwnerDep, settings: SettingsDep,
+              status: Annotated[str | None, Query(pattern=STATUS_PATTERN)] = None,
+              limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+              cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None) -> JobsPublic:
+    jobs, next_num = crud.list_jobs(session, owner=owner, status=status, limit=limit,
+                                    before=int(cursor) if cursor else None)
+    return JobsPublic(items=[JobPublic.of(j) for j in jobs],
+                      next_cursor=str(next_num) if next_num is not None else None)
+
+
+@router.get("/{job_id}", response_model=JobPublic, responses={404: {"description": "no such job"}})
+def get_job(job_id: str, session: SessionDep, owner: OwnerDep) -> JobPublic:
+    return JobPublic.of(find_job(session, job_id, owner))
+
+
+@router.post("/{job_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=JobPublic,
+             responses={404: {"description": "no such job"}, 409: {"description": "already finished"}})
+def cancel_job(job_id: str, session: SessionDep, owner: OwnerDep) -> JobPublic:
+    job = find_job(session, job_id, owner)
+    if job.status in crud.FINAL_STATUSES:
+        raise Conflict(f"job {job_id} has already finished ({job.status})")
+    return JobPublic.of(crud.request_cancel(session, job=job))

@@ -1,0 +1,142 @@
+"""What the API sends out (the contract's Job, Point, ... shapes) and how rows become them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from app.store.tables import Artifact, Dataset, Job, LogLine, MetricPoint
+
+__all__ = [
+    "ArtifactPublic",
+    "ArtifactsPublic",
+    "DatasetPublic",
+    "ErrorPublic",
+    "JobPublic",
+    "JobsPublic",
+    "LogLinePublic",
+    "LogsPage",
+    "MetricsPage",
+    "PointPublic",
+    "Progress",
+    "WorkerPublic",
+]
+
+
+class Progress(BaseModel):
+    epoch: int
+    epochs: int
+    step: int
+
+
+class ErrorPublic(BaseModel):
+    type: str
+    message: str
+
+
+class WorkerPublic(BaseModel):
+    hostname: str
+    device: str | None
+
+
+class JobPublic(BaseModel):
+    id: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    spec: dict[str, Any]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    attempts: int
+    progress: Progress
+    summary: dict[str, float | None] | None
+    error: ErrorPublic | None
+    worker: WorkerPublic | None
+
+    @classmethod
+    def of(cls, job: Job) -> JobPublic:
+        return cls(
+            id=job.id, status=job.status, spec=job.spec, created_at=job.created_at,  # type: ignore[arg-type]
+            started_at=job.started_at, finished_at=job.finished_at, attempts=job.attempts,
+            progress=Progress(epoch=job.progress_epoch, epochs=job.progress_epochs,
+                              step=job.progress_step),
+            summary=job.summary,
+            error=ErrorPublic(type=job.error_type, message=job.error_message or "")
+            if job.error_type else None,
+            worker=WorkerPublic(hostname=job.worker_hostname, device=job.worker_device)
+            if job.worker_hostname else None)
+
+
+class JobsPublic(BaseModel):
+    items: list[JobPublic]
+    next_cursor: str | None
+
+
+class PointPublic(BaseModel):
+    seq: int
+    kind: Literal["step", "epoch"]
+    epoch: int
+    step: int
+    time: datetime
+    values: dict[str, float | None]
+
+    @classmethod
+    def of(cls, point: MetricPoint) -> PointPublic:
+        return cls(seq=point.seq, kind=point.kind, epoch=point.epoch, step=point.step,  # type: ignore[arg-type]
+                   time=point.time, values=point.values)
+
+
+class MetricsPage(BaseModel):
+    job_id: str
+    status: str
+    points: list[PointPublic]
+    next: int
+
+
+class LogLinePublic(BaseModel):
+    seq: int
+    time: datetime
+    level: str
+    message: str
+
+    @classmethod
+    def of(cls, line: LogLine) -> LogLinePublic:
+        return cls(seq=line.seq, time=line.time, level=line.level, message=line.message)
+
+
+class LogsPage(BaseModel):
+    job_id: str
+    status: str
+    lines: list[LogLinePublic]
+    next: int
+
+
+class ArtifactPublic(BaseModel):
+    name: str
+    size: int
+    sha256: str
+
+    @classmethod
+    def of(cls, artifact: Artifact) -> ArtifactPublic:
+        return cls(name=artifact.name, size=artifact.size, sha256=artifact.sha256)
+
+
+class ArtifactsPublic(BaseModel):
+    items: list[ArtifactPublic]
+
+
+class DatasetPublic(BaseModel):
+    id: str
+    name: str
+    rows: int
+    features: int
+    target: str
+    task: Literal["regression", "binary"]
+    builtin: bool = False
+    created_at: datetime | None = None
+
+    @classmethod
+    def of(cls, dataset: Dataset) -> DatasetPublic:
+        return cls(id=dataset.id, name=dataset.name, rows=dataset.rows, features=dataset.features,
+                   target=dataset.target, task=dataset.task, created_at=dataset.created_at)  # type: ignore[arg-type]

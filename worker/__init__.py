@@ -1,0 +1,1 @@
+"""The Celery worker: claims jobs from the store, trains them with tfcore, reports and exports."""

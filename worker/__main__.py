@@ -1,0 +1,39 @@
+"""``python -m worker [--concurrency N]``: what ``tfjobs worker`` runs."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+from app.core.broker import QUEUE
+from app.core.config import get_settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="tfjobs worker", description="Run a training worker.")
+    parser.add_argument("--concurrency", type=int, default=1, help="jobs at once (one process each)")
+    parser.add_argument("--loglevel", default="INFO")
+    args = parser.parse_args(argv)
+    if args.concurrency < 1:
+        parser.error("--concurrency must be at least 1")
+    logging.basicConfig(level=args.loglevel, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("absl", "tensorflow", "h5py"):  # per-batch INFO lines drown the worker's own
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+    from worker.celery_app import celery_app, warm_up
+
+    solo = args.concurrency == 1
+    if solo:
+        warm_up()  # prefork children warm up in worker_process_init instead
+    argv = ["worker", f"--loglevel={args.loglevel}", f"--concurrency={args.concurrency}",
+            f"--pool={'solo' if solo else 'prefork'}", "-Q", QUEUE,
+            f"--hostname=tfjobs-{os.getpid()}@%h"]
+    if get_settings().embedded_broker:  # the folder broker has no fanout for these
+        argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+    celery_app.worker_main(argv)
+
+
+if __name__ == "__main__":
+    main()

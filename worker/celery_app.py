@@ -1,0 +1,65 @@
+"""The worker's Celery app and task. TensorFlow loads once per worker process, at start.
+
+Run with ``tfjobs worker [--concurrency N]``: one job per slot (prefetch 1,
+acks late); with one slot the job runs in the worker's own process (solo pool).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from celery.signals import worker_process_init
+
+from app.core.broker import TaskName, make_celery
+from app.core.config import get_settings
+
+__all__ = ["celery_app", "train"]
+
+log = logging.getLogger(__name__)
+
+celery_app = make_celery(get_settings())
+
+_context = None
+
+
+def warm_up() -> None:
+    """Imports TensorFlow and tfcore, pins GPUs, and traces a tiny job once, so the first
+    real job does not pay for imports and one-off kernel set-up."""
+    global _context
+    if _context is not None:
+        return
+    import tempfile
+
+    import tensorflow as tf
+
+    import tfcore.components  # noqa: F401 - registers the Keras objects
+    from tfcore.data import synthetic_regression
+    from tfcore.runner import run_job
+    from tfcore.spec import JobSpec
+    from worker.training import WorkerContext
+
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:  # share a GPU politely: allocate as needed, not all at once
+        tf.config.experimental.set_memory_growth(gpu, True)
+    device = "GPU:0 " + tf.config.experimental.get_device_details(gpus[0]).get("device_name", "") \
+        if gpus else "CPU"
+    with tempfile.TemporaryDirectory() as tmp:
+        run_job(JobSpec(model_type="mlp", loss="mse", epochs=1, batch_size=64),
+                synthetic_regression(rows=256, features=4), workdir=tmp)
+    _context = WorkerContext.create(get_settings(), device=device.strip())
+    log.info("worker %s ready on %s", os.getpid(), _context.device)
+
+
+@worker_process_init.connect
+def _warm_up_pool_process(**_kwargs: object) -> None:
+    warm_up()
+
+
+@celery_app.task(name=TaskName.TRAIN)
+def train(job_id: str) -> str:
+    from worker.training import train_job
+
+    warm_up()
+    assert _context is not None
+    return train_job(_context, job_id)

@@ -1,0 +1,159 @@
+"""The worker's reporter: metric points and log lines go to the store from a background thread.
+
+The training loop calls ``report``/``log``, which only number the item and put it
+on a queue; a writer thread inserts them in batches (and writes TensorBoard
+scalars for epoch points). ``close`` drains everything, so the job's final status
+is written only after all its points and lines are stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.store import crud
+from app.store.db import Store
+from app.store.tables import utcnow
+from tfcore.report import Point
+
+__all__ = ["StoreReporter"]
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+@dataclass(frozen=True)
+class _Line:
+    seq: int
+    level: str
+    message: str
+
+
+class StoreReporter:
+    """Implements ``tfcore.report.Reporter`` against the job store.
+
+    Args:
+        store: the job store.
+        job_id: whose points these are.
+        last_seq, last_log_seq: the job's highest stored seqs (a resumed job continues them).
+        tensorboard_dir: where to write TensorBoard event files (``train``/``validation``), or None.
+        flush_seconds: longest a point waits before it is written (visibility latency).
+    """
+
+    def __init__(self, store: Store, job_id: str, *, last_seq: int = 0, last_log_seq: int = 0,
+                 tensorboard_dir: Path | None = None, flush_seconds: float = 0.2,
+                 batch_size: int = 1000) -> None:
+        self.store, self.job_id = store, job_id
+        self._seq, self._log_seq = last_seq, last_log_seq
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._flush_seconds, self._batch_size = flush_seconds, batch_size
+        self._tensorboard = _TensorBoardWriter(tensorboard_dir) if tensorboard_dir else None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"reporter-{job_id[:8]}", daemon=True)
+        self._thread.start()
+
+    # --- called from the training loop: never blocks -----------------------------
+
+    def report(self, point: Point) -> None:
+        self._seq += 1
+        self._queue.put((self._seq, point, utcnow()))
+        if point.kind == "epoch":
+            shown = ", ".join(f"{k}={v:.4g}" for k, v in point.values.items()
+                              if k in ("loss", "val_loss") or k.endswith(("mae", "accuracy")))
+            self.log(f"epoch {point.epoch} (step {point.step}): {shown}")
+
+    def log(self, message: str, level: str = "info") -> None:
+        self._log_seq += 1
+        self._queue.put((_Line(self._log_seq, level, message), utcnow()))
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    def close(self) -> None:
+        """Writes everything still queued, then stops; re-raises a writer failure."""
+        self._queue.put(_STOP)
+        self._thread.join()
+        if self._tensorboard:
+            self._tensorboard.close()
+        if self._error is not None:
+            raise RuntimeError(f"could not store metrics: {self._error}") from self._error
+
+    # --- the writer thread -------------------------------------------------------
+
+    def _run(self) -> None:
+        points: list[dict[str, Any]] = []
+        lines: list[dict[str, Any]] = []
+        deadline: float | None = None
+        stopping = False
+        while not stopping:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                item = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                stopping = True
+            elif item is not None:
+                self._take(item, points, lines)
+                deadline = deadline or time.monotonic() + self._flush_seconds
+                if len(points) + len(lines) < self._batch_size:
+                    continue
+            if points or lines:
+                self._write(points, lines)
+                points, lines = [], []
+            deadline = None
+
+    def _take(self, item: tuple[Any, ...], points: list[dict[str, Any]],
+              lines: list[dict[str, Any]]) -> None:
+        if isinstance(item[0], _Line):
+            line, at = item
+            lines.append({"seq": line.seq, "time": at, "level": line.level, "message": line.message})
+            return
+        seq, point, at = item
+        values = {k: float(v) for k, v in point.values.items()}
+        points.append({"seq": seq, "kind": point.kind, "epoch": point.epoch, "step": point.step,
+                       "time": at, "values": {k: (v if v == v and abs(v) != float("inf") else None)
+                                              for k, v in values.items()}})
+        if point.kind == "epoch" and self._tensorboard:
+            self._tensorboard.write(point.epoch, values)
+
+    def _write(self, points: list[dict[str, Any]], lines: list[dict[str, Any]]) -> None:
+        for attempt in range(5):
+            try:
+                with self.store.session() as session:
+                    crud.append_points(session, job_id=self.job_id, points=points)
+                    crud.append_logs(session, job_id=self.job_id, lines=lines)
+                return
+            except Exception as err:  # a transient database error: back off and retry
+                log.warning("storing %d points for %s failed (%s); retrying", len(points),
+                            self.job_id, err)
+                if attempt == 4:
+                    self._error = err
+                time.sleep(0.2 * 2**attempt)
+
+
+class _TensorBoardWriter:
+    """Train and validation scalars per epoch, in TensorBoard's usual two runs."""
+
+    def __init__(self, directory: Path) -> None:
+        import tensorflow as tf
+
+        self._tf = tf
+        self._writers = {run: tf.summary.create_file_writer(str(directory / run))
+                         for run in ("train", "validation")}
+
+    def write(self, epoch: int, values: dict[str, float]) -> None:
+        for name, value in values.items():
+            run, tag = ("validation", name[4:]) if name.startswith("val_") else ("train", name)
+            with self._writers[run].as_default():
+                self._tf.summary.scalar(tag, value, step=epoch)
+
+    def close(self) -> None:
+        for writer in self._writers.values():
+            writer.flush()
+            writer.close()

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from app.store import crud
+from tests.api.conftest import MINIMAL
+
+
+def queued_messages(client) -> list[dict]:
+    folder = client.app_state.settings.broker_folder / "queue"
+    return [json.loads(p.read_text()) for p in sorted(folder.iterdir())]
+
+
+def test_submit_stores_enqueues_and_answers_201(client):
+    response = client.post("/jobs", json=MINIMAL)
+    assert response.status_code == 201
+    job = response.json()
+    assert response.headers["location"] == f"/jobs/{job['id']}"
+    assert job["status"] == "queued" and job["attempts"] == 0
+    assert job["spec"]["threshold"] == 2.0 and job["spec"]["batch_size"] == 32
+    assert job["progress"] == {"epoch": 0, "epochs": 5, "step": 0}
+    assert job["summary"] is None and job["error"] is None and job["worker"] is None
+    assert set(job) == {"id", "status", "spec", "created_at", "started_at", "finished_at", "attempts",
+                        "progress", "summary", "error", "worker"}
+    (message,) = queued_messages(client)
+    assert message["headers"]["task"] == "tfjobs.train"
+    _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+    assert kwargs == {"job_id": job["id"]}
+    assert client.get(f"/jobs/{job['id']}").json() == job
+
+
+@pytest.mark.parametrize(("body", "field", "rule"), [
+    ({**MINIMAL, "threshold": 0}, "threshold", "greater than 0"),
+    ({**MINIMAL, "epochs": 101}, "epochs", "at most 100"),  # the configured maximum
+    ({**MINIMAL, "epocs": 3}, "epocs", "Extra inputs"),
+    ({**MINIMAL, "batch_size": "big"}, "batch_size", "valid integer"),
+    ({**MINIMAL, "model_type": "cnn"}, "model_type", "should be"),
+    ({**MINIMAL, "dataset": "nope"}, "dataset", "no dataset 'nope'"),
+    ({**MINIMAL, "dataset": "breast_cancer"}, "loss", "binary dataset"),
+    ({"loss": "mse", "epochs": 1}, "model_type", "Field required"),
+])
+def test_bad_specs_get_422_naming_field_and_rule_and_store_nothing(client, body, field, rule):
+    response = client.post("/jobs", json=body)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert any(err["loc"][:2] == ["body", field] and rule in err["msg"] for err in detail), detail
+    assert client.get("/jobs").json()["items"] == []
+    assert queued_messages(client) == []
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"[1, 2]", b"null", b'"spec"', b"1e999"])
+def test_malformed_bodies_are_422(client, content):
+    response = client.post("/jobs", content=content, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert client.get("/jobs").json()["items"] == []
+
+
+def test_huge_body_is_413(client):
+    response = client.post("/jobs", json={**MINIMAL, "pad": "x" * 100_000})
+    assert response.status_code == 413 and "limit" in response.json()["detail"]
+
+
+def test_list_is_newest_first_filtered_and_paged(client):
+    ids = [client.post("/jobs", json=MINIMAL).json()["id"] for _ in range(5)]
+    first = client.get("/jobs", params={"limit": 2}).json()
+    assert [j["id"] for j in first["items"]] == ids[::-1][:2]
+    second = client.get("/jobs", params={"limit": 2, "cursor": first["next_cursor"]}).json()
+    third = client.get("/jobs", params={"limit": 2, "cursor": second["next_cursor"]}).json()
+    assert [j["id"] for j in second["items"] + third["items"]] == ids[::-1][2:]
+    assert third["next_cursor"] is None
+    client.post(f"/jobs/{ids[0]}/cancel")
+    cancelled = client.get("/jobs", params={"status": "cancelled"}).json()["items"]
+    assert [j["id"] for j in cancelled] == [ids[0]]
+    assert client.get("/jobs", params={"status": "bogus"}).status_code == 422
+    assert client.get("/jobs", params={"cursor": "x'; drop"}).status_code == 422
+
+
+def test_unknown_job_is_404_everywhere(client):
+    for path in ["/jobs/nope", "/jobs/nope/metrics", "/jobs/nope/logs", "/jobs/nope/artifacts",
+                 "/jobs/nope/artifacts/model.keras", "/jobs/nope/metrics/stream"]:
+        assert client.get(path).status_code == 404, path
+    assert client.post("/jobs/nope/cancel").status_code == 404
+
+
+def test_cancel_a_queued_job_means_it_never_starts(client):
+    job = client.post("/jobs", json=MINIMAL).json()
+    response = client.post(f"/jobs/{job['id']}/cancel")
+    assert response.status_code == 202 and response.json()["status"] == "cancelled"
+    with client.app_state.store.session() as session:
+        assert crud.claim_job(session, job_id=job["id"], hostname="h", device="CPU") is None
+    assert client.post(f"/jobs/{job['id']}/cancel").status_code == 409
+
+
+def test_cancel_a_running_job_flags_it(client):
+    job = client.post("/jobs", json=MINIMAL).json()
+    with client.app_state.store.session() as session:
+        crud.claim_job(session, job_id=job["id"], hostname="h", device="CPU")
+    response = client.post(f"/jobs/{job['id']}/cancel")
+    assert response.status_code == 202 and response.json()["status"] == "running"
+    with client.app_state.store.session() as session:
+        assert crud.is_cancel_requested(session, job_id=job["id"])
+
+
+def test_idempotency_key_returns_the_same_job(client):
+    headers = {"Idempotency-Key": "abc-123"}
+    first = client.post("/jobs", json=MINIMAL, headers=headers)
+    again = client.post("/jobs", json=MINIMAL, headers=headers)
+    assert first.status_code == 201 and again.json()["id"] == first.json()["id"]
+    assert len(client.get("/jobs").json()["items"]) == 1
+    other = client.post("/jobs", json={**MINIMAL, "epochs": 6}, headers=headers)
+    assert other.status_code == 409
+
+
+def test_broker_down_stores_nothing_and_says_503(client, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise ConnectionError("broker gone")
+
+    monkeypatch.setattr(client.app_state.celery, "send_task", refuse)
+    response = client.post("/jobs", json=MINIMAL)
+    assert response.status_code == 503 and "nothing was stored" in response.json()["detail"]
+    assert client.get("/jobs").json()["items"] == []

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import tfcore.export as export
+from tests.roundtrip import keras_reloads, saved_models_serve_without_tfcore
 from tfcore.data import load_builtin
 from tfcore.errors import ExportError
 from tfcore.export import export_model, sha256_file
@@ -61,49 +62,14 @@ def test_artifacts_and_manifest(exported):
     assert not list(folder.parent.glob(".*staging*"))
 
 
-# In a fresh interpreter: the .keras archive after `import tfcore` (safe mode, no
-# custom_objects); the SavedModel with tfcore made unimportable.
-RELOAD_KERAS = """
-import json, sys, numpy as np, tfcore, keras
-for folder in sys.argv[1:]:
-    manifest = json.load(open(folder + "/manifest.json"))
-    model = keras.models.load_model(folder + "/model.keras")
-    out = model.predict(np.array(manifest["examples"]["inputs"], dtype="float32"), verbose=0)
-    ex = manifest["examples"]
-    np.testing.assert_allclose(out, ex["outputs"], rtol=ex["rtol"], atol=ex["atol"])
-    print("ok", type(model).__name__, model.get_config()["name"])
-"""
-
-SERVE_SAVED_MODEL = """
-import json, sys, tarfile, tempfile
-sys.modules["tfcore"] = None  # any attempt to import our code now fails
-import numpy as np, tensorflow as tf
-for folder in sys.argv[1:]:
-    manifest = json.load(open(folder + "/manifest.json"))
-    target = tempfile.mkdtemp()
-    with tarfile.open(folder + "/saved_model.tar.gz") as tar:
-        tar.extractall(target, filter="data")
-    serve = tf.saved_model.load(target + "/saved_model").signatures["serving_default"]
-    (out,) = serve(tf.constant(manifest["examples"]["inputs"], dtype=tf.float32)).values()
-    ex = manifest["examples"]
-    np.testing.assert_allclose(out.numpy(), ex["outputs"], rtol=ex["rtol"], atol=ex["atol"])
-    print("ok", "tfcore" in sys.modules and sys.modules["tfcore"] is not None)
-"""
+def test_keras_archives_reload_in_a_fresh_process(exported, tmp_path):
+    names = keras_reloads(list(exported.values()), cwd=tmp_path)
+    assert len(names) == len(exported)
+    assert "ReconstructingRegressor" in names and "ResidualRegressor" in names
 
 
-def _argv(code: str, folders) -> str:
-    return "import sys; sys.argv = [''] + " + repr([str(f) for f in folders]) + "\n" + code
-
-
-def test_keras_archives_reload_in_a_fresh_process(exported, fresh_python, tmp_path):
-    out = fresh_python(_argv(RELOAD_KERAS, exported.values()), cwd=tmp_path)
-    assert out.count("ok") == len(exported)
-    assert "ReconstructingRegressor" in out and "ResidualRegressor" in out
-
-
-def test_saved_models_serve_without_project_code(exported, fresh_python, tmp_path):
-    out = fresh_python(_argv(SERVE_SAVED_MODEL, exported.values()), cwd=tmp_path)
-    assert out.split() == ["ok", "False"] * len(exported)
+def test_saved_models_serve_without_project_code(exported, tmp_path):
+    assert saved_models_serve_without_tfcore(list(exported.values()), cwd=tmp_path)
 
 
 def test_binary_model_answers_probabilities(exported):

@@ -1,0 +1,127 @@
+"""The store on SQLite and on the machine's PostgreSQL: migrations, claims, cursors, keys."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
+
+from app.store import crud
+from app.store.db import Store, migrate
+from app.store.tables import utcnow
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    store = Store(database_url)
+    migrate(store.engine)
+    yield store
+    with store.engine.begin() as connection:  # PostgreSQL's database is shared: empty it
+        for table in ("artifacts", "log_lines", "metric_points", "attempts", "datasets", "jobs"):
+            connection.execute(text(f"DELETE FROM {table}"))
+    store.dispose()
+
+
+def new_job(store: Store, **kwargs) -> str:
+    with store.session() as session:
+        return crud.create_job(session, spec={"epochs": 3}, epochs=3, **kwargs).id
+
+
+def test_migrations_create_every_table_and_are_idempotent(store):
+    migrate(store.engine)
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"jobs", "attempts", "metric_points", "log_lines", "datasets", "artifacts",
+            "alembic_version"} <= tables
+
+
+def test_only_one_of_many_concurrent_claims_wins(store):
+    job_id = new_job(store)
+    winners, barrier = [], threading.Barrier(8)
+
+    def claim(i: int) -> None:
+        barrier.wait()
+        with store.session() as session:
+            if crud.claim_job(session, job_id=job_id, hostname=f"w{i}", device="CPU"):
+                winners.append(i)
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+    with store.session() as session:
+        job = crud.get_job(session, job_id=job_id)
+        assert job.status == "running" and job.attempts == 1 and job.worker_hostname == f"w{winners[0]}"
+
+
+def test_cancelled_queued_job_cannot_be_claimed(store):
+    job_id = new_job(store)
+    with store.session() as session:
+        crud.request_cancel(session, job=crud.get_job(session, job_id=job_id))
+    with store.session() as session:
+        assert crud.claim_job(session, job_id=job_id, hostname="w", device="CPU") is None
+        assert crud.get_job(session, job_id=job_id).status == "cancelled"
+
+
+def test_points_round_trip_in_order_with_progress(store):
+    job_id = new_job(store)
+    points = [{"seq": i, "kind": "step", "epoch": 1, "step": i * 10, "time": utcnow(),
+               "values": {"loss": 1.0 / i, "lr": 0.001}} for i in range(1, 2501)]
+    with store.session() as session:
+        for start in range(0, 2500, 500):
+            crud.append_points(session, job_id=job_id, points=points[start:start + 500])
+    with store.session() as session:
+        page = crud.read_points(session, job_id=job_id, after=1000, limit=3)
+        assert [p.seq for p in page] == [1001, 1002, 1003]
+        assert page[0].values == {"loss": pytest.approx(1 / 1001), "lr": 0.001}
+        assert page[0].time.tzinfo is not None
+        job = crud.get_job(session, job_id=job_id)
+        assert (job.last_seq, job.progress_step) == (2500, 25000)
+
+
+def test_a_seq_is_never_stored_twice(store):
+    job_id = new_job(store)
+    point = {"seq": 1, "kind": "epoch", "epoch": 1, "step": 1, "time": utcnow(), "values": {}}
+    with store.session() as session:
+        crud.append_points(session, job_id=job_id, points=[point])
+    with pytest.raises(IntegrityError), store.session() as session:
+        crud.append_points(session, job_id=job_id, points=[point])
+
+
+def test_idempotency_key_is_unique_per_owner(store):
+    new_job(store, owner="a", idempotency_key="k")
+    new_job(store, owner="b", idempotency_key="k")  # another owner may use the same key
+    with pytest.raises(IntegrityError):
+        new_job(store, owner="a", idempotency_key="k")
+
+
+def test_finish_closes_the_attempt(store):
+    job_id = new_job(store)
+    with store.session() as session:
+        crud.claim_job(session, job_id=job_id, hostname="w", device="CPU")
+    with store.session() as session:
+        crud.finish_job(session, job_id=job_id, status="failed", error_type="diverged",
+                        error_message="loss became nan")
+    with store.session() as session:
+        job = crud.get_job(session, job_id=job_id)
+        assert (job.status, job.error_type) == ("failed", "diverged") and job.finished_at is not None
+        assert crud.count_jobs_by_status(session) == {"failed": 1}
+
+
+def test_cursor_reads_use_the_primary_key_index(store):
+    job_id = new_job(store)
+    query = ("SELECT seq FROM metric_points WHERE job_id = :j AND seq > :a ORDER BY seq LIMIT 1000")
+    with store.engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            plan = " ".join(str(r) for r in connection.execute(text("EXPLAIN QUERY PLAN " + query),
+                                                               {"j": job_id, "a": 0}))
+            assert "USING PRIMARY KEY" in plan or "USING COVERING INDEX" in plan, plan
+        else:
+            connection.execute(text("SET enable_seqscan = off"))
+            plan = " ".join(r[0] for r in connection.execute(text("EXPLAIN " + query),
+                                                             {"j": job_id, "a": 0}))
+            assert "metric_points_pkey" in plan, plan

@@ -50,17 +50,24 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _wait_healthy(url: str, children: list[subprocess.Popen[bytes]], timeout: float) -> bool:
+def _api_healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _wait_ready(url: str, ready_files: list[Path], children: list[subprocess.Popen[bytes]],
+                timeout: float) -> bool:
+    """True once the API answers and every worker has warmed up and takes jobs."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(child.poll() is not None for child in children):
             return False
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
-                if response.status == 200:
-                    return True
-        except OSError:
-            time.sleep(0.2)
+        if all(f.exists() for f in ready_files) and _api_healthy(url):
+            return True
+        time.sleep(0.2)
     return False
 
 
@@ -108,9 +115,17 @@ def up(host: Host = "127.0.0.1", port: Port = 8000,
     try:
         children.append(subprocess.Popen([sys.executable, "-m", "app.cli", "api", "--host", host,
                                            "--port", str(port)], env=env))
-        children += [subprocess.Popen([sys.executable, "-m", "worker"], env=env) for _ in range(workers)]
-        if not _wait_healthy(url, children, timeout=60):
-            typer.echo("tfjobs: the API did not start; see the messages above", err=True)
+        run_dir = data_dir / "run"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        ready_files = [run_dir / f"worker-{i}.ready" for i in range(workers)]
+        for ready in ready_files:
+            ready.unlink(missing_ok=True)
+            children.append(subprocess.Popen([sys.executable, "-m", "worker", "--ready-file", str(ready)],
+                                             env=env))
+        typer.echo(f"tfjobs: starting the API and {workers} worker(s) (TensorFlow loads once)...",
+                   err=True)
+        if not _wait_ready(url, ready_files, children, timeout=300):
+            typer.echo("tfjobs: the service did not start; see the messages above", err=True)
             raise typer.Exit(1)
         typer.echo(f"\ntfjobs is up: API {url}  docs {url}/docs  ({workers} worker"
                    f"{'s' if workers > 1 else ''}, data in {data_dir}; auth off, loopback only)\n"

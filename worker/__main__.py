@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from pathlib import Path
 
 from app.core.broker import QUEUE
 from app.core.config import get_settings
@@ -14,6 +15,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="tfjobs worker", description="Run a training worker.")
     parser.add_argument("--concurrency", type=int, default=1, help="jobs at once (one process each)")
     parser.add_argument("--loglevel", default="INFO")
+    parser.add_argument("--ready-file", type=Path, help="touched once the worker takes jobs")
     args = parser.parse_args(argv)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
@@ -22,7 +24,12 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+    from celery.signals import worker_ready
+
     from worker.celery_app import celery_app, warm_up
+
+    if args.ready_file:
+        worker_ready.connect(lambda **_: args.ready_file.touch(), weak=False)
 
     solo = args.concurrency == 1
     if solo:

@@ -1,0 +1,61 @@
+"""docker-compose.yml against the Compose Specification (no Docker engine here to run it)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from app.cli import app as cli
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO.parent / "shared" / "schemas" / "compose-spec.json"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())
+
+
+def test_compose_file_follows_the_compose_specification(compose):
+    if not SCHEMA.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must provide the Compose Specification schema at {SCHEMA}")
+        pytest.skip(f"the Compose Specification schema is not at {SCHEMA} (../shared/ is missing)")
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.validate(compose, schema, cls=jsonschema.Draft7Validator)
+
+
+def test_services_run_real_tfjobs_commands(compose):
+    commands = {c.name or c.callback.__name__ for c in cli.registered_commands}
+    ours = {name: s for name, s in compose["services"].items() if "build" in s}
+    assert set(ours) == {"api", "worker", "worker-gpu"}
+    for name, service in ours.items():
+        program, command, *_ = service["command"]
+        assert program == "tfjobs" and command in commands, name
+
+
+def test_gpu_worker_reserves_nvidia_devices_and_uses_the_gpu_image(compose):
+    gpu = compose["services"]["worker-gpu"]
+    assert gpu["profiles"] == ["gpu"]
+    (device,) = gpu["deploy"]["resources"]["reservations"]["devices"]
+    assert device["driver"] == "nvidia" and "gpu" in device["capabilities"]
+    assert gpu["build"]["args"]["BASE_IMAGE"].endswith("-gpu")
+
+
+def test_api_and_workers_share_the_artifacts_and_data_volumes(compose):
+    for name in ("api", "worker", "worker-gpu"):
+        volumes = compose["services"][name]["volumes"]
+        assert "artifacts:/artifacts" in volumes and "data:/data" in volumes
+        assert compose["services"][name]["environment"]["TFJOBS_BROKER_URL"].startswith("redis://")
+
+
+def test_dockerfiles_exist_with_the_right_bases():
+    api = (REPO / "docker" / "api.Dockerfile").read_text()
+    worker = (REPO / "docker" / "worker.Dockerfile").read_text()
+    assert "tensorflow" not in api.split("FROM", 1)[1].splitlines()[0]
+    assert "ARG BASE_IMAGE=tensorflow/tensorflow:2.21.0" in worker

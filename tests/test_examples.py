@@ -1,0 +1,22 @@
+"""Every example spec a user copies is valid."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tfcore.spec import JobSpec
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.json"))
+
+
+def test_there_is_an_example_per_model_type():
+    types = {json.loads(p.read_text())["model_type"] for p in EXAMPLES}
+    assert types == {"mlp", "residual", "reconstructing", "wide_deep"}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_spec_validates(path):
+    JobSpec.model_validate(json.loads(path.read_text()))

@@ -12,7 +12,7 @@ import httpx
 
 from tests.stack import REPO, free_port
 
-TFJOBS = [sys.executable, "-m", "app.cli"]
+TFJOBS = [sys.executable, "-m", "client.cli"]
 
 
 def clean_env() -> dict[str, str]:

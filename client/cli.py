@@ -1,0 +1,321 @@
+"""The ``tfjobs`` command line: the client commands, plus ``up``/``api``/``worker`` from ``app.cli``.
+
+Exit codes: 0 the command did its work (a followed job succeeded); 1 a followed job
+failed or was cancelled; 2 usage errors, bad spec files, an unreachable server or a
+4xx answer. Errors are one line, never a traceback. Ctrl-C while following stops
+following (the job goes on) and says how to resume.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from app.cli import app
+from client.errors import TfjobsError
+from client.plot import line_chart
+from client.sdk import DEFAULT_URL, FINAL, Client, Job, load_spec
+
+__all__ = ["app", "main"]
+
+console = Console()
+errors = Console(stderr=True)
+
+EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE = 0, 1, 2
+_state: dict[str, Any] = {}
+
+
+@app.callback()
+def _options(url: Annotated[str, typer.Option(envvar="TFJOBS_URL", help="the tfjobs server")] = DEFAULT_URL,
+             token: Annotated[str | None, typer.Option(envvar="TFJOBS_TOKEN", help="API token")] = None
+             ) -> None:
+    """tfjobs: remote TensorFlow training jobs."""
+    _state.update(url=url, token=token)
+
+
+def _client() -> Client:
+    return Client(_state.get("url"), _state.get("token"))
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    errors.print(f"[red]tfjobs:[/red] {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+# --- submit and follow --------------------------------------------------------------
+
+def _parse_set(pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` overrides; values are JSON when they parse (3, 0.1, true, {"l1": 0.01})."""
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise _fail(f"--set expects key=value, got {pair!r}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        target = overrides
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = value
+    return overrides
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+@app.command()
+def submit(spec: Annotated[str, typer.Argument(help="a JSON or YAML spec file, or - for stdin")],
+           follow: Annotated[bool, typer.Option("--follow", "-f", help="show live progress")] = False,
+           set_: Annotated[list[str] | None, typer.Option("--set", help="override a field: key=value")] = None
+           ) -> None:
+    """Submit a training job; prints its id at once."""
+    try:
+        body = _merge(load_spec(spec), _parse_set(set_ or []))
+    except ValueError as err:
+        raise _fail(str(err)) from None
+    with _client() as client:
+        job = client.submit(body)
+        console.print(f"submitted job [bold]{job.id}[/bold] ({body.get('model_type')}, "
+                      f"{body.get('loss')}, {body.get('epochs')} epochs)", highlight=False)
+        if follow:
+            raise typer.Exit(_follow(job))
+
+
+@app.command()
+def follow(job_id: str) -> None:
+    """Follow a job live: a progress bar per epoch, then a summary and the loss curve."""
+    with _client() as client:
+        raise typer.Exit(_follow(client.job(job_id)))
+
+
+def _shown_metrics(values: dict[str, Any], limit: int = 8) -> str:
+    keys = [k for k in values if k not in ("lr", "epoch_seconds", "samples_per_second")]
+    # loss, val_loss, then each metric beside its validation twin
+    order = sorted(keys, key=lambda k: (k.removeprefix("val_") != "loss", k.removeprefix("val_"),
+                                        k.startswith("val_")))
+    return "  ".join(f"{k}={values[k]:.4g}" for k in order[:limit] if values[k] is not None)
+
+
+def _follow(job: Job) -> int:
+    epochs = job.data["progress"]["epochs"]
+    history: list[dict[str, Any]] = []
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console,
+                        transient=False)
+    try:
+        with progress:
+            task = progress.add_task(f"job {job.id[:8]}", total=epochs, info="queued")
+            for point in job.stream():
+                values = point["values"]
+                if point["kind"] == "epoch":
+                    history.append({"epoch": point["epoch"], **values})
+                    progress.update(task, completed=point["epoch"],
+                                    description=f"epoch {point['epoch']}/{epochs}",
+                                    info=_shown_metrics(values, limit=4))
+                else:
+                    progress.update(task, description=f"epoch {point['epoch']}/{epochs}",
+                                    info=f"step {point['step']}  loss={values.get('loss', float('nan')):.4g}")
+    except KeyboardInterrupt:
+        errors.print(f"\nstopped following; job {job.id} goes on. Resume with: tfjobs follow {job.id}",
+                     highlight=False)
+        return 130
+    job.refresh()
+    _print_outcome(job, history)
+    return EXIT_OK if job.status == "succeeded" else EXIT_JOB_FAILED
+
+
+def _print_outcome(job: Job, history: list[dict[str, Any]]) -> None:
+    colour = {"succeeded": "green", "failed": "red", "cancelled": "yellow"}.get(job.status, "white")
+    console.print(f"job {job.id}: [{colour}]{job.status}[/{colour}]", highlight=False)
+    if job.data.get("error"):
+        console.print(f"  {job.data['error']['type']}: {job.data['error']['message']}", highlight=False)
+    summary = job.data.get("summary") or {}
+    if summary:
+        table = Table(title="final metrics", show_header=True)
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for key, value in summary.items():
+            if value is not None and not key.startswith("stop_reason"):
+                table.add_row(key, f"{value:.6g}")
+        console.print(table)
+    losses = [h["loss"] for h in history if h.get("loss") is not None]
+    if len(losses) >= 2:
+        series = {"loss": losses}
+        val = [h.get("val_loss") for h in history]
+        if all(v is not None for v in val):
+            series["val_loss"] = val
+        console.print(line_chart(series, title="loss by epoch"), highlight=False)
+    if job.status == "succeeded":
+        console.print(f"download: tfjobs download {job.id} -o {job.id[:8]}/", highlight=False)
+
+
+# --- reading jobs ---------------------------------------------------------------------
+
+@app.command("list")
+def list_jobs(status: Annotated[str | None, typer.Option(help="only jobs with this status")] = None,
+              limit: Annotated[int, typer.Option(min=1, help="at most this many")] = 50) -> None:
+    """List your jobs, newest first."""
+    table = Table("id", "status", "model", "loss", "epoch", "created")
+    with _client() as client:
+        for i, job in enumerate(client.jobs(status=status)):
+            if i >= limit:
+                break
+            d = job.data
+            table.add_row(d["id"], d["status"], d["spec"]["model_type"], d["spec"]["loss"],
+                          f"{d['progress']['epoch']}/{d['progress']['epochs']}", d["created_at"][:19])
+    console.print(table)
+
+
+@app.command()
+def status(job_id: str) -> None:
+    """Show one job."""
+    with _client() as client:
+        console.print_json(json.dumps(client.job(job_id).data))
+
+
+@app.command()
+def metrics(job_id: str,
+            follow_: Annotated[bool, typer.Option("--follow", "-f", help="keep printing new points")] = False,
+            format_: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table") -> None:
+    """Print a job's metric points."""
+    if format_ not in ("table", "json", "csv"):
+        raise _fail(f"--format must be table, json or csv, not {format_!r}")
+    with _client() as client:
+        job = client.job(job_id)
+        points = job.stream() if follow_ else job.metrics()
+        _print_points(points, format_)
+
+
+def _print_points(points: Iterator[dict[str, Any]], format_: str) -> None:
+    if format_ == "json":
+        # one JSON document (a list) unless following, where each point is a line
+        collected = list(points)
+        sys.stdout.write(json.dumps(collected) + "\n")
+        return
+    rows = ({"seq": p["seq"], "kind": p["kind"], "epoch": p["epoch"], "step": p["step"],
+             "time": p["time"], **p["values"]} for p in points)
+    if format_ == "csv":
+        buffer: list[dict[str, Any]] = list(rows)
+        names = list(dict.fromkeys(k for row in buffer for k in row))
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=names)
+        writer.writeheader()
+        writer.writerows(buffer)
+        sys.stdout.write(out.getvalue())
+        return
+    for row in rows:
+        values = {k: v for k, v in row.items() if k not in ("seq", "kind", "epoch", "step", "time")}
+        console.print(f"{row['seq']:>6} {row['kind']:<5} epoch {row['epoch']:<4} step {row['step']:<7} "
+                      f"{_shown_metrics(values)}", highlight=False)
+
+
+@app.command()
+def logs(job_id: str,
+         follow_: Annotated[bool, typer.Option("--follow", "-f", help="keep printing new lines")] = False
+         ) -> None:
+    """Print a job's log lines."""
+    with _client() as client:
+        job = client.job(job_id)
+        for line in job.stream(what="logs") if follow_ else job.logs():
+            console.print(f"{line['time'][11:19]} {line['level']:<7} {line['message']}", highlight=False,
+                          markup=False)
+
+
+@app.command()
+def cancel(job_id: str) -> None:
+    """Cancel a queued or running job."""
+    with _client() as client:
+        job = client.job(job_id).cancel()
+        console.print(f"job {job.id}: {job.status}"
+                      + (" (stopping within a few steps)" if job.status == "running" else ""))
+
+
+@app.command()
+def download(job_id: str,
+             output: Annotated[Path | None, typer.Option("-o", "--output", help="folder")] = None) -> None:
+    """Download a finished job's files (each checked against its sha256)."""
+    with _client() as client:
+        job = client.job(job_id)
+        folder = job.download(output or Path(job_id[:8]))
+        for artifact in job.artifacts():
+            console.print(f"  {artifact['name']:<22} {artifact['size']:>10,} bytes  sha256 ok",
+                          highlight=False)
+        console.print(f"saved to {folder}/ (saved_model/ extracted)")
+
+
+# --- datasets -------------------------------------------------------------------------
+
+datasets = typer.Typer(help="Upload and list datasets.", no_args_is_help=True)
+app.add_typer(datasets, name="datasets")
+
+
+@datasets.command("upload")
+def datasets_upload(file: Path,
+                    target: Annotated[str | None, typer.Option(help="the CSV's label column")] = None
+                    ) -> None:
+    """Upload a CSV (with --target) or an NPZ (arrays x and y)."""
+    if not file.is_file():
+        raise _fail(f"no such file: {file}")
+    with _client() as client:
+        d = client.datasets.upload(file, target=target)
+    console.print(f"dataset [bold]{d['id']}[/bold]: {d['rows']} rows × {d['features']} features, "
+                  f"target {d['target']!r} ({d['task']}). Use it with: --set dataset={d['id']}",
+                  highlight=False)
+
+
+@datasets.command("list")
+def datasets_list() -> None:
+    """List built-in and uploaded datasets."""
+    table = Table("id", "name", "rows", "features", "target", "task")
+    with _client() as client:
+        for d in client.datasets.list():
+            table.add_row(d["id"], d["name"], str(d["rows"]), str(d["features"]), d["target"], d["task"])
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point: one clear line for every expected error."""
+    try:
+        # Outside standalone mode click returns the code of a typer.Exit instead of exiting.
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except TfjobsError as err:
+        errors.print(f"[red]tfjobs:[/red] {err}", highlight=False)
+        sys.exit(EXIT_USAGE)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.exit(130)
+    except Exception as err:  # click's usage errors and anything unexpected: one line, exit 2
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        errors.print(f"[red]tfjobs:[/red] {type(err).__name__}: {err}", highlight=False)
+        sys.exit(EXIT_USAGE)
+
+
+if __name__ == "__main__":
+    main()
+

@@ -1,0 +1,314 @@
+"""The Python SDK: submit jobs, follow their metrics, download and load their models.
+
+>>> from client import Client
+>>> client = Client()                                    # TFJOBS_URL, TFJOBS_TOKEN
+>>> job = client.submit(model_type="residual", loss="huber", threshold=2.0, epochs=5)
+>>> for point in job.stream():                           # live, resumes after a drop
+...     print(point["epoch"], point["values"]["loss"])
+>>> job.wait().download("out/")                          # verified against sha256
+>>> model = job.load_model()
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tarfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from client.errors import ApiError, ConnectionFailed, JobFailed
+
+__all__ = ["DEFAULT_URL", "Client", "Datasets", "Job", "load_spec"]
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+FINAL = frozenset({"succeeded", "failed", "cancelled"})
+
+
+def load_spec(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
+    """A spec from a mapping, a JSON or YAML file, or ``-`` (standard input)."""
+    if isinstance(source, Mapping):
+        return dict(source)
+    if str(source) == "-":
+        import sys
+
+        text, name = sys.stdin.read(), "standard input"
+    else:
+        path = Path(source)
+        try:
+            text, name = path.read_text(), str(path)
+        except OSError as err:
+            raise ValueError(f"cannot read spec file {path}: {err.strerror or err}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as json_error:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            where = getattr(err, "problem_mark", None)
+            line = f" (line {where.line + 1})" if where else ""
+            raise ValueError(f"{name} is neither valid JSON ({json_error.msg}, line "
+                             f"{json_error.lineno}) nor valid YAML{line}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{name} must hold a JSON/YAML object (a mapping of spec fields)")
+    return data
+
+
+class Client:
+    """A connection to a tfjobs server.
+
+    Args:
+        url: the server. Defaults to ``$TFJOBS_URL`` or ``http://127.0.0.1:8000``.
+        token: an API token. Defaults to ``$TFJOBS_TOKEN``.
+        timeout: seconds per request. Defaults to 30.
+        retries: extra tries for a request that failed to connect. Defaults to 3.
+    """
+
+    def __init__(self, url: str | None = None, token: str | None = None, *, timeout: float = 30.0,
+                 retries: int = 3, transport: httpx.BaseTransport | None = None) -> None:
+        self.url = (url or os.environ.get("TFJOBS_URL") or DEFAULT_URL).rstrip("/")
+        token = token or os.environ.get("TFJOBS_TOKEN")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.retries = retries
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout,
+                                  transport=transport)
+        self.datasets = Datasets(self)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- requests ------------------------------------------------------------------
+
+    def request(self, method: str, path: str, *, retry: bool = True, **kwargs: Any) -> httpx.Response:
+        """One API call; connection errors retried (with backoff) when ``retry``."""
+        attempts = 1 + (self.retries if retry else 0)
+        for attempt in range(attempts):
+            try:
+                response = self._http.request(method, path, **kwargs)
+                break
+            except httpx.TransportError as err:
+                if attempt == attempts - 1:
+                    raise ConnectionFailed(f"cannot reach tfjobs at {self.url}: "
+                                           f"{type(err).__name__}: {err}") from None
+                time.sleep(min(2.0, 0.2 * 2**attempt))
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail", response.text)
+            except (ValueError, AttributeError):
+                detail = response.text or response.reason_phrase
+            raise ApiError(response.status_code, detail)
+        return response
+
+    def get_json(self, path: str, **params: Any) -> Any:
+        return self.request("GET", path, params={k: v for k, v in params.items() if v is not None}).json()
+
+    # --- jobs ----------------------------------------------------------------------
+
+    def submit(self, spec: str | Path | Mapping[str, Any] | None = None, /, **fields: Any) -> Job:
+        """Submits a job; ``spec`` (a mapping or a JSON/YAML file) with ``fields`` on top.
+
+        The POST carries an ``Idempotency-Key``, so retrying after a lost answer can
+        never create a second job.
+        """
+        body = {**(load_spec(spec) if spec is not None else {}), **fields}
+        key = uuid.uuid4().hex
+        response = self.request("POST", "/jobs", json=body, headers={"Idempotency-Key": key})
+        return Job(self, response.json())
+
+    def job(self, job_id: str) -> Job:
+        return Job(self, self.get_json(f"/jobs/{job_id}"))
+
+    def jobs(self, status: str | None = None, *, page_size: int = 100) -> Iterator[Job]:
+        """Every job (newest first), following the cursor across pages."""
+        cursor = None
+        while True:
+            page = self.get_json("/jobs", status=status, limit=page_size, cursor=cursor)
+            for item in page["items"]:
+                yield Job(self, item)
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return
+
+
+class Datasets:
+    """``client.datasets``: upload and list."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def upload(self, path: str | Path, *, target: str | None = None) -> dict[str, Any]:
+        path = Path(path)
+        with path.open("rb") as f:
+            data = {"target": target} if target else {}
+            return self._client.request("POST", "/datasets", files={"file": (path.name, f)},
+                                        data=data, retry=False).json()
+
+    def list(self) -> list[dict[str, Any]]:
+        return self._client.get_json("/datasets")
+
+
+class Job:
+    """A job on the server; ``data`` is its last-read JSON (see ``refresh``)."""
+
+    def __init__(self, client: Client, data: dict[str, Any]) -> None:
+        self.client, self.data = client, data
+        self._downloaded: Path | None = None
+
+    @property
+    def id(self) -> str:
+        return self.data["id"]
+
+    @property
+    def status(self) -> str:
+        return self.data["status"]
+
+    def __repr__(self) -> str:
+        return f"Job({self.id!r}, status={self.status!r})"
+
+    def refresh(self) -> Job:
+        self.data = self.client.get_json(f"/jobs/{self.id}")
+        return self
+
+    def wait(self, timeout: float | None = None, *, poll: float = 0.5) -> Job:
+        """Blocks until the job ends; raises :class:`JobFailed` unless it succeeded."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.refresh().status not in FINAL:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"job {self.id} still {self.status} after {timeout}s")
+            time.sleep(poll)
+        if self.status != "succeeded":
+            raise JobFailed(self)
+        return self
+
+    def cancel(self) -> Job:
+        self.data = self.client.request("POST", f"/jobs/{self.id}/cancel").json()
+        return self
+
+    def _pages(self, path: str, key: str, after: int) -> Iterator[dict[str, Any]]:
+        while True:
+            page = self.client.get_json(f"/jobs/{self.id}/{path}", after=after)
+            yield from page[key]
+            if not page[key]:
+                return
+            after = page["next"]
+
+    def metrics(self, after: int = 0) -> Iterator[dict[str, Any]]:
+        """Every stored point after ``after``, across pages (a snapshot; see ``stream``)."""
+        return self._pages("metrics", "points", after)
+
+    def logs(self, after: int = 0) -> Iterator[dict[str, Any]]:
+        return self._pages("logs", "lines", after)
+
+    def stream(self, after: int = 0, *, what: str = "metrics") -> Iterator[dict[str, Any]]:
+        """Points (or log lines, ``what="logs"``) live as they are stored, until the job ends.
+
+        A dropped connection is reopened with ``Last-Event-ID``: every item comes
+        exactly once, in order.
+        """
+        last, failures = after, 0
+        while True:
+            try:
+                headers = {"Last-Event-ID": str(last)} if last else {}
+                with self.client._http.stream("GET", f"/jobs/{self.id}/{what}/stream",
+                                              headers=headers, timeout=httpx.Timeout(30, read=60)) as r:
+                    if r.status_code >= 400:
+                        r.read()
+                        raise ApiError(r.status_code, r.json().get("detail", r.text))
+                    for event, data, event_id in _sse_events(r.iter_lines()):
+                        failures = 0
+                        if event == "end":
+                            self.data["status"] = json.loads(data)["status"]
+                            return
+                        if event_id is not None and int(event_id) <= last:
+                            continue  # already yielded before a reconnect
+                        item = json.loads(data)
+                        last = item["seq"]
+                        yield item
+            except httpx.TransportError as err:
+                failures += 1
+                if failures > self.client.retries:
+                    raise ConnectionFailed(f"lost the stream of job {self.id}: {err}") from None
+                time.sleep(min(2.0, 0.2 * 2**failures))
+
+    def artifacts(self) -> list[dict[str, Any]]:
+        return self.client.get_json(f"/jobs/{self.id}/artifacts")["items"]
+
+    def download(self, directory: str | Path, *, extract: bool = True) -> Path:
+        """Downloads every artifact into ``directory``, checking each sha256; unpacks
+        ``saved_model.tar.gz`` into ``directory/saved_model`` when ``extract``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        listing = self.artifacts()
+        if not listing:
+            raise ApiError(409, f"job {self.id} has no artifacts (status {self.refresh().status})")
+        for artifact in listing:
+            target = directory / Path(artifact["name"]).name
+            digest = hashlib.sha256()
+            partial = target.with_name(target.name + ".part")
+            with self.client._http.stream("GET", f"/jobs/{self.id}/artifacts/{artifact['name']}") as r:
+                if r.status_code >= 400:
+                    r.read()
+                    raise ApiError(r.status_code, r.text)
+                with partial.open("wb") as out:
+                    for chunk in r.iter_bytes():
+                        digest.update(chunk)
+                        out.write(chunk)
+            if digest.hexdigest() != artifact["sha256"]:
+                partial.unlink()
+                raise ApiError(502, f"{artifact['name']} arrived corrupted (sha256 mismatch)")
+            partial.replace(target)
+        archive = directory / "saved_model.tar.gz"
+        if extract and archive.exists():
+            with tarfile.open(archive) as tar:
+                tar.extractall(directory, filter="data")  # refuses absolute paths and ../ tricks
+        self._downloaded = directory
+        return directory
+
+    def load_model(self, directory: str | Path | None = None) -> Any:
+        """The trained Keras model (downloads first if needed). Imports TensorFlow."""
+        if directory is None and self._downloaded is None:
+            import tempfile
+
+            self.download(tempfile.mkdtemp(prefix=f"tfjobs-{self.id[:8]}-"), extract=False)
+        folder = Path(directory) if directory is not None else self._downloaded
+        assert folder is not None
+        import keras
+
+        import tfcore  # noqa: F401 - registers tfcore's Keras objects for loading
+
+        return keras.models.load_model(folder / "model.keras", safe_mode=True)
+
+
+def _sse_events(lines: Iterator[str]) -> Iterator[tuple[str, str, str | None]]:
+    """(event, data, id) for each Server-Sent Event; comments and retry lines skipped."""
+    event, data, event_id = "message", [], None
+    for line in lines:
+        if not line:
+            if data:
+                yield event, "\n".join(data), event_id
+            event, data, event_id = "message", [], None
+            continue
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if field == "event":
+            event = value
+        elif field == "data":
+            data.append(value)
+        elif field == "id":
+            event_id = value

@@ -1,0 +1,106 @@
+"""The `tfjobs` CLI against a real running stack."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+
+from client.sdk import Client
+
+
+def write(tmp_path, name: str, text: str):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_submit_follow_shows_progress_and_exits_0(up, tmp_path):
+    spec = write(tmp_path, "spec.yaml", "model_type: residual\nloss: huber\nthreshold: 2.0\nepochs: 4\n")
+    done = up.tfjobs("submit", spec, "--follow", "--set", "epochs=3", "--set", "metrics=[\"mae\"]")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert out.startswith("submitted job ") and "3 epochs" in out.splitlines()[0]
+    assert "epoch 3/3" in out and "val_loss=" in out
+    assert "succeeded" in out and "final metrics" in out and "loss by epoch" in out
+    assert "tfjobs download" in out
+
+
+def test_a_failing_job_exits_1_with_its_reason(up, tmp_path):
+    spec = write(tmp_path, "bad.json", json.dumps({"model_type": "mlp", "loss": "mse", "epochs": 3,
+                                                  "optimizer": "sgd", "learning_rate": 10}))
+    done = up.tfjobs("submit", spec, "--follow")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "failed" in done.stdout and "diverged" in done.stdout
+
+
+def test_spec_from_stdin_and_status_list_metrics_logs_download(up, tmp_path):
+    done = up.tfjobs("submit", "-", input='{"model_type": "mlp", "loss": "mse", "epochs": 2}')
+    assert done.returncode == 0, done.stderr
+    job_id = done.stdout.split()[2]
+    with Client(up.url) as client:
+        client.job(job_id).wait(timeout=120)
+        listing = {a["name"]: a["sha256"] for a in client.job(job_id).artifacts()}
+
+    status = up.tfjobs("status", job_id)
+    assert json.loads(status.stdout)["status"] == "succeeded"
+    assert job_id in up.tfjobs("list", "--status", "succeeded").stdout
+
+    as_json = up.tfjobs("metrics", job_id, "--format", "json")
+    points = json.loads(as_json.stdout)
+    assert [p["seq"] for p in points] == list(range(1, len(points) + 1))
+    assert sum(p["kind"] == "epoch" for p in points) == 2
+    as_csv = list(csv.DictReader(io.StringIO(up.tfjobs("metrics", job_id, "--format", "csv").stdout)))
+    assert len(as_csv) == len(points) and "loss" in as_csv[0]
+    assert "epoch" in up.tfjobs("metrics", job_id).stdout
+    assert "epoch 2" in up.tfjobs("logs", job_id).stdout
+
+    downloaded = up.tfjobs("download", job_id, "-o", str(tmp_path / "out"))
+    assert downloaded.returncode == 0, downloaded.stderr
+    for name, digest in listing.items():
+        assert hashlib.sha256((tmp_path / "out" / name).read_bytes()).hexdigest() == digest
+    assert (tmp_path / "out" / "saved_model" / "saved_model.pb").exists()
+
+
+def test_datasets_upload_and_list(up, tmp_path):
+    path = write(tmp_path, "data.csv", "a,b,y\n" + "".join(f"{i},{i % 3},{i * 2}\n" for i in range(40)))
+    done = up.tfjobs("datasets", "upload", path, "--target", "y")
+    assert done.returncode == 0, done.stderr
+    assert "40 rows" in done.stdout
+    assert "data.csv" in up.tfjobs("datasets", "list").stdout
+
+
+def test_cancel_from_the_cli(up):
+    done = up.tfjobs("submit", "-", input='{"model_type": "mlp", "loss": "mse", "epochs": 500,'
+                                         ' "dataset": "synthetic"}')
+    job_id = done.stdout.split()[2]
+    cancelled = up.tfjobs("cancel", job_id)
+    assert cancelled.returncode == 0 and job_id in cancelled.stdout
+    with Client(up.url) as client:
+        assert client.job(job_id).status in ("cancelled", "running")
+
+
+def test_clean_errors(up, tmp_path):
+    cases = [
+        (("submit", str(tmp_path / "missing.json")), "cannot read spec file"),
+        (("submit", write(tmp_path, "broken.json", "{not: [valid")), "neither valid JSON"),
+        (("submit", write(tmp_path, "list.yaml", "- 1\n- 2\n")), "must hold a JSON/YAML object"),
+        (("submit", write(tmp_path, "neg.json", '{"model_type": "mlp", "loss": "mse", "epochs": -1}')),
+         "HTTP 422: epochs: Input should be greater than or equal to 1"),
+        (("status", "no-such-job"), "HTTP 404"),
+        (("metrics", "x", "--format", "xml"), "--format must be"),
+        (("submit", write(tmp_path, "ok.json", "{}"), "--set", "novalue"), "--set expects key=value"),
+    ]
+    for args, message in cases:
+        done = up.tfjobs(*args)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert message in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+
+
+def test_unreachable_server_is_one_line_and_exit_2(up):
+    done = up.tfjobs("list", env={"TFJOBS_URL": "http://127.0.0.1:9"})
+    assert done.returncode == 2
+    assert "cannot reach tfjobs at http://127.0.0.1:9" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1

@@ -1,0 +1,136 @@
+"""The SDK against a real running stack, with a proxy in between that drops connections."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from client import ApiError, Client, JobFailed
+from client.sdk import load_spec
+
+MINIMAL = {"model_type": "residual", "loss": "huber", "threshold": 2.0, "epochs": 3}
+
+
+@contextmanager
+def flaky_proxy(upstream_port: int, *, drop: str, after_bytes: int = 0) -> Iterator[tuple[str, dict]]:
+    """A TCP proxy to the server that misbehaves once.
+
+    drop="response": the first request whose head starts with ``POST /jobs`` reaches the
+    server, but its answer is thrown away and the connection closed.
+    drop="stream": the first response carrying ``event-stream`` is cut after ``after_bytes``.
+    """
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    state = {"dropped": False}
+
+    def pipe(client: socket.socket) -> None:
+        upstream = socket.create_connection(("127.0.0.1", upstream_port))
+        request = client.recv(65536)
+        upstream.sendall(request)
+        drop_this = not state["dropped"] and (
+            (drop == "response" and request.startswith(b"POST /jobs ")) or
+            (drop == "stream" and b"/stream" in request.split(b"\r\n", 1)[0]))
+        if drop_this:
+            state["dropped"] = True
+        sent = 0
+        try:
+            while data := upstream.recv(65536):
+                if drop_this and drop == "response":
+                    break  # the server did the work; the client never hears of it
+                if drop_this and sent + len(data) > after_bytes:
+                    client.sendall(data[: max(0, after_bytes - sent)])
+                    break
+                client.sendall(data)
+                sent += len(data)
+        except OSError:
+            pass
+        finally:
+            upstream.close()
+            client.close()
+
+    def serve() -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=pipe, args=(client,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", state
+    finally:
+        listener.close()
+
+
+def port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def test_submit_retried_after_a_dropped_response_creates_one_job(up):
+    with Client(up.url) as direct:
+        before = {j.id for j in direct.jobs()}
+        with flaky_proxy(port_of(up.url), drop="response") as (proxy, state), Client(proxy) as client:
+            # one connection per request, so the retry goes through the proxy afresh
+            client._http.headers["Connection"] = "close"
+            job = client.submit(MINIMAL)
+        assert state["dropped"]  # the first answer really was lost
+        assert {j.id for j in direct.jobs()} - before == {job.id}
+        direct.job(job.id).wait(timeout=120)
+
+
+def test_stream_interrupted_and_resumed_yields_every_point_once(up):
+    with Client(up.url) as direct:
+        job = direct.submit(MINIMAL, epochs=4)
+        with flaky_proxy(port_of(up.url), drop="stream", after_bytes=900) as (proxy, state), \
+                Client(proxy) as client:
+            streamed = list(client.job(job.id).stream())
+        assert state["dropped"]  # the stream really was cut, and resumed
+        seqs = [p["seq"] for p in streamed]
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert [p["epoch"] for p in streamed if p["kind"] == "epoch"] == [1, 2, 3, 4]
+        assert seqs == [p["seq"] for p in direct.job(job.id).metrics()]
+
+
+def test_wait_download_and_load_model(up, tmp_path):
+    with Client(up.url) as client:
+        job = client.submit(MINIMAL).wait(timeout=120)
+        folder = job.download(tmp_path / "job")
+        assert (folder / "saved_model" / "saved_model.pb").exists()
+        model = job.load_model()
+        manifest = __import__("json").loads((folder / "manifest.json").read_text())
+        import numpy as np
+        out = model.predict(np.array(manifest["examples"]["inputs"], dtype="float32"), verbose=0)
+        np.testing.assert_allclose(out, manifest["examples"]["outputs"],
+                                   rtol=manifest["examples"]["rtol"], atol=manifest["examples"]["atol"])
+
+
+def test_typed_errors(up, tmp_path):
+    with Client(up.url) as client:
+        with pytest.raises(ApiError) as info:
+            client.submit(MINIMAL, threshold=-1)
+        assert info.value.status == 422 and "threshold" in str(info.value)
+        failing = client.submit(model_type="mlp", loss="mse", epochs=2, optimizer="sgd", learning_rate=10)
+        with pytest.raises(JobFailed, match="diverged"):
+            failing.wait(timeout=120)
+    (tmp_path / "s.yaml").write_text("model_type: mlp\nloss: mse\nepochs: 2\n")
+    assert load_spec(tmp_path / "s.yaml") == {"model_type": "mlp", "loss": "mse", "epochs": 2}
+
+
+def test_jobs_pages_through_everything(up):
+    with Client(up.url) as client:
+        total = len(list(client.jobs(page_size=1000)))
+        assert len(list(client.jobs(page_size=1))) == total
+
+
+def test_the_client_imports_no_tensorflow():
+    from tests.tfcore.conftest import run_python
+
+    out = run_python("import sys, client, client.cli\n"
+                     "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    assert out.strip() == "[]"

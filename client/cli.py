@@ -24,7 +24,7 @@ from rich.table import Table
 from app.cli import app
 from client.errors import TfjobsError
 from client.plot import line_chart
-from client.sdk import DEFAULT_URL, FINAL, Client, Job, load_spec
+from client.sdk import DEFAULT_URL, Client, Job, load_spec
 
 __all__ = ["app", "main"]
 
@@ -119,9 +119,9 @@ def _shown_metrics(values: dict[str, Any], limit: int = 8) -> str:
 def _follow(job: Job) -> int:
     epochs = job.data["progress"]["epochs"]
     history: list[dict[str, Any]] = []
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
-                        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console,
-                        transient=False)
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"),
+                        TimeRemainingColumn(), console=console, transient=False)
     try:
         with progress:
             task = progress.add_task(f"job {job.id[:8]}", total=epochs, info="queued")

@@ -23,7 +23,7 @@ def line_chart(series: dict[str, list[float]], *, title: str = "", width: int = 
     n = max(len(ys) for ys in series.values())
     width = max(2, min(width, max(n, 2) * 4))
     grid = [[" "] * width for _ in range(height)]
-    for (name, ys), marker in zip(series.items(), MARKERS, strict=False):
+    for ys, marker in zip(series.values(), MARKERS, strict=False):
         for i, y in enumerate(ys):
             if y is None or not math.isfinite(y):
                 continue

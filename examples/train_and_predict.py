@@ -31,8 +31,9 @@ def main() -> None:
         manifest = json.loads((folder / "manifest.json").read_text())
         model = job.load_model()
         rows = np.array(manifest["examples"]["inputs"], dtype="float32")
-        print("predictions:", model.predict(rows, verbose=0).ravel().round(2).tolist())
-        print("manifest:   ", np.round(np.ravel(manifest["examples"]["outputs"]), 2).tolist())
+        predictions = model.predict(rows, verbose=0).ravel()
+        print("predictions:", [round(float(v), 2) for v in predictions])
+        print("manifest:   ", [round(float(v), 2) for v in np.ravel(manifest["examples"]["outputs"])])
 
 
 if __name__ == "__main__":

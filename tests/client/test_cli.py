@@ -104,3 +104,21 @@ def test_unreachable_server_is_one_line_and_exit_2(up):
     assert done.returncode == 2
     assert "cannot reach tfjobs at http://127.0.0.1:9" in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_example_script_trains_downloads_and_predicts(up, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.stack import REPO
+
+    done = subprocess.run([sys.executable, str(REPO / "examples" / "train_and_predict.py")], cwd=tmp_path,
+                          env={**os.environ, "TFJOBS_URL": up.url}, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("submitted ") and sum(line.startswith("epoch") for line in lines) == 10
+    predictions = lines[-2].split(":", 1)[1].strip()
+    assert predictions == lines[-1].split(":", 1)[1].strip()  # reloaded model == manifest
+    assert list((tmp_path / "downloads").iterdir())

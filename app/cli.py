@@ -87,15 +87,17 @@ def _stop(children: list[subprocess.Popen[bytes]], grace: float = 20.0) -> None:
 @app.command()
 def up(host: Host = "127.0.0.1", port: Port = 8000,
        data_dir: Annotated[Path, typer.Option(help="store, broker, datasets, artifacts")] = Path("data"),
-       workers: Annotated[int, typer.Option(min=1, max=64, help="worker processes")] = 1) -> None:
+       workers: Annotated[int, typer.Option(min=1, max=64, help="worker processes")] = 1,
+       auth: Annotated[bool, typer.Option("--auth", help="require API tokens")] = False) -> None:
     """Run the API and N workers on the embedded default (SQLite, a folder broker, local
     artifacts) until Ctrl-C or SIGTERM, which stop them all."""
-    if not _is_loopback(host):
+    if not auth and not _is_loopback(host):
         typer.echo(f"refusing to listen on {host}: authentication is off in `tfjobs up`, so it only "
                    "listens on loopback (127.0.0.1)", err=True)
         raise typer.Exit(2)
     data_dir = data_dir.expanduser().resolve()
-    env = {**os.environ, "TFJOBS_DATA_DIR": str(data_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "TFJOBS_DATA_DIR": str(data_dir), "TF_CPP_MIN_LOG_LEVEL": "2",
+           "TFJOBS_AUTH": "on" if auth else "off"}
     os.environ.update(env)
 
     from app.core.config import Settings
@@ -127,8 +129,9 @@ def up(host: Host = "127.0.0.1", port: Port = 8000,
         if not _wait_ready(url, ready_files, children, timeout=300):
             typer.echo("tfjobs: the service did not start; see the messages above", err=True)
             raise typer.Exit(1)
+        access = "auth on: tfjobs token create --owner NAME" if auth else "auth off, loopback only"
         typer.echo(f"\ntfjobs is up: API {url}  docs {url}/docs  ({workers} worker"
-                   f"{'s' if workers > 1 else ''}, data in {data_dir}; auth off, loopback only)\n"
+                   f"{'s' if workers > 1 else ''}, data in {data_dir}; {access})\n"
                    "Ctrl-C stops everything.\n")
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
@@ -138,6 +141,27 @@ def up(host: Host = "127.0.0.1", port: Port = 8000,
         typer.echo("\ntfjobs: stopping...", err=True)
     finally:
         _stop(children)
+
+
+token = typer.Typer(help="Manage API tokens (stored hashed in the job store).", no_args_is_help=True)
+app.add_typer(token, name="token")
+
+
+@token.command("create")
+def token_create(owner: Annotated[str, typer.Option(help="who the token acts as")]) -> None:
+    """Print a new API token for OWNER (uses the same TFJOBS_* store settings as the API)."""
+    from app.core.config import Settings
+    from app.store import crud
+    from app.store.db import Store, migrate
+
+    if not owner.strip() or len(owner) > 64:
+        typer.echo("tfjobs: --owner must be 1 to 64 characters", err=True)
+        raise typer.Exit(2)
+    store = Store(Settings().sqlalchemy_url)
+    migrate(store.engine)
+    with store.session() as session:
+        typer.echo(crud.create_token(session, owner=owner.strip()))
+    store.dispose()
 
 
 def main() -> None:

@@ -5,14 +5,19 @@
     ├── Conflict            409: the request contradicts the resource's state
     ├── InvalidInput        422: the request is well-formed but not acceptable
     ├── PayloadTooLarge     413: a body or upload is over its limit
-    └── Unavailable         503: a backing service (store, broker) cannot be reached
+    ├── Unavailable         503: a backing service (store, broker) cannot be reached
+    ├── Unauthorized        401: no token, or one the store does not know
+    └── TooManyRequests     429: over a per-owner limit; ``retry_after`` seconds
+
+    LeaseLost               not HTTP: a worker's attempt no longer owns its job (fenced)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Conflict", "InvalidInput", "NotFound", "PayloadTooLarge", "ServiceError", "Unavailable"]
+__all__ = ["Conflict", "InvalidInput", "LeaseLost", "NotFound", "PayloadTooLarge", "ServiceError",
+           "TooManyRequests", "Unauthorized", "Unavailable"]
 
 
 class ServiceError(Exception):
@@ -41,3 +46,19 @@ class PayloadTooLarge(ServiceError):
 
 class Unavailable(ServiceError):
     status = 503
+
+
+class Unauthorized(ServiceError):
+    status = 401
+
+
+class TooManyRequests(ServiceError):
+    status = 429
+
+    def __init__(self, detail: Any, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class LeaseLost(Exception):
+    """The job moved on to a newer attempt (or ended): this attempt must write nothing more."""

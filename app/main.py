@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,8 +18,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.core.broker import make_celery
 from app.core.config import Settings, get_settings
 from app.core.observability import ServiceMetrics
-from app.errors import ServiceError
+from app.errors import ServiceError, TooManyRequests, Unauthorized
+from app.reconciler import Reconciler
 from app.routes import artifacts, datasets, health, jobs, progress
+from app.store import crud
 from app.store.db import Store, migrate
 from tfcore.spec import JobSpec
 
@@ -101,12 +105,24 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     store = Store(settings.sqlalchemy_url)
     if run_migrations:
         migrate(store.engine)
-    app = FastAPI(title="tfjobs", version="0.1.0",
+    if settings.bootstrap_token:
+        with store.session() as session:
+            crud.create_token(session, owner=settings.bootstrap_owner, token=settings.bootstrap_token)
+    celery = make_celery(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        reconciler = Reconciler(store, celery, settings)
+        reconciler.start()
+        yield
+        reconciler.stop()
+
+    app = FastAPI(title="tfjobs", version="0.1.0", lifespan=lifespan,
                   description="Remote TensorFlow training jobs: submit a spec, follow live metrics, "
                               "download verified models.")
     app.state.settings = settings
     app.state.store = store
-    app.state.celery = make_celery(settings)
+    app.state.celery = celery
     app.state.metrics = ServiceMetrics(store)
 
     for module in (jobs, progress, artifacts, datasets, health):
@@ -114,7 +130,13 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, err: ServiceError) -> JSONResponse:
-        return JSONResponse({"detail": jsonable_encoder(err.detail)}, status_code=err.status)
+        headers = {}
+        if isinstance(err, Unauthorized):
+            headers["WWW-Authenticate"] = "Bearer"
+        if isinstance(err, TooManyRequests):
+            headers["Retry-After"] = str(err.retry_after)
+        return JSONResponse({"detail": jsonable_encoder(err.detail)}, status_code=err.status,
+                            headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:

@@ -74,7 +74,8 @@ def _write_history(path: Path, history: Sequence[Mapping[str, float]]) -> None:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         for row in history:
-            writer.writerow({**row, "epoch": int(row["epoch"])})
+            counters = {k: int(row[k]) for k in ("epoch", "step") if k in row}
+            writer.writerow({**row, **counters})
 
 
 def _pack(folder: Path, archive: Path) -> None:

@@ -43,8 +43,7 @@ class JobResult:
     @property
     def final_metrics(self) -> dict[str, float]:
         last = dict(self.history[-1]) if self.history else {}
-        last.pop("epoch", None)
-        return last
+        return {k: v for k, v in last.items() if k not in ("epoch", "step")}
 
 
 def _check_task(spec: JobSpec, dataset: Dataset) -> None:
@@ -70,17 +69,19 @@ def prepare_trainer(spec: JobSpec, train_x: np.ndarray, train_y: np.ndarray, *,
 
 def run_job(spec: JobSpec, dataset: Dataset, *, workdir: Path, reporter: Reporter | None = None,
             should_stop: Callable[[], bool] | None = None, resume: bool = False,
-            export_dir: Path | None = None, **loop_overrides: Any) -> JobResult:
+            export_dir: Path | None = None, checkpoint_dir: Path | None = None,
+            **loop_overrides: Any) -> JobResult:
     """Train ``spec`` on ``dataset``; if it was not cancelled, export into ``export_dir``.
 
-    Checkpoints go to ``workdir/checkpoints``; with ``resume=True`` training continues
-    from the latest one there and runs only the remaining epochs. With no
+    Checkpoints go to ``checkpoint_dir`` (default ``workdir/checkpoints``); with
+    ``resume=True`` training continues from the latest one there and runs only the
+    remaining epochs. With no
     ``export_dir`` nothing is exported; call :func:`export_job` later.
     """
     _check_task(spec, dataset)
     train, validation = split(dataset, validation_split=spec.validation_split, seed=spec.seed)
     trainer = prepare_trainer(spec, train.x, train.y)
-    config = LoopConfig.from_spec(spec, checkpoint_dir=Path(workdir) / "checkpoints",
+    config = LoopConfig.from_spec(spec, checkpoint_dir=checkpoint_dir or Path(workdir) / "checkpoints",
                                   resume=resume, **loop_overrides)
     kwargs: dict[str, Any] = {"reporter": reporter}
     if should_stop is not None:

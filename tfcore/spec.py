@@ -60,7 +60,8 @@ Initializer = Literal["he_normal", "he_uniform", "glorot_normal", "glorot_unifor
                       "lecun_normal", "glorot_normal_variant"]
 Optimizer = Literal["adam", "nadam", "sgd", "rmsprop"]
 
-_STRICT = ConfigDict(extra="forbid", frozen=True)
+# strict: no silent coercion ("5" or true for an integer is an error, not 5 or 1)
+_STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class ExponentialDecay(BaseModel):
@@ -126,7 +127,7 @@ class JobSpec(BaseModel):
         Everything else has a default chosen to train well on the built-in data.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, protected_namespaces=())
 
     model_type: ModelType
     loss: LossName

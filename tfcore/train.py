@@ -55,6 +55,10 @@ class LoopConfig:
     report_every_seconds: float = 1.0
     checkpoint_dir: Path | None = None
     resume: bool = False
+    #: On resume, epoch points up to this epoch reached the reporter in an earlier run;
+    #: restored epochs after it are reported again (a crash can fall between a
+    #: checkpoint and its point being stored), so every epoch is reported exactly once.
+    already_reported_epoch: int = 0
     jit_compile: bool = False
 
     @classmethod
@@ -80,7 +84,8 @@ class TrainResult:
 
     @property
     def final_metrics(self) -> dict[str, float]:
-        return dict(self.history[-1]) if self.history else {}
+        last = dict(self.history[-1]) if self.history else {}
+        return {k: v for k, v in last.items() if k not in ("epoch", "step")}
 
 
 # --- the pieces a spec names -------------------------------------------------------
@@ -284,6 +289,10 @@ def fit(trainer: Trainer, train: tuple[np.ndarray, np.ndarray],
     if config.resume and state.restore_latest():
         history = state.history
         reporter.log(f"resumed from the checkpoint after epoch {int(state.epoch.numpy())}")
+        for row in history:
+            if row["epoch"] > config.already_reported_epoch:
+                values = {k: v for k, v in row.items() if k not in ("epoch", "step")}
+                reporter.report(Point("epoch", int(row["epoch"]), int(row["step"]), values))
     first_epoch = int(state.epoch.numpy()) + 1
     step = int(trainer.optimizer.iterations.numpy())
     stop_reason: StopReason = "completed"
@@ -325,10 +334,10 @@ def fit(trainer: Trainer, train: tuple[np.ndarray, np.ndarray],
                   "lr": trainer.learning_rate(),
                   "epoch_seconds": time.perf_counter() - epoch_start,
                   "samples_per_second": len(x_train) / max(train_seconds, 1e-9)}
-        history.append({"epoch": float(epoch), **values})
-        reporter.report(Point("epoch", epoch, step, values))
+        history.append({"epoch": float(epoch), "step": float(step), **values})
 
-        # stop conditions, then checkpoint (so a resume sees the early-stopping count)
+        # early-stopping bookkeeping, checkpoint, then report: a point is only ever
+        # published for an epoch a resume will not train again
         improved = values["val_loss"] < float(state.best_val_loss.numpy()) - (
             config.early_stopping.min_delta if config.early_stopping else 0.0)
         if improved:
@@ -337,6 +346,7 @@ def fit(trainer: Trainer, train: tuple[np.ndarray, np.ndarray],
         else:
             state.epochs_without_improvement.assign_add(1)
         state.save(epoch, history)
+        reporter.report(Point("epoch", epoch, step, values))
         if config.early_stopping and (
                 int(state.epochs_without_improvement.numpy()) >= config.early_stopping.patience):
             stop_reason = "early_stopping"

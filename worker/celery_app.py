@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 import os
 
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_shutting_down
 
-from app.core.broker import TaskName, make_celery
+from app.core.broker import QUEUE, TaskName, make_celery
 from app.core.config import get_settings
 
 __all__ = ["celery_app", "train"]
@@ -47,13 +47,26 @@ def warm_up() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run_job(JobSpec(model_type="mlp", loss="mse", epochs=1, batch_size=64),
                 synthetic_regression(rows=256, features=4), workdir=tmp)
-    _context = WorkerContext.create(get_settings(), device=device.strip())
+    def requeue(job_id: str) -> None:
+        celery_app.send_task(TaskName.TRAIN, kwargs={"job_id": job_id}, queue=QUEUE)
+
+    _context = WorkerContext.create(get_settings(), device=device.strip(), requeue=requeue)
     log.info("worker %s ready on %s", os.getpid(), _context.device)
 
 
 @worker_process_init.connect
 def _warm_up_pool_process(**_kwargs: object) -> None:
     warm_up()
+
+
+@worker_shutting_down.connect
+def _hand_back_running_jobs(**_kwargs: object) -> None:
+    # SIGTERM (a redeploy, `tfjobs up` stopping): the running job stops between compiled
+    # calls, keeps its last epoch checkpoint and goes back to the queue for any worker,
+    # instead of holding the shutdown for as long as it has left to train.
+    from worker.training import shutdown_requested
+
+    shutdown_requested.set()
 
 
 @celery_app.task(name=TaskName.TRAIN)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.errors import LeaseLost
 from app.store import crud
 from app.store.db import Store
 from app.store.tables import utcnow
@@ -41,15 +42,16 @@ class StoreReporter:
     Args:
         store: the job store.
         job_id: whose points these are.
+        attempt: the attempt writing them; writes are fenced by it (None: unfenced).
         last_seq, last_log_seq: the job's highest stored seqs (a resumed job continues them).
         tensorboard_dir: where to write TensorBoard event files (``train``/``validation``), or None.
         flush_seconds: longest a point waits before it is written (visibility latency).
     """
 
-    def __init__(self, store: Store, job_id: str, *, last_seq: int = 0, last_log_seq: int = 0,
-                 tensorboard_dir: Path | None = None, flush_seconds: float = 0.2,
-                 batch_size: int = 1000) -> None:
-        self.store, self.job_id = store, job_id
+    def __init__(self, store: Store, job_id: str, *, attempt: int | None = None, last_seq: int = 0,
+                 last_log_seq: int = 0, tensorboard_dir: Path | None = None,
+                 flush_seconds: float = 0.2, batch_size: int = 1000) -> None:
+        self.store, self.job_id, self.attempt = store, job_id, attempt
         self._seq, self._log_seq = last_seq, last_log_seq
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._flush_seconds, self._batch_size = flush_seconds, batch_size
@@ -80,6 +82,8 @@ class StoreReporter:
         self._thread.join()
         if self._tensorboard:
             self._tensorboard.close()
+        if isinstance(self._error, LeaseLost):
+            raise self._error
         if self._error is not None:
             raise RuntimeError(f"could not store metrics: {self._error}") from self._error
 
@@ -123,11 +127,16 @@ class StoreReporter:
             self._tensorboard.write(point.epoch, values)
 
     def _write(self, points: list[dict[str, Any]], lines: list[dict[str, Any]]) -> None:
+        if self._error is not None:
+            return  # fenced or failed: this attempt writes nothing more
         for attempt in range(5):
             try:
                 with self.store.session() as session:
-                    crud.append_points(session, job_id=self.job_id, points=points)
-                    crud.append_logs(session, job_id=self.job_id, lines=lines)
+                    crud.append_points(session, job_id=self.job_id, points=points, attempt=self.attempt)
+                    crud.append_logs(session, job_id=self.job_id, lines=lines, attempt=self.attempt)
+                return
+            except LeaseLost as err:  # a newer attempt owns the job now
+                self._error = err
                 return
             except Exception as err:  # a transient database error: back off and retry
                 log.warning("storing %d points for %s failed (%s); retrying", len(points),

@@ -12,11 +12,14 @@ import shutil
 import socket
 import tarfile
 import threading
+import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.config import Settings
+from app.errors import LeaseLost
 from app.store import crud
 from app.store.db import Store
 from tfcore.data import BUILTIN_DATASETS, DataLimits, Dataset, load_builtin, load_file
@@ -40,31 +43,53 @@ class WorkerContext:
     store: Store
     hostname: str
     device: str
+    requeue: Callable[[str], None] | None = None  # sends a job's message again
 
     @classmethod
-    def create(cls, settings: Settings, *, device: str) -> WorkerContext:
-        return cls(settings, Store(settings.sqlalchemy_url), socket.gethostname(), device)
+    def create(cls, settings: Settings, *, device: str,
+               requeue: Callable[[str], None] | None = None) -> WorkerContext:
+        return cls(settings, Store(settings.sqlalchemy_url), socket.gethostname(), device, requeue)
 
 
-class CancelWatcher:
-    """Polls the store for a cancel request in its own thread; the loop only reads a flag."""
+#: Set when the worker is asked to stop (SIGTERM): the running job checkpoints and is
+#: handed back to the queue instead of finishing here.
+shutdown_requested = threading.Event()
 
-    def __init__(self, ctx: WorkerContext, job_id: str) -> None:
-        self._ctx, self._job_id = ctx, job_id
+
+class JobWatcher:
+    """The attempt's heartbeat, in its own thread: renews the lease and watches for a
+    cancel request, so the training loop only ever reads flags and never waits on I/O."""
+
+    def __init__(self, ctx: WorkerContext, job_id: str, attempt: int) -> None:
+        self._ctx, self._job_id, self._attempt = ctx, job_id, attempt
         self.cancelled = threading.Event()
+        self.lease_lost = threading.Event()
         self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"cancel-{job_id[:8]}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"watch-{job_id[:8]}", daemon=True)
         self._thread.start()
 
+    def should_stop(self) -> bool:
+        return self.cancelled.is_set() or self.lease_lost.is_set() or shutdown_requested.is_set()
+
     def _run(self) -> None:
-        while not self._done.wait(self._ctx.settings.cancel_poll_seconds):
+        settings = self._ctx.settings
+        renew_every = settings.lease_seconds / 3
+        last_renewal = time.monotonic()
+        while not self._done.wait(min(settings.cancel_poll_seconds, renew_every)):
             try:
                 with self._ctx.store.session() as session:
                     if crud.is_cancel_requested(session, job_id=self._job_id):
                         self.cancelled.set()
-                        return
-            except Exception as err:  # a missed poll only delays a cancel
-                log.warning("cancel poll for %s failed: %s", self._job_id, err)
+                    if time.monotonic() - last_renewal >= renew_every:
+                        if not crud.renew_lease(session, job_id=self._job_id, attempt=self._attempt,
+                                                lease_seconds=settings.lease_seconds):
+                            log.warning("job %s: attempt %d lost its lease; stopping without writing",
+                                        self._job_id, self._attempt)
+                            self.lease_lost.set()
+                            return
+                        last_renewal = time.monotonic()
+            except Exception as err:  # a missed beat is retried; the lease has slack for it
+                log.warning("heartbeat for %s failed: %s", self._job_id, err)
 
     def stop(self) -> None:
         self._done.set()
@@ -90,48 +115,72 @@ def _pack_tensorboard(folder: Path, archive: Path) -> None:
         tar.add(folder, arcname="tensorboard")
 
 
+def _checkpoints_for(work: Path, attempt: int) -> Path:
+    """This attempt's checkpoint folder, seeded with the newest earlier attempt's checkpoints.
+
+    Each attempt writes only its own folder: a stale attempt that is still running
+    somewhere can never overwrite the checkpoints of the attempt that replaced it.
+    """
+    folder = work / "checkpoints" / f"attempt-{attempt}"
+    if not folder.exists():
+        earlier = sorted((p for p in (work / "checkpoints").glob("attempt-*")
+                          if int(p.name.split("-")[1]) < attempt and (p / "checkpoint").exists()),
+                         key=lambda p: int(p.name.split("-")[1]))
+        if earlier:
+            shutil.copytree(earlier[-1], folder)
+    return folder
+
+
 def train_job(ctx: WorkerContext, job_id: str) -> str:
     """Runs the job if it is still queued; returns its final status (or why it was skipped)."""
     with ctx.store.session() as session:
-        job = crud.claim_job(session, job_id=job_id, hostname=ctx.hostname, device=ctx.device)
+        job = crud.claim_job(session, job_id=job_id, hostname=ctx.hostname, device=ctx.device,
+                             lease_seconds=ctx.settings.lease_seconds)
         if job is None:
             current = crud.get_job(session, job_id=job_id)
             state = current.status if current else "missing"
-            log.info("job %s is %s, not queued: not training it", job_id, state)
+            log.info("job %s is %s, not queued: not training it (duplicate delivery)", job_id, state)
             return f"skipped:{state}"
         spec = JobSpec.model_validate(job.spec, context={"max_epochs": job.spec.get("epochs", 1)})
         attempt, last_seq, last_log_seq = job.attempts, job.last_seq, job.last_log_seq
+        reported_epoch = crud.last_epoch_point(session, job_id=job_id)
 
     job_dir = ctx.settings.artifacts_root / job_id
-    tensorboard_dir = job_dir / "work" / "tensorboard"
-    reporter = StoreReporter(ctx.store, job_id, last_seq=last_seq, last_log_seq=last_log_seq,
-                             tensorboard_dir=tensorboard_dir)
-    watcher = CancelWatcher(ctx, job_id)
+    work = job_dir / "work"
+    tensorboard_dir = work / "tensorboard"
+    reporter: StoreReporter | None = StoreReporter(
+        ctx.store, job_id, attempt=attempt, last_seq=last_seq, last_log_seq=last_log_seq,
+        tensorboard_dir=tensorboard_dir)
+    watcher = JobWatcher(ctx, job_id, attempt)
     status, summary, error, files = "failed", None, None, []
     try:
         reporter.log(f"attempt {attempt} on {ctx.hostname} ({ctx.device})")
         dataset = load_dataset(ctx, spec)
         reporter.log(f"dataset {dataset.name!r}: {dataset.rows} rows × {dataset.features} features")
+        checkpoints = _checkpoints_for(work, attempt)
         result: JobResult = run_job(
-            spec, dataset, workdir=job_dir / "work", reporter=reporter,
-            should_stop=watcher.cancelled.is_set, resume=attempt > 1,
+            spec, dataset, workdir=work, reporter=reporter, should_stop=watcher.should_stop,
+            resume=attempt > 1, checkpoint_dir=checkpoints, already_reported_epoch=reported_epoch,
             report_every_steps=ctx.settings.report_every_steps,
             report_every_seconds=ctx.settings.report_every_seconds)
-        if result.stop_reason == "cancelled":
+        if watcher.lease_lost.is_set():
+            status = "lease_lost"
+        elif result.stop_reason == "cancelled" and not watcher.cancelled.is_set():
+            status = "handed_back"  # the worker is stopping: the next attempt resumes
+        elif result.stop_reason == "cancelled":
             status = "cancelled"
         else:
             reporter.close()  # all epoch scalars are on disk before the archive is packed
             reporter = None
-            _pack_tensorboard(tensorboard_dir, job_dir / "work" / TENSORBOARD_TAR)
-            export_dir = job_dir / f"artifacts-{attempt}"
-            shutil.rmtree(export_dir, ignore_errors=True)  # a crashed earlier try of this attempt
-            digests = export_job(result, export_dir,
-                                 extra_files={TENSORBOARD_TAR: job_dir / "work" / TENSORBOARD_TAR})
+            _pack_tensorboard(tensorboard_dir, work / TENSORBOARD_TAR)
+            export_dir = job_dir / f"artifacts-{attempt}"  # per attempt: never shared, never overwritten
+            shutil.rmtree(export_dir, ignore_errors=True)
+            digests = export_job(result, export_dir, extra_files={TENSORBOARD_TAR: work / TENSORBOARD_TAR})
             files = [{"name": name, "path": f"{job_id}/{export_dir.name}/{name}",
                       "size": (export_dir / name).stat().st_size, "sha256": digest}
                      for name, digest in digests.items()]
             summary = {**result.final_metrics, "epochs": float(len(result.history)),
-                       "stop_reason_early_stopping": float(result.stop_reason == "early_stopping")}
+                       "stopped_early": float(result.stop_reason == "early_stopping")}
             status = "succeeded"
     except TfcoreError as err:
         error = (err.type, str(err))
@@ -144,17 +193,44 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
         watcher.stop()
         if error is not None and reporter is not None:
             reporter.log(f"failed: {error[1]}", level="error")
+        if status == "handed_back" and reporter is not None:
+            reporter.log("worker stopping: checkpointed, handing the job back to the queue")
         if reporter is not None:
             try:
                 reporter.close()
+            except LeaseLost:
+                status = "lease_lost"
             except Exception as err:
                 error = error or ("internal_error", str(err))
                 status = "failed"
 
-    with ctx.store.session() as session:
-        if status == "succeeded":
-            crud.add_artifacts(session, job_id=job_id, files=files)
-        crud.finish_job(session, job_id=job_id, status=status, summary=summary,
-                        error_type=error[0] if error else None, error_message=error[1] if error else None)
+    return _record_outcome(ctx, job_id, attempt, status, summary, error, files)
+
+
+def _record_outcome(ctx: WorkerContext, job_id: str, attempt: int, status: str,
+                    summary: dict | None, error: tuple[str, str] | None, files: list[dict]) -> str:
+    """Writes the attempt's ending, fenced: a stale attempt changes nothing."""
+    if status == "lease_lost":
+        log.warning("job %s: attempt %d was replaced; its results are discarded", job_id, attempt)
+        return status
+    try:
+        with ctx.store.session() as session:
+            if status == "handed_back":
+                if not crud.release_job(session, job_id=job_id, attempt=attempt, outcome="handed_back"):
+                    raise LeaseLost(job_id)
+            else:
+                if status == "succeeded":
+                    crud.add_artifacts(session, job_id=job_id, files=files)
+                crud.finish_job(session, job_id=job_id, status=status, summary=summary, attempt=attempt,
+                                error_type=error[0] if error else None,
+                                error_message=error[1] if error else None)
+    except LeaseLost:
+        log.warning("job %s: attempt %d was replaced before it finished", job_id, attempt)
+        return "lease_lost"
+    if status == "handed_back" and ctx.requeue is not None:
+        try:
+            ctx.requeue(job_id)  # prompt pick-up elsewhere; else the reconciler re-sends it
+        except Exception as err:
+            log.warning("job %s: could not re-enqueue (%s); the reconciler will", job_id, err)
     log.info("job %s %s", job_id, status)
     return status

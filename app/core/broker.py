@@ -55,6 +55,13 @@ def make_celery(settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         task_acks_late=True,  # a lost worker must not lose the job
+        # A pool process killed mid-job (OOM, SIGKILL): give the message back rather than
+        # ack it. Its redelivery is then refused by the claim while the lease is live, and
+        # the reconciler re-queues the job once the lease runs out.
+        task_reject_on_worker_lost=True,
+        # A broker blip must not abort hours of training: the store's lease, not the
+        # broker connection, decides whether a running job is still ours.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         worker_prefetch_multiplier=1,  # one job per slot: never hoard queued jobs
         # The filesystem transport has no broadcast: remote control needs one.
         worker_enable_remote_control=not settings.embedded_broker,

@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     report_every_steps: int = Field(default=50, ge=1, description="step points at most every N steps")
     report_every_seconds: float = Field(default=1.0, gt=0, description="... or every X seconds")
     cancel_poll_seconds: float = Field(default=0.5, gt=0, description="how often a worker checks for cancel")
+    auth: bool = Field(default=False, description="require `Authorization: Bearer <token>` (on/off)")
+    bootstrap_token: str | None = Field(default=None, min_length=16,
+                                        description="a token registered at API start (compose)")
+    bootstrap_owner: str = Field(default="admin", description="owner of the bootstrap token")
+    lease_seconds: float = Field(default=60.0, ge=1, description="a job's lease; renewed by heartbeat")
+    max_attempts: int = Field(default=3, ge=1, description="tries before a job whose worker died fails")
+    max_queued_per_owner: int = Field(default=100, ge=1, description="queued jobs per owner (429 beyond)")
 
     @cached_property
     def resolved_data_dir(self) -> Path:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from app.core.broker import QUEUE, TaskName
 from app.datasets import resolve_dataset
 from app.deps import CeleryDep, OwnerDep, SessionDep, SettingsDep, StoreDep
-from app.errors import Conflict, InvalidInput, NotFound, Unavailable
+from app.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unavailable
 from app.schemas import JobPublic, JobsPublic
 from app.store import crud
 from app.store.tables import Job
@@ -59,6 +59,7 @@ def _request_hash(spec: JobSpec) -> str:
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=JobPublic,
              openapi_extra=JOB_SPEC_BODY,
              responses={409: {"description": "Idempotency-Key reused with another body"},
+                        429: {"description": "too many queued jobs"},
                         422: {"description": "invalid spec"}, 503: {"description": "broker down"}})
 def create_job(*, body: Annotated[Any, Body()] = None, response: Response, store: StoreDep,
                settings: SettingsDep, celery: CeleryDep, owner: OwnerDep,
@@ -71,6 +72,9 @@ def create_job(*, body: Annotated[Any, Body()] = None, response: Response, store
             if existing is not None:
                 return _replay(existing, request_hash, response)
         resolve_dataset(session, spec, owner=owner, settings=settings)
+        if crud.count_queued(session, owner=owner) >= settings.max_queued_per_owner:
+            raise TooManyRequests(f"you already have {settings.max_queued_per_owner} queued jobs (the "
+                                  "limit); wait for some to start", retry_after=30)
     try:
         with store.session() as session:
             job = crud.create_job(session, spec=spec.model_dump(mode="json"), epochs=spec.epochs,

@@ -6,14 +6,18 @@ block, so a route or task can group several calls into one transaction.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from app.store.tables import Artifact, Attempt, Dataset, Job, LogLine, MetricPoint, utcnow
+from app.errors import LeaseLost
+from app.store.tables import ApiToken, Artifact, Attempt, Dataset, Job, LogLine, MetricPoint, utcnow
 
 __all__ = [
     "FINAL_STATUSES",
@@ -21,6 +25,9 @@ __all__ = [
     "append_logs",
     "append_points",
     "claim_job",
+    "count_queued",
+    "create_token",
+    "expired_leases",
     "count_jobs_by_status",
     "create_dataset",
     "create_job",
@@ -30,12 +37,18 @@ __all__ = [
     "get_dataset",
     "get_job",
     "is_cancel_requested",
+    "last_epoch_point",
+    "mark_enqueued",
+    "owner_of_token",
     "list_artifacts",
     "list_datasets",
     "list_jobs",
     "read_logs",
     "read_points",
+    "release_job",
+    "renew_lease",
     "request_cancel",
+    "stale_queued",
 ]
 
 FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
@@ -49,8 +62,10 @@ def new_id() -> str:
 
 def create_job(session: Session, *, spec: dict[str, Any], epochs: int, owner: str = "local",
                idempotency_key: str | None = None, request_hash: str | None = None) -> Job:
+    now = utcnow()
     job = Job(id=new_id(), owner=owner, status="queued", spec=spec, progress_epochs=epochs,
-              created_at=utcnow(), idempotency_key=idempotency_key, request_hash=request_hash)
+              created_at=now, enqueued_at=now, idempotency_key=idempotency_key,
+              request_hash=request_hash)
     session.add(job)
     session.flush()
     return job
@@ -105,12 +120,16 @@ def request_cancel(session: Session, *, job: Job) -> Job:
     return job
 
 
-def claim_job(session: Session, *, job_id: str, hostname: str, device: str) -> Job | None:
-    """Moves a queued job to running for this worker; None if it is not queued any more."""
+def claim_job(session: Session, *, job_id: str, hostname: str, device: str,
+              lease_seconds: float = 60.0) -> Job | None:
+    """Moves a queued job to running for this worker, with a lease; None if it is not
+    queued any more (running elsewhere, finished, cancelled): a duplicate message."""
+    now = utcnow()
     changed = session.execute(
         update(Job).where(Job.id == job_id, Job.status == "queued", Job.cancel_requested.is_(False))
-        .values(status="running", started_at=utcnow(), attempts=Job.attempts + 1,
-                worker_hostname=hostname, worker_device=device)).rowcount
+        .values(status="running", started_at=func.coalesce(Job.started_at, now),
+                attempts=Job.attempts + 1, worker_hostname=hostname, worker_device=device,
+                lease_expires_at=now + timedelta(seconds=lease_seconds))).rowcount
     if not changed:
         return None
     job = get_job(session, job_id=job_id)
@@ -124,36 +143,98 @@ def is_cancel_requested(session: Session, *, job_id: str) -> bool:
     return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
 
 
+def _current(job_id: str, attempt: int | None) -> Any:
+    """WHERE clause for "this job, and still this attempt's" (no fencing when attempt is None)."""
+    clause = Job.id == job_id
+    if attempt is not None:
+        clause = clause & (Job.attempts == attempt) & (Job.status == "running")
+    return clause
+
+
+def renew_lease(session: Session, *, job_id: str, attempt: int, lease_seconds: float) -> bool:
+    """The heartbeat: extends this attempt's lease; False if the job moved on without it."""
+    return bool(session.execute(update(Job).where(_current(job_id, attempt)).values(
+        lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))).rowcount)
+
+
 def finish_job(session: Session, *, job_id: str, status: str, summary: dict[str, Any] | None = None,
-               error_type: str | None = None, error_message: str | None = None) -> None:
+               error_type: str | None = None, error_message: str | None = None,
+               attempt: int | None = None) -> None:
+    """Final status (fenced: raises LeaseLost if ``attempt`` is no longer the job's)."""
     assert status in FINAL_STATUSES
     now = utcnow()
-    session.execute(update(Job).where(Job.id == job_id).values(
+    changed = session.execute(update(Job).where(_current(job_id, attempt)).values(
         status=status, finished_at=now, summary=summary, error_type=error_type,
-        error_message=error_message))
+        error_message=error_message, lease_expires_at=None)).rowcount
+    if not changed:
+        raise LeaseLost(f"job {job_id} is no longer attempt {attempt}'s")
     session.execute(update(Attempt).where(Attempt.job_id == job_id, Attempt.finished_at.is_(None))
                     .values(finished_at=now, outcome=status))
 
 
+def release_job(session: Session, *, job_id: str, attempt: int, outcome: str) -> bool:
+    """Hands a running job back to the queue (worker stopping, lease expired); the
+    attempt count stays, so the next claim is the next attempt. Fenced by ``attempt``."""
+    now = utcnow()
+    changed = session.execute(update(Job).where(_current(job_id, attempt)).values(
+        status="queued", lease_expires_at=None, enqueued_at=now)).rowcount
+    session.execute(update(Attempt).where(Attempt.job_id == job_id, Attempt.number == attempt,
+                                          Attempt.finished_at.is_(None))
+                    .values(finished_at=now, outcome=outcome))
+    return bool(changed)
+
+
+def expired_leases(session: Session, *, now: datetime) -> list[Job]:
+    return list(session.scalars(select(Job).where(Job.status == "running",
+                                                  Job.lease_expires_at < now)))
+
+
+def stale_queued(session: Session, *, before: datetime) -> list[Job]:
+    """Queued jobs last enqueued before ``before``: their message may be lost."""
+    return list(session.scalars(select(Job).where(
+        Job.status == "queued", func.coalesce(Job.enqueued_at, Job.created_at) < before)))
+
+
+def mark_enqueued(session: Session, *, job_id: str) -> None:
+    session.execute(update(Job).where(Job.id == job_id).values(enqueued_at=utcnow()))
+
+
+def count_queued(session: Session, *, owner: str) -> int:
+    return int(session.scalar(select(func.count()).select_from(Job).where(
+        Job.owner == owner, Job.status == "queued")) or 0)
+
+
+def last_epoch_point(session: Session, *, job_id: str) -> int:
+    """The highest epoch with a stored epoch point (0 if none)."""
+    return int(session.scalar(select(func.max(MetricPoint.epoch)).where(
+        MetricPoint.job_id == job_id, MetricPoint.kind == "epoch")) or 0)
+
+
 # --- metric points and log lines --------------------------------------------------
 
-def append_points(session: Session, *, job_id: str, points: Sequence[dict[str, Any]]) -> None:
-    """Stores points whose ``seq`` the caller numbered, and moves the job's progress on."""
+def append_points(session: Session, *, job_id: str, points: Sequence[dict[str, Any]],
+                  attempt: int | None = None) -> None:
+    """Stores points whose ``seq`` the caller numbered, and moves the job's progress on.
+    Fenced: with ``attempt``, raises LeaseLost (and stores nothing) for a stale attempt."""
     if not points:
         return
-    session.execute(MetricPoint.__table__.insert(), [{"job_id": job_id, **p} for p in points])
     progress: dict[str, Any] = {"last_seq": points[-1]["seq"], "progress_step": points[-1]["step"]}
     finished_epochs = [p["epoch"] for p in points if p["kind"] == "epoch"]
     if finished_epochs:
         progress["progress_epoch"] = max(finished_epochs)
-    session.execute(update(Job).where(Job.id == job_id).values(**progress))
+    if not session.execute(update(Job).where(_current(job_id, attempt)).values(**progress)).rowcount:
+        raise LeaseLost(f"job {job_id} is no longer attempt {attempt}'s")
+    session.execute(MetricPoint.__table__.insert(), [{"job_id": job_id, **p} for p in points])
 
 
-def append_logs(session: Session, *, job_id: str, lines: Sequence[dict[str, Any]]) -> None:
+def append_logs(session: Session, *, job_id: str, lines: Sequence[dict[str, Any]],
+                attempt: int | None = None) -> None:
     if not lines:
         return
+    if not session.execute(update(Job).where(_current(job_id, attempt))
+                           .values(last_log_seq=lines[-1]["seq"])).rowcount:
+        raise LeaseLost(f"job {job_id} is no longer attempt {attempt}'s")
     session.execute(LogLine.__table__.insert(), [{"job_id": job_id, **line} for line in lines])
-    session.execute(update(Job).where(Job.id == job_id).values(last_log_seq=lines[-1]["seq"]))
 
 
 def read_points(session: Session, *, job_id: str, after: int, limit: int) -> list[MetricPoint]:
@@ -203,3 +284,25 @@ def list_artifacts(session: Session, *, job_id: str) -> list[Artifact]:
 def get_artifact(session: Session, *, job_id: str, name: str) -> Artifact | None:
     return session.get(Artifact, (job_id, name))
 
+
+
+# --- API tokens ------------------------------------------------------------------------
+
+TOKEN_PREFIX = "tfj_"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, *, owner: str, token: str | None = None) -> str:
+    """A new token for ``owner`` (or registers ``token``); only its hash is stored."""
+    token = token or TOKEN_PREFIX + secrets.token_urlsafe(32)
+    if session.get(ApiToken, hash_token(token)) is None:
+        session.add(ApiToken(token_hash=hash_token(token), owner=owner, created_at=utcnow()))
+    return token
+
+
+def owner_of_token(session: Session, *, token: str) -> str | None:
+    record = session.get(ApiToken, hash_token(token))
+    return record.owner if record else None

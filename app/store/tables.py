@@ -19,7 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Artifact", "Attempt", "Base", "Dataset", "Job", "LogLine", "MetricPoint", "utcnow"]
+__all__ = ["ApiToken", "Artifact", "Attempt", "Base", "Dataset", "Job", "LogLine", "MetricPoint",
+           "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -74,6 +75,10 @@ class Job(Base):
     last_log_seq: Mapped[int] = mapped_column(Integer, default=0)
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
     request_hash: Mapped[str | None] = mapped_column(String(64))
+    # The running attempt holds the job until lease_expires_at; its heartbeat renews it.
+    # `attempts` doubles as the fencing token: a write succeeds only for the current attempt.
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_jobs_owner_idempotency", "owner", "idempotency_key", unique=True),)
 
@@ -138,3 +143,13 @@ class Artifact(Base):
     path: Mapped[str] = mapped_column(String(512))  # relative to the artifacts folder
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    # Only the SHA-256 of a token is stored: tokens are 256-bit random, so a fast hash
+    # is enough, and a leaked table gives nobody a usable token.
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -101,7 +101,8 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path):
     (tmp_path / "ckpt" / "ckpt-3.data-00000-of-00001").write_bytes(b"partial")
 
     resumed_reporter = ListReporter()
-    _, resumed = run(job, checkpoint_dir=tmp_path / "ckpt", resume=True, reporter=resumed_reporter)
+    _, resumed = run(job, checkpoint_dir=tmp_path / "ckpt", resume=True, reporter=resumed_reporter,
+                     already_reported_epoch=2)
     assert [int(h["epoch"]) for h in resumed.history] == [1, 2, 3, 4]
     assert [p.epoch for p in resumed_reporter.epochs()] == [3, 4]  # only the remaining epochs ran
     assert resumed.steps == straight.steps
@@ -113,7 +114,7 @@ def test_resume_after_the_last_epoch_trains_nothing(tmp_path):
     job = spec(epochs=2)
     run(job, checkpoint_dir=tmp_path)
     reporter = ListReporter()
-    _, again = run(job, checkpoint_dir=tmp_path, resume=True, reporter=reporter)
+    _, again = run(job, checkpoint_dir=tmp_path, resume=True, reporter=reporter, already_reported_epoch=2)
     assert len(again.history) == 2 and reporter.epochs() == []
 
 
@@ -154,3 +155,15 @@ def test_mixed_precision_computes_in_float16_and_answers_in_float32():
     assert trainer.model.hidden[0].kernel.dtype == "float32"
     assert trainer.model(VAL.x[:2]).dtype == "float32"
     assert np.isfinite(result.history[-1]["loss"])
+
+
+def test_resume_reports_checkpointed_epochs_whose_points_were_lost(tmp_path):
+    # A crash between saving epoch 2's checkpoint and storing its point: the store has
+    # epoch 1 only, so the resumed run reports epoch 2 from the checkpoint, then trains 3.
+    job = spec(epochs=3)
+    reporter = ListReporter()
+    run(job, checkpoint_dir=tmp_path, reporter=reporter, should_stop=lambda: len(reporter.epochs()) >= 2)
+    resumed = ListReporter()
+    run(job, checkpoint_dir=tmp_path, resume=True, reporter=resumed, already_reported_epoch=1)
+    assert [p.epoch for p in resumed.epochs()] == [2, 3]
+    assert resumed.epochs()[0].values == {k: v for k, v in reporter.epochs()[1].values.items()}

@@ -1,0 +1,95 @@
+"""The reconciler: the store is the source of truth, the broker only a hint.
+
+Every few seconds (a quarter of the lease) it
+* re-queues running jobs whose lease ran out — their worker was killed, ran out of
+  memory or lost its node — and re-sends their message, so any worker resumes them
+  from their last checkpoint; after ``max_attempts`` tries such a job fails instead;
+* re-sends the message of jobs queued for longer than a lease: if Redis restarted or
+  was flushed, the message is gone but the job is not. A duplicate message is harmless:
+  claiming a job is a conditional update, so only one delivery ever trains it.
+
+Each change is a conditional update, so several API processes can run it at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from celery import Celery
+
+from app.core.broker import QUEUE, TaskName
+from app.core.config import Settings
+from app.errors import LeaseLost
+from app.store import crud
+from app.store.db import Store
+from app.store.tables import utcnow
+
+__all__ = ["Reconciler", "reconcile_once"]
+
+log = logging.getLogger(__name__)
+
+
+def reconcile_once(store: Store, celery: Celery, settings: Settings) -> dict[str, int]:
+    """One pass; returns how many jobs it re-queued, failed and re-sent."""
+    counts = {"requeued": 0, "failed": 0, "resent": 0}
+    now = utcnow()
+    with store.session() as session:
+        expired = [(j.id, j.attempts, j.worker_hostname) for j in crud.expired_leases(session, now=now)]
+    for job_id, attempt, host in expired:
+        try:
+            with store.session() as session:
+                if attempt >= settings.max_attempts:
+                    crud.finish_job(session, job_id=job_id, status="failed", attempt=attempt,
+                                    error_type="worker_lost",
+                                    error_message=f"its worker stopped answering {attempt} times (last on "
+                                                  f"{host}); giving up after TFJOBS_MAX_ATTEMPTS="
+                                                  f"{settings.max_attempts}")
+                    counts["failed"] += 1
+                    continue
+                crud.release_job(session, job_id=job_id, attempt=attempt, outcome="lost")
+            log.warning("job %s: the lease of attempt %d on %s expired; re-queued", job_id, attempt, host)
+            counts["requeued"] += 1
+        except LeaseLost:
+            continue  # another reconciler, or the worker itself, got there first
+    before = now - timedelta(seconds=settings.lease_seconds)
+    with store.session() as session:
+        stale = [j.id for j in crud.stale_queued(session, before=before)]
+    stale += [job_id for job_id, attempt, _ in expired if attempt < settings.max_attempts]
+    for job_id in dict.fromkeys(stale):
+        try:
+            celery.send_task(TaskName.TRAIN, kwargs={"job_id": job_id}, queue=QUEUE)
+        except Exception as err:  # the broker is down: try again next pass
+            log.warning("reconciler: cannot enqueue %s: %s", job_id, err)
+            continue
+        with store.session() as session:
+            crud.mark_enqueued(session, job_id=job_id)
+        counts["resent"] += 1
+    return counts
+
+
+class Reconciler:
+    """Runs :func:`reconcile_once` in a daemon thread until stopped."""
+
+    def __init__(self, store: Store, celery: Celery, settings: Settings) -> None:
+        self.store, self.celery, self.settings = store, celery, settings
+        self.interval = max(0.5, settings.lease_seconds / 4)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="reconciler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                counts = reconcile_once(self.store, self.celery, self.settings)
+                if any(counts.values()):
+                    log.info("reconciler: %s", counts)
+            except Exception as err:  # a store or broker outage: the next pass retries
+                log.warning("reconciler pass failed: %s", err)

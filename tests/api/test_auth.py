@@ -1,0 +1,104 @@
+"""Auth on: bearer tokens, stored hashed; every resource scoped to its owner (BOLA → 404)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from app.core.config import Settings
+from app.main import create_app
+from app.store import crud
+from app.store.tables import ApiToken
+from tests.api.conftest import MINIMAL
+
+CSV = b"a,b,y\n" + b"".join(f"{i},{i % 5},{i * 3}\n".encode() for i in range(20))
+
+
+@pytest.fixture
+def secured(tmp_path) -> Iterator[tuple[TestClient, dict[str, str], dict[str, str]]]:
+    app = create_app(Settings(data_dir=tmp_path / "data", auth=True))
+    with app.state.store.session() as session:
+        alice = crud.create_token(session, owner="alice")
+        bob = crud.create_token(session, owner="bob")
+    with TestClient(app) as client:
+        client.app_state = app.state  # type: ignore[attr-defined]
+        yield client, {"Authorization": f"Bearer {alice}"}, {"Authorization": f"Bearer {bob}"}
+    app.state.store.dispose()
+
+
+def test_tokens_are_stored_hashed(secured):
+    client, alice, _ = secured
+    token = alice["Authorization"].split()[1]
+    with client.app_state.store.session() as session:
+        hashes = set(session.scalars(select(ApiToken.token_hash)))
+    assert hashlib.sha256(token.encode()).hexdigest() in hashes and token not in hashes
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer tfj_forged"},
+                                     {"Authorization": "Basic YWxpY2U6eA=="},
+                                     {"Authorization": "Bearer "}])
+def test_no_or_bad_token_is_401_everywhere(secured, headers):
+    client, alice, _ = secured
+    job_id = client.post("/jobs", json=MINIMAL, headers=alice).json()["id"]
+    for method, path in [("GET", "/jobs"), ("POST", "/jobs"), ("GET", f"/jobs/{job_id}"),
+                         ("POST", f"/jobs/{job_id}/cancel"), ("GET", f"/jobs/{job_id}/metrics"),
+                         ("GET", f"/jobs/{job_id}/metrics/stream"), ("GET", f"/jobs/{job_id}/logs"),
+                         ("GET", f"/jobs/{job_id}/artifacts"), ("GET", f"/jobs/{job_id}/artifacts/x"),
+                         ("GET", "/datasets"), ("POST", "/datasets")]:
+        response = client.request(method, path, headers=headers, json=MINIMAL if method == "POST" else None)
+        assert response.status_code == 401, (method, path, response.status_code)
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert client.get("/healthz").status_code == 200  # probes stay open
+
+
+def test_another_owners_things_do_not_exist_for_you(secured):
+    client, alice, bob = secured
+    job_id = client.post("/jobs", json=MINIMAL, headers=alice).json()["id"]
+    dataset = client.post("/datasets", files={"file": ("d.csv", CSV)}, data={"target": "y"},
+                          headers=alice).json()
+    with client.app_state.store.session() as session:
+        crud.add_artifacts(session, job_id=job_id, files=[{"name": "model.keras", "path": "x",
+                                                          "size": 1, "sha256": "0" * 64}])
+    for method, path in [("GET", f"/jobs/{job_id}"), ("POST", f"/jobs/{job_id}/cancel"),
+                         ("GET", f"/jobs/{job_id}/metrics"), ("GET", f"/jobs/{job_id}/metrics/stream"),
+                         ("GET", f"/jobs/{job_id}/logs"), ("GET", f"/jobs/{job_id}/logs/stream"),
+                         ("GET", f"/jobs/{job_id}/artifacts"),
+                         ("GET", f"/jobs/{job_id}/artifacts/model.keras")]:
+        assert client.request(method, path, headers=bob).status_code == 404, path
+    assert client.get("/jobs", headers=bob).json()["items"] == []
+    assert dataset["id"] not in {d["id"] for d in client.get("/datasets", headers=bob).json()}
+    # bob cannot train on alice's dataset either: it does not exist for him
+    response = client.post("/jobs", json={**MINIMAL, "dataset": dataset["id"]}, headers=bob)
+    assert response.status_code == 422 and "no dataset" in response.json()["detail"][0]["msg"]
+    # and alice still sees all of hers, untouched
+    assert client.get(f"/jobs/{job_id}", headers=alice).json()["status"] == "queued"
+    assert client.post("/jobs", json={**MINIMAL, "dataset": dataset["id"]}, headers=alice).status_code == 201
+
+
+def test_idempotency_keys_are_per_owner(secured):
+    client, alice, bob = secured
+    a = client.post("/jobs", json=MINIMAL, headers={**alice, "Idempotency-Key": "k1"}).json()
+    b = client.post("/jobs", json=MINIMAL, headers={**bob, "Idempotency-Key": "k1"}).json()
+    assert a["id"] != b["id"]
+
+
+def test_queued_jobs_per_owner_are_limited_with_retry_after(tmp_path):
+    app = create_app(Settings(data_dir=tmp_path / "data", max_queued_per_owner=2))
+    with TestClient(app) as client:
+        assert [client.post("/jobs", json=MINIMAL).status_code for _ in range(2)] == [201, 201]
+        response = client.post("/jobs", json=MINIMAL)
+        assert response.status_code == 429 and response.headers["retry-after"] == "30"
+        assert len(client.get("/jobs").json()["items"]) == 2
+    app.state.store.dispose()
+
+
+def test_bootstrap_token_from_the_environment(tmp_path):
+    token = "tfj_bootstrap_for_compose_0123456789"
+    app = create_app(Settings(data_dir=tmp_path / "data", auth=True, bootstrap_token=token))
+    with TestClient(app) as client:
+        assert client.get("/jobs", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    app.state.store.dispose()

@@ -1,0 +1,167 @@
+"""Faults with real processes: killed and stopped workers, duplicate messages, a flushed Redis,
+a burst of retried submits. The store is the source of truth; nothing is lost or run twice."""
+
+from __future__ import annotations
+
+import csv
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import redis
+
+from app.core.broker import QUEUE, TaskName, make_celery
+from app.core.config import Settings
+from tests.conftest import REDIS_URL
+from tests.roundtrip import keras_reloads
+from tests.stack import Stack, running_stack
+
+pytestmark = pytest.mark.chaos
+
+# ~400 steps per epoch at batch 4: long enough to be caught mid-training
+LONG = {"model_type": "mlp", "loss": "mse", "epochs": 25, "dataset": "synthetic", "batch_size": 4,
+        "steps_per_execution": 20}
+
+
+@pytest.fixture
+def chaos_stack(tmp_path, redis_url) -> Iterator[Stack]:
+    settings = {"TFJOBS_BROKER_URL": redis_url, "TFJOBS_DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}",
+                "TFJOBS_LEASE_SECONDS": "3", "TFJOBS_MAX_QUEUED_PER_OWNER": "1000"}
+    with running_stack(tmp_path, settings, workers=0) as stack:
+        yield stack
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def epoch_of(stack: Stack, job_id: str) -> int:
+    with stack.client() as client:
+        return client.get(f"/jobs/{job_id}").json()["progress"]["epoch"]
+
+
+def wait_for_worker(stack: Stack, index: int) -> None:
+    log = stack.logs / f"worker-{index}.log"
+    wait_until(lambda: log.exists() and "ready" in log.read_text(), 120, f"worker {index} to start")
+
+
+def assert_trained_once_per_epoch(stack: Stack, job: dict, tmp_path) -> None:
+    with stack.client() as client:
+        points = client.get(f"/jobs/{job['id']}/metrics", params={"limit": 1000}).json()["points"]
+        history = client.get(f"/jobs/{job['id']}/artifacts/history.csv").text
+        model = client.get(f"/jobs/{job['id']}/artifacts/model.keras").content
+        manifest = client.get(f"/jobs/{job['id']}/artifacts/manifest.json").content
+    assert [p["seq"] for p in points] == list(range(1, len(points) + 1))  # cursor contiguous
+    epochs = [p["epoch"] for p in points if p["kind"] == "epoch"]
+    assert epochs == list(range(1, job["spec"]["epochs"] + 1))  # every epoch reported once
+    rows = [int(r["epoch"]) for r in csv.DictReader(history.splitlines())]
+    assert rows == list(range(1, job["spec"]["epochs"] + 1))  # no epoch trained twice
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "model.keras").write_bytes(model)
+    (tmp_path / "model" / "manifest.json").write_bytes(manifest)
+    assert keras_reloads([tmp_path / "model"], cwd=tmp_path) == ["MLPRegressor"]
+
+
+def test_sigkill_mid_training_resumes_from_the_checkpoint_on_another_worker(chaos_stack, tmp_path):
+    stack = chaos_stack
+    first = stack.start_worker()
+    wait_for_worker(stack, 1)
+    with stack.client() as client:
+        job_id = client.post("/jobs", json=LONG).json()["id"]
+    wait_until(lambda: epoch_of(stack, job_id) >= 3, 120, "epoch 3")
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    stack.start_worker()
+    job = stack.wait_for_job(job_id, timeout=240)
+    assert job["status"] == "succeeded", stack.tail_logs()
+    assert job["attempts"] == 2
+    with stack.client() as client:
+        lines = [x["message"] for x in client.get(f"/jobs/{job_id}/logs", params={"limit": 1000}).json()["lines"]]
+    assert any("resumed from the checkpoint after epoch" in line for line in lines)
+    assert_trained_once_per_epoch(stack, job, tmp_path)
+
+
+def test_sigterm_hands_the_job_back_promptly_and_it_resumes_elsewhere(chaos_stack, tmp_path):
+    stack = chaos_stack
+    first = stack.start_worker()
+    wait_for_worker(stack, 1)
+    with stack.client() as client:
+        job_id = client.post("/jobs", json=LONG).json()["id"]
+    wait_until(lambda: epoch_of(stack, job_id) >= 2, 120, "epoch 2")
+    stopped_at = time.monotonic()
+    first.send_signal(signal.SIGTERM)
+    first.wait(timeout=30)
+    assert time.monotonic() - stopped_at < 15  # it did not wait for the remaining epochs
+    with stack.client() as client:
+        assert client.get(f"/jobs/{job_id}").json()["status"] == "queued"
+    stack.start_worker()
+    job = stack.wait_for_job(job_id, timeout=240)
+    assert job["status"] == "succeeded" and job["attempts"] == 2, stack.tail_logs()
+    assert_trained_once_per_epoch(stack, job, tmp_path)
+
+
+def test_a_message_delivered_twice_to_two_workers_trains_once(chaos_stack):
+    stack = chaos_stack
+    stack.start_worker()
+    stack.start_worker()
+    wait_for_worker(stack, 1)
+    wait_for_worker(stack, 2)
+    celery = make_celery(Settings(broker_url=stack.env["TFJOBS_BROKER_URL"]))
+    with stack.client() as client:
+        job_id = client.post("/jobs", json={**LONG, "epochs": 3}).json()["id"]
+        for _ in range(3):  # the same message again, as a broker redelivery would
+            celery.send_task(TaskName.TRAIN, kwargs={"job_id": job_id}, queue=QUEUE)
+        job = stack.wait_for_job(job_id, timeout=120)
+        assert job["status"] == "succeeded" and job["attempts"] == 1
+        time.sleep(1)
+        lines = [x["message"] for x in client.get(f"/jobs/{job_id}/logs").json()["lines"]]
+    assert sum(line.startswith("attempt ") for line in lines) == 1
+    refused = sum(p.read_text().count("duplicate delivery") for p in stack.logs.glob("worker-*.log"))
+    assert refused == 3
+
+
+def test_flushing_redis_with_jobs_queued_loses_none(chaos_stack):
+    stack = chaos_stack
+    with stack.client() as client:
+        ids = [client.post("/jobs", json={**LONG, "epochs": 2, "batch_size": 32}).json()["id"]
+               for _ in range(3)]
+    redis.Redis.from_url(REDIS_URL).flushdb()  # every queued message is gone
+    stack.start_worker()
+    jobs = [stack.wait_for_job(job_id, timeout=180) for job_id in ids]
+    assert [(j["status"], j["attempts"]) for j in jobs] == [("succeeded", 1)] * 3, stack.tail_logs()
+
+
+def test_200_concurrent_submits_with_retries_make_exactly_200_jobs(chaos_stack):
+    stack = chaos_stack
+    keys = [uuid.uuid4().hex for _ in range(200)]
+    spec = {"model_type": "mlp", "loss": "mse", "epochs": 1}
+    ids: dict[str, set[str]] = {key: set() for key in keys}
+    errors: list[str] = []
+
+    def submit(batch: list[str]) -> None:
+        with httpx.Client(base_url=stack.url, timeout=60) as client:
+            for key in batch:
+                for _ in range(2):  # every request is retried once, as a flaky network would
+                    response = client.post("/jobs", json=spec, headers={"Idempotency-Key": key})
+                    if response.status_code != 201:
+                        errors.append(f"{response.status_code} {response.text[:100]}")
+                        continue
+                    ids[key].add(response.json()["id"])
+
+    threads = [threading.Thread(target=submit, args=(keys[i::20],)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert all(len(v) == 1 for v in ids.values())
+    with stack.client() as client:
+        listed = client.get("/jobs", params={"limit": 1000}).json()["items"]
+    assert len(listed) == 200 and {j["id"] for j in listed} == {next(iter(v)) for v in ids.values()}

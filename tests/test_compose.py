@@ -59,3 +59,9 @@ def test_dockerfiles_exist_with_the_right_bases():
     worker = (REPO / "docker" / "worker.Dockerfile").read_text()
     assert "tensorflow" not in api.split("FROM", 1)[1].splitlines()[0]
     assert "ARG BASE_IMAGE=tensorflow/tensorflow:2.21.0" in worker
+
+
+def test_compose_turns_auth_on_with_a_bootstrap_token(compose):
+    env = compose["services"]["api"]["environment"]
+    assert env["TFJOBS_AUTH"] == "on"
+    assert env["TFJOBS_BOOTSTRAP_TOKEN"].startswith("${TFJOBS_BOOTSTRAP_TOKEN:?")

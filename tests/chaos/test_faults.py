@@ -83,7 +83,8 @@ def test_sigkill_mid_training_resumes_from_the_checkpoint_on_another_worker(chao
     assert job["status"] == "succeeded", stack.tail_logs()
     assert job["attempts"] == 2
     with stack.client() as client:
-        lines = [x["message"] for x in client.get(f"/jobs/{job_id}/logs", params={"limit": 1000}).json()["lines"]]
+        page = client.get(f"/jobs/{job_id}/logs", params={"limit": 1000}).json()
+    lines = [x["message"] for x in page["lines"]]
     assert any("resumed from the checkpoint after epoch" in line for line in lines)
     assert_trained_once_per_epoch(stack, job, tmp_path)
 

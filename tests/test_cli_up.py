@@ -65,3 +65,22 @@ def test_cli_help_lists_the_commands():
     assert done.returncode == 0
     for command in ("up", "api", "worker"):
         assert command in done.stdout
+
+
+def test_token_create_prints_a_token_the_api_accepts(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from app.core.config import Settings
+    from app.main import create_app
+
+    env = {**clean_env(), "TFJOBS_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([*TFJOBS, "token", "create", "--owner", "alice"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip()
+    assert token.startswith("tfj_") and len(token) > 40
+    app = create_app(Settings(data_dir=tmp_path, auth=True))
+    with TestClient(app) as client:
+        assert client.get("/jobs", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        assert client.get("/jobs").status_code == 401
+    app.state.store.dispose()

@@ -9,6 +9,7 @@ and it imports it on call so the API can validate uploads without it.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import zipfile
@@ -116,6 +117,7 @@ def synthetic_regression(*, rows: int = 2_000, features: int = 8, noise: float =
     return _make("synthetic", x, y, [f"x{i}" for i in range(features)], "y", DataLimits())
 
 
+@functools.lru_cache(maxsize=4)  # a worker trains many jobs on the same built-ins
 def _from_sklearn(name: str, loader_name: str) -> Dataset:
     from sklearn import datasets  # imported on use: it is slow to import and the API needs it rarely
 

@@ -296,6 +296,7 @@ def fit(trainer: Trainer, train: tuple[np.ndarray, np.ndarray],
     first_epoch = int(state.epoch.numpy()) + 1
     step = int(trainer.optimizer.iterations.numpy())
     stop_reason: StopReason = "completed"
+    first_report = True  # a user watching a new job sees a point after the first call
 
     for epoch in range(first_epoch, config.epochs + 1):
         trainer.reset_metrics()
@@ -316,10 +317,10 @@ def fit(trainer: Trainer, train: tuple[np.ndarray, np.ndarray],
                 raise TrainingDiverged(epoch=epoch, step=step, loss=loss)
             # report (throttled)
             now = time.perf_counter()
-            if remaining > 0 and (step - last_report_step >= config.report_every_steps
+            if remaining > 0 and (first_report or step - last_report_step >= config.report_every_steps
                                   or now - last_report_time >= config.report_every_seconds):
                 reporter.report(Point("step", epoch, step, trainer.train_values()))
-                last_report_step, last_report_time = step, now
+                last_report_step, last_report_time, first_report = step, now, False
             if should_stop():
                 stop_reason = "cancelled"
                 break

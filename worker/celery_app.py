@@ -34,7 +34,7 @@ def warm_up() -> None:
     import tensorflow as tf
 
     import tfcore.components  # noqa: F401 - registers the Keras objects
-    from tfcore.data import synthetic_regression
+    from tfcore.data import BUILTIN_DATASETS, load_builtin, synthetic_regression
     from tfcore.runner import run_job
     from tfcore.spec import JobSpec
     from worker.training import WorkerContext
@@ -47,6 +47,8 @@ def warm_up() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run_job(JobSpec(model_type="mlp", loss="mse", epochs=1, batch_size=64),
                 synthetic_regression(rows=256, features=4), workdir=tmp)
+    for name in BUILTIN_DATASETS:  # imports scikit-learn and caches the built-ins now
+        load_builtin(name)
     def requeue(job_id: str) -> None:
         celery_app.send_task(TaskName.TRAIN, kwargs={"job_id": job_id}, queue=QUEUE)
 

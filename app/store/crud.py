@@ -7,10 +7,12 @@ block, so a route or task can group several calls into one transaction.
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import secrets
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -44,6 +46,8 @@ __all__ = [
     "list_datasets",
     "list_jobs",
     "read_logs",
+    "point_payload",
+    "read_point_payloads",
     "read_points",
     "release_job",
     "renew_lease",
@@ -224,7 +228,30 @@ def append_points(session: Session, *, job_id: str, points: Sequence[dict[str, A
         progress["progress_epoch"] = max(finished_epochs)
     if not session.execute(update(Job).where(_current(job_id, attempt)).values(**progress)).rowcount:
         raise LeaseLost(f"job {job_id} is no longer attempt {attempt}'s")
-    session.execute(MetricPoint.__table__.insert(), [{"job_id": job_id, **p} for p in points])
+    session.execute(MetricPoint.__table__.insert(),
+                    [{"job_id": job_id, **p, "payload": point_payload(p)} for p in points])
+
+
+def point_payload(point: dict[str, Any]) -> str:
+    """The contract's Point as compact JSON (RFC 3339 UTC time, non-finite values as null)."""
+    return json.dumps({
+        "seq": point["seq"], "kind": point["kind"], "epoch": point["epoch"], "step": point["step"],
+        "time": point["time"].astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "values": {k: (v if v is None or math.isfinite(v) else None) for k, v in point["values"].items()},
+    }, separators=(",", ":"), allow_nan=False)
+
+
+def read_point_payloads(session: Session, *, job_id: str, after: int, limit: int) -> list[tuple[int, str]]:
+    """``(seq, payload)`` after a cursor: one primary-key range scan, no ORM objects."""
+    rows = session.execute(select(MetricPoint.seq, MetricPoint.payload)
+                           .where(MetricPoint.job_id == job_id, MetricPoint.seq > after)
+                           .order_by(MetricPoint.seq).limit(limit)).all()
+    if any(payload is None for _, payload in rows):  # stored before payloads existed
+        full = {p.seq: p for p in read_points(session, job_id=job_id, after=after, limit=limit)}
+        return [(seq, payload or point_payload({c: getattr(full[seq], c) for c in
+                                                ("seq", "kind", "epoch", "step", "time", "values")}))
+                for seq, payload in rows]
+    return [(seq, payload) for seq, payload in rows]
 
 
 def append_logs(session: Session, *, job_id: str, lines: Sequence[dict[str, Any]],

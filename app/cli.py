@@ -26,19 +26,50 @@ Port = Annotated[int, typer.Option(min=1, max=65535, help="TCP port")]
 
 
 @app.command()
-def api(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+def api(host: Host = "127.0.0.1", port: Port = 8000,
+        workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes")] = 1) -> None:
     """Run the HTTP API (uvicorn) on the configured store and broker."""
     import uvicorn
 
-    from app.main import create_app
+    if workers == 1:
+        from app.main import create_app
 
-    uvicorn.run(create_app(), host=host, port=port, log_level="info", access_log=False)
+        uvicorn.run(create_app(), host=host, port=port, log_level="info", access_log=False)
+        return
+    from app.core.config import Settings
+    from app.store.db import Store, migrate
+
+    store = Store(Settings().sqlalchemy_url)
+    migrate(store.engine)  # once, before the processes start
+    store.dispose()
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="info", access_log=False)
 
 
 @app.command()
-def worker(concurrency: Annotated[int, typer.Option(min=1, help="jobs at once")] = 1) -> None:
+def worker(concurrency: Annotated[int, typer.Option(min=1, help="jobs at once")] = 1,
+           gpu: Annotated[int | None, typer.Option(min=0, help="pin to this GPU index")] = None) -> None:
     """Run a Celery training worker (TensorFlow loads once, at start)."""
-    os.execv(sys.executable, [sys.executable, "-m", "worker", f"--concurrency={concurrency}"])
+    argv = [sys.executable, "-m", "worker", f"--concurrency={concurrency}"]
+    os.execv(sys.executable, argv + ([f"--gpu={gpu}"] if gpu is not None else []))
+
+
+def count_gpus() -> int:
+    """NVIDIA GPUs on this machine, from `nvidia-smi -L` (0 without the driver)."""
+    import shutil
+
+    if shutil.which("nvidia-smi") is None:
+        return 0
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+    return sum(line.startswith("GPU ") for line in listing.stdout.splitlines())
+
+
+def gpu_assignment(workers: int, gpus: int) -> list[int | None]:
+    """One GPU per worker, round-robin; None for every worker when there is no GPU."""
+    return [i % gpus if gpus else None for i in range(workers)]
 
 
 def _is_loopback(host: str) -> bool:
@@ -120,10 +151,11 @@ def up(host: Host = "127.0.0.1", port: Port = 8000,
         run_dir = data_dir / "run"
         run_dir.mkdir(parents=True, exist_ok=True)
         ready_files = [run_dir / f"worker-{i}.ready" for i in range(workers)]
-        for ready in ready_files:
+        for ready, gpu in zip(ready_files, gpu_assignment(workers, count_gpus()), strict=True):
             ready.unlink(missing_ok=True)
-            children.append(subprocess.Popen([sys.executable, "-m", "worker", "--ready-file", str(ready)],
-                                             env=env))
+            pin = [f"--gpu={gpu}"] if gpu is not None else []
+            children.append(subprocess.Popen([sys.executable, "-m", "worker", "--ready-file", str(ready),
+                                              *pin], env=env))
         typer.echo(f"tfjobs: starting the API and {workers} worker(s) (TensorFlow loads once)...",
                    err=True)
         if not _wait_ready(url, ready_files, children, timeout=300):

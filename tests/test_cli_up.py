@@ -84,3 +84,11 @@ def test_token_create_prints_a_token_the_api_accepts(tmp_path):
         assert client.get("/jobs", headers={"Authorization": f"Bearer {token}"}).status_code == 200
         assert client.get("/jobs").status_code == 401
     app.state.store.dispose()
+
+
+def test_workers_are_pinned_one_gpu_each_round_robin():
+    from app.cli import gpu_assignment
+
+    assert gpu_assignment(3, 0) == [None, None, None]  # CPU-only machine: no pinning
+    assert gpu_assignment(4, 2) == [0, 1, 0, 1]
+    assert gpu_assignment(1, 8) == [0]

@@ -270,7 +270,8 @@ def split(dataset: Dataset, *, validation_split: float, seed: int) -> tuple[Data
 
 
 def make_tf_dataset(x: np.ndarray, y: np.ndarray, *, batch_size: int, seed: int | None = None,
-                    shuffle: bool = True, repeat: bool = False) -> tf.data.Dataset:
+                    shuffle: bool = True, repeat: bool = False,
+                    drop_remainder: bool = False) -> tf.data.Dataset:
     """Shuffle (seeded), batch, prefetch.
 
     Each call with the same ``seed`` yields the same order, so an epoch can be
@@ -283,4 +284,4 @@ def make_tf_dataset(x: np.ndarray, y: np.ndarray, *, batch_size: int, seed: int 
         data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=False)
     if repeat:
         data = data.repeat()
-    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return data.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)

@@ -36,8 +36,9 @@ class HuberMetric(keras.metrics.Metric):
             raise ValueError(f"threshold must be positive. Received: threshold={threshold}")
         super().__init__(name=name, **kwargs)
         self.threshold = float(threshold)
-        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
-        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+        # "sum": under a MirroredStrategy each replica adds its share
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total", aggregation="sum")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count", aggregation="sum")
 
     def update_state(self, y_true: tf.Tensor, y_pred: tf.Tensor,
                      sample_weight: tf.Tensor | None = None) -> None:

@@ -13,8 +13,10 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tfcore.data import Dataset, split
+from tfcore.distribute import choose_strategy
 from tfcore.errors import DataError
 from tfcore.export import export_model
 from tfcore.metrics import build_metrics
@@ -55,16 +57,20 @@ def _check_task(spec: JobSpec, dataset: Dataset) -> None:
 
 
 def prepare_trainer(spec: JobSpec, train_x: np.ndarray, train_y: np.ndarray, *,
-                    jit_compile: bool = False) -> Trainer:
+                    jit_compile: bool = False, strategy: tf.distribute.Strategy | None = None) -> Trainer:
     """Seeds everything and builds the spec's model, fitted to the training data's scale:
-    Normalization adapted on ``train_x``, the head scaled to ``train_y``."""
+    Normalization adapted on ``train_x``, the head scaled to ``train_y``. Everything is
+    created under the distribution strategy (``choose_strategy()`` unless given)."""
     keras.utils.set_random_seed(spec.seed)
-    model = build_model(spec, train_x.shape[1], target_mean=float(np.mean(train_y, dtype=np.float64)),
-                        target_std=float(np.std(train_y, dtype=np.float64)) or 1.0)
-    model.normalization.adapt(train_x)
-    return Trainer(model, loss=build_loss(spec), optimizer=build_optimizer(spec),
-                   metrics=build_metrics(spec.metric_names, threshold=spec.threshold),
-                   jit_compile=jit_compile)
+    strategy = strategy or choose_strategy()
+    with strategy.scope():
+        model = build_model(spec, train_x.shape[1],
+                            target_mean=float(np.mean(train_y, dtype=np.float64)),
+                            target_std=float(np.std(train_y, dtype=np.float64)) or 1.0)
+        model.normalization.adapt(train_x)
+        return Trainer(model, loss=build_loss(spec), optimizer=build_optimizer(spec),
+                       metrics=build_metrics(spec.metric_names, threshold=spec.threshold),
+                       jit_compile=jit_compile, strategy=strategy)
 
 
 def run_job(spec: JobSpec, dataset: Dataset, *, workdir: Path, reporter: Reporter | None = None,

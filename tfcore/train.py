@@ -135,7 +135,10 @@ class Trainer:
 
     def __init__(self, model: keras.Model, *, loss: keras.losses.Loss,
                  optimizer: keras.optimizers.Optimizer, metrics: list[keras.metrics.Metric],
-                 jit_compile: bool = False) -> None:
+                 jit_compile: bool = False, strategy: tf.distribute.Strategy | None = None) -> None:
+        # Under a MirroredStrategy, construct the Trainer (and the model) inside its scope.
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.replicas = self.strategy.num_replicas_in_sync
         self.model = model
         self.loss_fn = loss
         self.optimizer = optimizer
@@ -154,35 +157,57 @@ class Trainer:
     def internal_metrics(self) -> list[keras.metrics.Metric]:
         return list(getattr(self.model, "internal_metrics", []))
 
-    def _forward_loss(self, x: tf.Tensor, y: tf.Tensor, training: bool) -> tuple[tf.Tensor, Any]:
+    def _forward_loss(self, x: tf.Tensor, y: tf.Tensor, training: bool,
+                      replicas: int = 1) -> tuple[tf.Tensor, Any]:
         y_pred = self.model(x, training=training)
         loss = self.loss_fn(y, y_pred)
         extra = self.model.losses  # regularizers and add_loss terms, e.g. reconstruction
         if extra:
-            loss = loss + tf.add_n([tf.cast(t, loss.dtype) for t in extra])
+            # Inside a replica Keras' Loss already returns its share (mean / replicas);
+            # the extra terms must be shared the same way before the replicas are summed.
+            loss = loss + tf.add_n([tf.cast(t, loss.dtype) for t in extra]) / replicas
         return loss, y_pred
 
-    def _train_step(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        # forward and loss
+    def _apply_step(self, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Forward, loss, gradients, apply; returns the loss and the predictions."""
         with tf.GradientTape() as tape:
-            loss, y_pred = self._forward_loss(x, y, training=True)
-            scaled = self.optimizer.scale_loss(loss)  # identity unless loss-scaled (fp16)
+            loss, y_pred = self._forward_loss(x, y, training=True, replicas=self.replicas)
+            # scale_loss is the identity unless the optimizer is loss-scaled (float16).
+            # Under a MirroredStrategy each replica's loss is its share of the batch mean
+            # and the optimizer sums the replicas' gradients: the full batch's gradient.
+            scaled = self.optimizer.scale_loss(loss)
         # gradients → apply (constraints such as PositiveWeights run inside apply)
         gradients = tape.gradient(scaled, self.model.trainable_variables)
         self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables, strict=True))
-        # update streaming metrics
+        return loss, y_pred
+
+    def _update_metrics(self, loss: tf.Tensor, y: tf.Tensor, y_pred: tf.Tensor) -> None:
         self.mean_loss.update_state(loss)
         for metric in self.metrics:
             metric.update_state(y, y_pred)
+
+    def _train_step(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+        loss, y_pred = self._apply_step(x, y)
+        self._update_metrics(loss, y, y_pred)
+        return loss
+
+    def _distributed_step(self, x: Any, y: Any) -> tf.Tensor:
+        # Each replica steps on its slice of the batch; the streaming metrics are then
+        # updated once, outside the replicas, with the whole batch gathered back.
+        per_replica_loss, per_replica_pred = self.strategy.run(self._apply_step, args=(x, y))
+        loss = self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica_loss, axis=None)  # shares
+        self._update_metrics(loss, self.strategy.gather(y, axis=0),
+                             self.strategy.gather(per_replica_pred, axis=0))
         return loss
 
     def _train_chunk(self, iterator: Any, n_steps: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         self.trace_counts["train_chunk"] += 1
         steps = tf.constant(0)
         loss = tf.constant(0.0)
+        step = self._distributed_step if self.replicas > 1 else self._step
         for _ in tf.range(n_steps):
             x, y = next(iterator)
-            loss = tf.cast(self._step(x, y), tf.float32)
+            loss = tf.cast(step(x, y), tf.float32)
             steps += 1
             if not tf.math.is_finite(loss):
                 break
@@ -281,7 +306,11 @@ def fit(trainer: Trainer, train: tuple[np.ndarray, np.ndarray],
     """
     reporter = reporter or NullReporter()
     x_train, y_train = train
-    steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
+    # Several replicas split every batch: keep batches whole (drop a ragged last one) so
+    # no replica ever gets an empty slice.
+    distributed = trainer.replicas > 1
+    steps_per_epoch = (len(x_train) // config.batch_size if distributed
+                       else math.ceil(len(x_train) / config.batch_size))
     val_data = make_tf_dataset(*validation, batch_size=EVAL_BATCH_SIZE, shuffle=False)
 
     state = _LoopState(trainer, config.checkpoint_dir)
@@ -303,8 +332,11 @@ def fit(trainer: Trainer, train: tuple[np.ndarray, np.ndarray],
         epoch_start = last_report_time = time.perf_counter()
         last_report_step = step
         # take batches: the same seed-per-epoch order whether or not the run was resumed
-        iterator = iter(make_tf_dataset(x_train, y_train, batch_size=config.batch_size,
-                                        seed=config.seed + epoch))
+        batches = make_tf_dataset(x_train, y_train, batch_size=config.batch_size,
+                                  seed=config.seed + epoch, drop_remainder=distributed)
+        if distributed:
+            batches = trainer.strategy.experimental_distribute_dataset(batches)
+        iterator = iter(batches)
         remaining = steps_per_epoch
         while remaining > 0:
             # forward, loss, gradients, apply, metrics: n steps in one compiled call

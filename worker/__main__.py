@@ -16,7 +16,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=1, help="jobs at once (one process each)")
     parser.add_argument("--loglevel", default="INFO")
     parser.add_argument("--ready-file", type=Path, help="touched once the worker takes jobs")
+    parser.add_argument("--gpu", type=int, help="pin this worker to one GPU (its index)")
     args = parser.parse_args(argv)
+    if args.gpu is not None:
+        # Before TensorFlow loads: it then sees exactly one GPU, as GPU:0.
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(args.gpu)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
     logging.basicConfig(level=args.loglevel, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -42,8 +42,9 @@ def warm_up() -> None:
     gpus = tf.config.list_physical_devices("GPU")
     for gpu in gpus:  # share a GPU politely: allocate as needed, not all at once
         tf.config.experimental.set_memory_growth(gpu, True)
-    device = "GPU:0 " + tf.config.experimental.get_device_details(gpus[0]).get("device_name", "") \
-        if gpus else "CPU"
+    name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "") if gpus else ""
+    # several GPUs: the job trains under a MirroredStrategy over all of them
+    device = f"{len(gpus)}×GPU {name}" if len(gpus) > 1 else f"GPU:0 {name}" if gpus else "CPU"
     with tempfile.TemporaryDirectory() as tmp:
         run_job(JobSpec(model_type="mlp", loss="mse", epochs=1, batch_size=64),
                 synthetic_regression(rows=256, features=4), workdir=tmp)

@@ -78,6 +78,33 @@ class BodySizeLimit:
         await response({"type": "http"}, _no_receive, send)
 
 
+class RecordLatency:
+    """Request latency by method, route template and status, for /metrics. A plain ASGI
+    middleware: no request/response objects built around every call."""
+
+    def __init__(self, app: ASGIApp, *, metrics: ServiceMetrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start, status = time.perf_counter(), 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.request_seconds.labels(scope["method"], route, str(status)).observe(
+                time.perf_counter() - start)
+
+
 class _TooLarge(Exception):
     pass
 
@@ -143,16 +170,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in err.errors()]
         return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 
-    @app.middleware("http")
-    async def record_latency(request: Request, call_next: Any) -> Any:
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        app.state.metrics.request_seconds.labels(
-            request.method, getattr(route, "path", "unmatched"), str(response.status_code)
-        ).observe(time.perf_counter() - start)
-        return response
-
+    app.add_middleware(RecordLatency, metrics=app.state.metrics)
     app.add_middleware(BodySizeLimit, settings=settings)
     app.openapi = lambda: _openapi_with_job_spec(app)  # type: ignore[method-assign]
     return app

@@ -66,10 +66,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--api-workers", type=int, default=1)
     args = parser.parse_args()
-    print(f"machine: {machine()}\nAPI: one uvicorn process, SQLite store, embedded broker; "
-          f"{args.clients} clients for {args.seconds:.0f} s\n")
-    with running_service(workers=0, settings={"TFJOBS_MAX_QUEUED_PER_OWNER": "10000000"}) as service:
+    print(f"machine: {machine()}\nAPI: {args.api_workers} uvicorn process(es), SQLite store, "
+          f"embedded broker; {args.clients} clients for {args.seconds:.0f} s\n")
+    with running_service(workers=0, settings={"TFJOBS_MAX_QUEUED_PER_OWNER": "10000000"},
+                         api_workers=args.api_workers) as service:
         peak, stop = [rss_mb(service.api_pid)], threading.Event()
 
         def sample() -> None:

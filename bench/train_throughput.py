@@ -5,23 +5,20 @@ Same data (20,000 × 8 synthetic rows, 80 % for training), batch 32, MSE, the
 Each row trains ``--epochs`` epochs; the first epoch (tracing) is dropped and
 the median of the rest is reported, in training samples per second.
 
-    .venv/bin/python bench/train_throughput.py [--epochs 4]
+    .venv/bin/python -m bench.train_throughput [--epochs 4]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import time
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from bench.common import machine  # first: quiets TensorFlow's C++ logging
 from tfcore.data import make_tf_dataset, split, synthetic_regression
 from tfcore.report import ListReporter
 from tfcore.runner import prepare_trainer
@@ -72,13 +69,31 @@ def plain_tf_function(epochs: int) -> float:
     return steady(rates)
 
 
-def tfcore_loop(epochs: int, **overrides) -> float:
+def tfcore_loop(epochs: int, reporter=None, **overrides) -> float:
     trainer = prepare_trainer(SPEC, TRAIN.x, TRAIN.y)
-    reporter = ListReporter()  # reporting on: throttled step points and every epoch point
     result = fit(trainer, (TRAIN.x, TRAIN.y), (VAL.x, VAL.y),
-                 LoopConfig.from_spec(SPEC, epochs=epochs, **overrides), reporter=reporter)
+                 LoopConfig.from_spec(SPEC, epochs=epochs, **overrides),
+                 reporter=reporter or ListReporter())  # reporting on: step and epoch points
     assert result.trace_counts["train_chunk"] == 1
     return steady([h["samples_per_second"] for h in result.history])
+
+
+def tfcore_through_the_worker_reporter(epochs: int) -> float:
+    """As the service runs it: the worker's StoreReporter writing every point to SQLite."""
+    from app.core.config import Settings
+    from app.store import crud
+    from bench.common import temporary_store
+    from worker.reporter import StoreReporter
+
+    defaults = Settings()
+    with temporary_store() as store:
+        with store.session() as session:
+            job = crud.create_job(session, spec=SPEC.model_dump(mode="json"), epochs=epochs)
+        reporter = StoreReporter(store, job.id)
+        rate = tfcore_loop(epochs, reporter, report_every_steps=defaults.report_every_steps,
+                           report_every_seconds=defaults.report_every_seconds)
+        reporter.close()
+    return rate
 
 
 def main() -> None:
@@ -86,7 +101,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     args = parser.parse_args()
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
+    print(f"machine: {machine()}; "
           f"TensorFlow {tf.__version__}, Keras {keras.__version__}; devices: "
           f"{[d.device_type for d in tf.config.list_logical_devices()]}")
     print(f"data: {TRAIN.rows} training rows × {TRAIN.features} features, batch {SPEC.batch_size}, "
@@ -100,14 +115,16 @@ def main() -> None:
          lambda: keras_fit(args.epochs, steps_per_execution=100, jit_compile=True)),
         ("plain one-step @tf.function loop", lambda: plain_tf_function(args.epochs)),
         ("tfcore loop (reporter on)", lambda: tfcore_loop(args.epochs)),
+        ("tfcore loop + worker's StoreReporter (SQLite)",
+         lambda: tfcore_through_the_worker_reporter(args.epochs)),
     ]
     results = {}
     for name, run in rows:
         results[name] = run()
     reference = results["keras fit (defaults)"]
-    print(f"{'':44}{'samples/s':>12}{'vs fit':>9}")
+    print(f"{'':48}{'samples/s':>12}{'vs fit':>9}")
     for name, rate in results.items():
-        print(f"{name:44}{rate:12,.0f}{rate / reference:8.2f}×")
+        print(f"{name:48}{rate:12,.0f}{rate / reference:8.2f}×")
     print(f"\ntfcore / keras fit defaults: {results['tfcore loop (reporter on)'] / reference:.2f}× "
           "(goal ≥ 1.5×)")
 

@@ -349,8 +349,9 @@ def fit(trainer: Trainer, train: tuple[np.ndarray, np.ndarray],
                 raise TrainingDiverged(epoch=epoch, step=step, loss=loss)
             # report (throttled)
             now = time.perf_counter()
-            if remaining > 0 and (first_report or step - last_report_step >= config.report_every_steps
-                                  or now - last_report_time >= config.report_every_seconds):
+            due = remaining > 0 and (step - last_report_step >= config.report_every_steps
+                                     or now - last_report_time >= config.report_every_seconds)
+            if first_report or due:
                 reporter.report(Point("step", epoch, step, trainer.train_values()))
                 last_report_step, last_report_time, first_report = step, now, False
             if should_stop():

@@ -45,17 +45,18 @@ class StoreReporter:
         attempt: the attempt writing them; writes are fenced by it (None: unfenced).
         last_seq, last_log_seq: the job's highest stored seqs (a resumed job continues them).
         tensorboard_dir: where to write TensorBoard event files (``train``/``validation``), or None.
-        flush_seconds: longest a point waits before it is written (visibility latency).
+        batch_size: most items written in one transaction.
     """
 
     def __init__(self, store: Store, job_id: str, *, attempt: int | None = None, last_seq: int = 0,
                  last_log_seq: int = 0, tensorboard_dir: Path | None = None,
-                 flush_seconds: float = 0.2, batch_size: int = 1000) -> None:
+                 batch_size: int = 1000) -> None:
         self.store, self.job_id, self.attempt = store, job_id, attempt
         self._seq, self._log_seq = last_seq, last_log_seq
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._flush_seconds, self._batch_size = flush_seconds, batch_size
-        self._tensorboard = _TensorBoardWriter(tensorboard_dir) if tensorboard_dir else None
+        self._batch_size = batch_size
+        self._tensorboard_dir = tensorboard_dir
+        self._tensorboard: _TensorBoardWriter | None = None  # opened by the writer thread
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"reporter-{job_id[:8]}", daemon=True)
         self._thread.start()
@@ -90,27 +91,26 @@ class StoreReporter:
     # --- the writer thread -------------------------------------------------------
 
     def _run(self) -> None:
-        points: list[dict[str, Any]] = []
-        lines: list[dict[str, Any]] = []
-        deadline: float | None = None
+        # Block for the next item, then take whatever else is already queued and write it
+        # all in one transaction: no added latency when points are rare, big batches
+        # (and few commits) when they come fast or the store is slow.
         stopping = False
         while not stopping:
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                item = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                item = None
-            if item is _STOP:
-                stopping = True
-            elif item is not None:
-                self._take(item, points, lines)
-                deadline = deadline or time.monotonic() + self._flush_seconds
-                if len(points) + len(lines) < self._batch_size:
-                    continue
+            items = [self._queue.get()]
+            while len(items) < self._batch_size:
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            points: list[dict[str, Any]] = []
+            lines: list[dict[str, Any]] = []
+            for item in items:
+                if item is _STOP:
+                    stopping = True
+                else:
+                    self._take(item, points, lines)
             if points or lines:
                 self._write(points, lines)
-                points, lines = [], []
-            deadline = None
 
     def _take(self, item: tuple[Any, ...], points: list[dict[str, Any]],
               lines: list[dict[str, Any]]) -> None:
@@ -123,7 +123,9 @@ class StoreReporter:
         points.append({"seq": seq, "kind": point.kind, "epoch": point.epoch, "step": point.step,
                        "time": at, "values": {k: (v if v == v and abs(v) != float("inf") else None)
                                               for k, v in values.items()}})
-        if point.kind == "epoch" and self._tensorboard:
+        if point.kind == "epoch" and self._tensorboard_dir is not None:
+            if self._tensorboard is None:
+                self._tensorboard = _TensorBoardWriter(self._tensorboard_dir)
             self._tensorboard.write(point.epoch, values)
 
     def _write(self, points: list[dict[str, Any]], lines: list[dict[str, Any]]) -> None:

@@ -97,6 +97,8 @@ class Attempt(Base):
 
 class MetricPoint(Base):
     __tablename__ = "metric_points"
+    # SQLite stores these rows in primary-key order (migration 0004): a page is one scan.
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 - read once by SQLAlchemy
 
     # (job_id, seq) is the primary key: a cursor read is one index range scan.
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -69,13 +70,19 @@ def assert_trained_once_per_epoch(stack: Stack, job: dict, tmp_path) -> None:
     assert keras_reloads([tmp_path / "model"], cwd=tmp_path) == ["MLPRegressor"]
 
 
-def test_sigkill_mid_training_resumes_from_the_checkpoint_on_another_worker(chaos_stack, tmp_path):
-    stack = chaos_stack
-    first = stack.start_worker()
+def long_job_underway(stack: Stack, *, epochs_done: int) -> tuple[subprocess.Popen[bytes], str]:
+    """One worker training LONG, past ``epochs_done`` epochs: the worker and the job id."""
+    worker = stack.start_worker()
     wait_for_worker(stack, 1)
     with stack.client() as client:
         job_id = client.post("/jobs", json=LONG).json()["id"]
-    wait_until(lambda: epoch_of(stack, job_id) >= 3, 120, "epoch 3")
+    wait_until(lambda: epoch_of(stack, job_id) >= epochs_done, 120, f"epoch {epochs_done}")
+    return worker, job_id
+
+
+def test_sigkill_mid_training_resumes_from_the_checkpoint_on_another_worker(chaos_stack, tmp_path):
+    stack = chaos_stack
+    first, job_id = long_job_underway(stack, epochs_done=3)
     first.send_signal(signal.SIGKILL)
     first.wait()
     stack.start_worker()
@@ -91,11 +98,7 @@ def test_sigkill_mid_training_resumes_from_the_checkpoint_on_another_worker(chao
 
 def test_sigterm_hands_the_job_back_promptly_and_it_resumes_elsewhere(chaos_stack, tmp_path):
     stack = chaos_stack
-    first = stack.start_worker()
-    wait_for_worker(stack, 1)
-    with stack.client() as client:
-        job_id = client.post("/jobs", json=LONG).json()["id"]
-    wait_until(lambda: epoch_of(stack, job_id) >= 2, 120, "epoch 2")
+    first, job_id = long_job_underway(stack, epochs_done=2)
     stopped_at = time.monotonic()
     first.send_signal(signal.SIGTERM)
     first.wait(timeout=30)

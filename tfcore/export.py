@@ -29,7 +29,8 @@ import tensorflow as tf
 import tfcore
 from tfcore.errors import ExportError
 
-__all__ = ["ARTIFACT_NAMES", "export_model", "sha256_file", "tolerance", "verify_predictions"]
+__all__ = ["ARTIFACT_NAMES", "export_model", "pack_folder", "sha256_file", "tolerance",
+           "verify_predictions"]
 
 MODEL_KERAS = "model.keras"
 SAVED_MODEL_DIR = "saved_model"
@@ -78,9 +79,10 @@ def _write_history(path: Path, history: Sequence[Mapping[str, float]]) -> None:
             writer.writerow({**row, **counters})
 
 
-def _pack(folder: Path, archive: Path) -> None:
+def pack_folder(folder: Path, archive: Path, *, arcname: str | None = None) -> None:
+    """``folder`` as a gzipped tarball whose top entry is ``arcname`` (default: its name)."""
     with tarfile.open(archive, "w:gz") as tar:
-        tar.add(folder, arcname=folder.name)
+        tar.add(folder, arcname=arcname or folder.name)
 
 
 def _serve(saved_model_dir: Path, inputs: np.ndarray) -> np.ndarray:
@@ -123,7 +125,7 @@ def export_model(model: keras.Model, target_dir: Path, *, spec: Mapping[str, Any
 
         model.save(staging / MODEL_KERAS)
         model.export(str(staging / SAVED_MODEL_DIR), format="tf_saved_model", verbose=False)
-        _pack(staging / SAVED_MODEL_DIR, staging / SAVED_MODEL_TAR)
+        pack_folder(staging / SAVED_MODEL_DIR, staging / SAVED_MODEL_TAR)
         _write_history(staging / HISTORY_CSV, history)
 
         # Verify before publishing: safe mode refuses any code-carrying object.

@@ -1,8 +1,10 @@
 """One training job, end to end, as a worker runs it (the Celery task is a thin wrapper).
 
-claim → load data → train with tfcore (reporter, cancel hook) → pack TensorBoard →
-export (verified) → record artifacts → final status. Every way out ends the job in
-a final status with a reason: a job never stays ``running`` after its worker is done.
+claim (with a lease) → load data → train with tfcore (reporter, heartbeat and cancel
+watcher) → pack TensorBoard → export (verified) → record artifacts → final status.
+Every way out either ends the job in a final status with a reason, or — when the worker
+is stopping — hands it back to the queue; a job never stays ``running`` after its
+worker is done, and a replaced (stale) attempt writes nothing.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import logging
 import shutil
 import socket
-import tarfile
 import threading
 import time
 import traceback
@@ -24,6 +25,7 @@ from app.store import crud
 from app.store.db import Store
 from tfcore.data import BUILTIN_DATASETS, DataLimits, Dataset, load_builtin, load_file
 from tfcore.errors import DataError, TfcoreError
+from tfcore.export import pack_folder
 from tfcore.runner import JobResult, export_job, run_job
 from tfcore.spec import JobSpec
 from worker.reporter import StoreReporter
@@ -110,11 +112,6 @@ def load_dataset(ctx: WorkerContext, spec: JobSpec) -> Dataset:
                      name=record.name, limits=limits)
 
 
-def _pack_tensorboard(folder: Path, archive: Path) -> None:
-    with tarfile.open(archive, "w:gz") as tar:
-        tar.add(folder, arcname="tensorboard")
-
-
 def _checkpoints_for(work: Path, attempt: int) -> Path:
     """This attempt's checkpoint folder, seeded with the newest earlier attempt's checkpoints.
 
@@ -172,7 +169,7 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
         else:
             reporter.close()  # all epoch scalars are on disk before the archive is packed
             reporter = None
-            _pack_tensorboard(tensorboard_dir, work / TENSORBOARD_TAR)
+            pack_folder(tensorboard_dir, work / TENSORBOARD_TAR, arcname="tensorboard")
             export_dir = job_dir / f"artifacts-{attempt}"  # per attempt: never shared, never overwritten
             shutil.rmtree(export_dir, ignore_errors=True)
             digests = export_job(result, export_dir, extra_files={TENSORBOARD_TAR: work / TENSORBOARD_TAR})

@@ -1,7 +1,7 @@
 """Reporting overhead: the same training job with metric streaming on (the worker's
 StoreReporter writing to a SQLite store, service defaults) vs off (NullReporter).
 
-    .venv/bin/python bench/reporting_overhead.py [--rounds 3]
+    .venv/bin/python -m bench.reporting_overhead [--rounds 3]
 
 Rounds alternate off/on so drift on a shared machine hits both alike; each round's
 figure is the median training throughput of epochs 2..4 (epoch 1 pays for tracing).

@@ -29,7 +29,7 @@ from client.sdk import DEFAULT_URL, Client, Job, load_spec
 __all__ = ["app", "main"]
 
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # one line per error, never wrapped
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE = 0, 1, 2
 _state: dict[str, Any] = {}

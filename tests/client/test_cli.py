@@ -122,3 +122,29 @@ def test_the_example_script_trains_downloads_and_predicts(up, tmp_path):
     predictions = lines[-2].split(":", 1)[1].strip()
     assert predictions == lines[-1].split(":", 1)[1].strip()  # reloaded model == manifest
     assert list((tmp_path / "downloads").iterdir())
+
+
+def test_ctrl_c_stops_following_not_the_job(up):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.stack import REPO
+
+    with Client(up.url) as client:
+        job = client.submit(model_type="mlp", loss="mse", epochs=300, dataset="synthetic", batch_size=8)
+        follower = subprocess.Popen([sys.executable, "-m", "client.cli", "follow", job.id], cwd=REPO,
+                                    env={**os.environ, "TFJOBS_URL": up.url}, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while client.job(job.id).data["progress"]["epoch"] < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        follower.send_signal(signal.SIGINT)
+        _, stderr = follower.communicate(timeout=30)
+        assert follower.returncode == 130
+        assert f"Resume with: tfjobs follow {job.id}" in stderr and "Traceback" not in stderr
+        assert client.job(job.id).status == "running"  # the job goes on
+        job.cancel()

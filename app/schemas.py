@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from app.store.tables import Artifact, Dataset, Job, LogLine, MetricPoint
+from app.store.tables import Artifact, Dataset, Job, LogLine
 
 __all__ = [
     "ArtifactPublic",
@@ -80,11 +80,6 @@ class PointPublic(BaseModel):
     step: int
     time: datetime
     values: dict[str, float | None]
-
-    @classmethod
-    def of(cls, point: MetricPoint) -> PointPublic:
-        return cls(seq=point.seq, kind=point.kind, epoch=point.epoch, step=point.step,  # type: ignore[arg-type]
-                   time=point.time, values=point.values)
 
 
 class MetricsPage(BaseModel):

@@ -27,7 +27,6 @@ from pydantic import (
 )
 
 __all__ = [
-    "ACTIVATIONS",
     "DEFAULT_MAX_EPOCHS",
     "BINARY_LOSSES",
     "BINARY_METRICS",
@@ -52,8 +51,6 @@ BINARY_METRICS = ("accuracy", "precision", "recall", "auc")
 MetricName = Literal["mae", "mse", "rmse", "huber", "accuracy", "precision", "recall", "auc"]
 
 #: Keras activation names plus the project's numerically stable softplus.
-ACTIVATIONS = ("relu", "elu", "selu", "gelu", "swish", "tanh", "sigmoid", "softplus",
-               "linear", "stable_softplus")
 Activation = Literal["relu", "elu", "selu", "gelu", "swish", "tanh", "sigmoid", "softplus",
                      "linear", "stable_softplus"]
 Initializer = Literal["he_normal", "he_uniform", "glorot_normal", "glorot_uniform",

@@ -28,9 +28,18 @@ __all__ = ["builtin_datasets", "resolve_dataset", "save_upload"]
 
 
 def builtin_datasets() -> list[DatasetPublic]:
-    return [DatasetPublic(id=name, name=name, rows=info.rows, features=info.features,
-                          target="target" if name != "synthetic" else "y", task=info.task, builtin=True)
-            for name, info in BUILTIN_DATASETS.items()]
+    return [
+        DatasetPublic(
+            id=name,
+            name=name,
+            rows=info.rows,
+            features=info.features,
+            target="target" if name != "synthetic" else "y",
+            task=info.task,
+            builtin=True,
+        )
+        for name, info in BUILTIN_DATASETS.items()
+    ]
 
 
 def resolve_dataset(session: Session, spec: JobSpec, *, owner: str, settings: Settings) -> Dataset | None:
@@ -41,14 +50,28 @@ def resolve_dataset(session: Session, spec: JobSpec, *, owner: str, settings: Se
     else:
         dataset = crud.get_dataset(session, dataset_id=name, owner=owner)
         if dataset is None:
-            raise InvalidInput([{"loc": ["body", "dataset"], "type": "not_found",
-                                 "msg": f"no dataset {name!r}; use a built-in "
-                                        f"({', '.join(BUILTIN_DATASETS)}) or an uploaded dataset id"}])
+            raise InvalidInput(
+                [
+                    {
+                        "loc": ["body", "dataset"],
+                        "type": "not_found",
+                        "msg": f"no dataset {name!r}; use a built-in "
+                        f"({', '.join(BUILTIN_DATASETS)}) or an uploaded dataset id",
+                    }
+                ]
+            )
         task = dataset.task
     if task != spec.task:
-        raise InvalidInput([{"loc": ["body", "loss"], "type": "task_mismatch",
-                             "msg": f"dataset {name!r} is a {task} dataset but loss {spec.loss!r} is "
-                                    f"for {spec.task} jobs"}])
+        raise InvalidInput(
+            [
+                {
+                    "loc": ["body", "loss"],
+                    "type": "task_mismatch",
+                    "msg": f"dataset {name!r} is a {task} dataset but loss {spec.loss!r} is "
+                    f"for {spec.task} jobs",
+                }
+            ]
+        )
     return dataset
 
 
@@ -63,8 +86,9 @@ def _copy_capped(source: IO[bytes], target: IO[bytes], *, limit: int) -> tuple[i
     return size, digest.hexdigest()
 
 
-def save_upload(session: Session, *, upload: IO[bytes], filename: str, target: str | None,
-                owner: str, settings: Settings) -> Dataset:
+def save_upload(
+    session: Session, *, upload: IO[bytes], filename: str, target: str | None, owner: str, settings: Settings
+) -> Dataset:
     """Validates and stores an uploaded CSV or NPZ; nothing is kept if it is rejected."""
     folder = settings.datasets_root
     folder.mkdir(parents=True, exist_ok=True)
@@ -76,18 +100,28 @@ def save_upload(session: Session, *, upload: IO[bytes], filename: str, target: s
             size, sha256 = _copy_capped(upload, out, limit=settings.max_upload_mb << 20)
         limits = DataLimits(max_rows=settings.max_rows, max_features=settings.max_features)
         try:
-            data = load_file(tmp, target=target, name=Path(filename).name[:200] or "upload",
-                             limits=limits)
+            data = load_file(tmp, target=target, name=Path(filename).name[:200] or "upload", limits=limits)
         except DataError as err:
-            raise InvalidInput([{"loc": ["body", "file"], "type": "invalid_dataset",
-                                 "msg": str(err)}]) from None
+            raise InvalidInput(
+                [{"loc": ["body", "file"], "type": "invalid_dataset", "msg": str(err)}]
+            ) from None
         with tmp.open("rb") as f:
             fmt = "npz" if f.read(2) == b"PK" else "csv"  # as load_file decided: by content
         final = folder / f"{dataset_id}.{fmt}"
         shutil.move(tmp, final)
         return crud.create_dataset(
-            session, id=dataset_id, owner=owner, name=Path(filename).name[:255] or "upload",
-            path=final.name, format=fmt, rows=data.rows, features=data.features, target=data.target,
-            task=data.task, size=size, sha256=sha256)
+            session,
+            id=dataset_id,
+            owner=owner,
+            name=Path(filename).name[:255] or "upload",
+            path=final.name,
+            format=fmt,
+            rows=data.rows,
+            features=data.features,
+            target=data.target,
+            task=data.task,
+            size=size,
+            sha256=sha256,
+        )
     finally:
         tmp.unlink(missing_ok=True)

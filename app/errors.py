@@ -1,23 +1,32 @@
 """The API's deliberate errors, each with its HTTP status.
 
-    ServiceError            base; ``status`` and a user-facing ``detail``
-    ├── NotFound            404: no such job/dataset/artifact *for this caller*
-    ├── Conflict            409: the request contradicts the resource's state
-    ├── InvalidInput        422: the request is well-formed but not acceptable
-    ├── PayloadTooLarge     413: a body or upload is over its limit
-    ├── Unavailable         503: a backing service (store, broker) cannot be reached
-    ├── Unauthorized        401: no token, or one the store does not know
-    └── TooManyRequests     429: over a per-owner limit; ``retry_after`` seconds
+ServiceError            base; ``status`` and a user-facing ``detail``
+├── NotFound            404: no such job/dataset/artifact *for this caller*
+├── Conflict            409: the request contradicts the resource's state
+├── InvalidInput        422: the request is well-formed but not acceptable
+├── PayloadTooLarge     413: a body or upload is over its limit
+├── Unavailable         503: a backing service (store, broker) cannot be reached
+├── Unauthorized        401: no token, or one the store does not know
+└── TooManyRequests     429: over a per-owner limit; ``retry_after`` seconds
 
-    LeaseLost               not HTTP: a worker's attempt no longer owns its job (fenced)
+LeaseLost               not HTTP: a worker's attempt no longer owns its job (fenced)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Conflict", "InvalidInput", "LeaseLost", "NotFound", "PayloadTooLarge", "ServiceError",
-           "TooManyRequests", "Unauthorized", "Unavailable"]
+__all__ = [
+    "Conflict",
+    "InvalidInput",
+    "LeaseLost",
+    "NotFound",
+    "PayloadTooLarge",
+    "ServiceError",
+    "TooManyRequests",
+    "Unauthorized",
+    "Unavailable",
+]
 
 
 class ServiceError(Exception):

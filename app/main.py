@@ -102,7 +102,8 @@ class RecordLatency:
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             self.metrics.request_seconds.labels(scope["method"], route, str(status)).observe(
-                time.perf_counter() - start)
+                time.perf_counter() - start
+            )
 
 
 class _TooLarge(Exception):
@@ -117,8 +118,7 @@ def _openapi_with_job_spec(app: FastAPI) -> dict[str, Any]:
     """POST /jobs validates its body itself (for the configured epoch limit); document it."""
     if app.openapi_schema:
         return app.openapi_schema
-    schema = get_openapi(title=app.title, version=app.version, routes=app.routes,
-                         description=app.description)
+    schema = get_openapi(title=app.title, version=app.version, routes=app.routes, description=app.description)
     spec_schema = JobSpec.model_json_schema(ref_template="#/components/schemas/{model}")
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.update(spec_schema.pop("$defs", {}))
@@ -144,9 +144,13 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         yield
         reconciler.stop()
 
-    app = FastAPI(title="tfjobs", version="0.1.0", lifespan=lifespan,
-                  description="Remote TensorFlow training jobs: submit a spec, follow live metrics, "
-                              "download verified models.")
+    app = FastAPI(
+        title="tfjobs",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Remote TensorFlow training jobs: submit a spec, follow live metrics, "
+        "download verified models.",
+    )
     app.state.settings = settings
     app.state.store = store
     app.state.celery = celery
@@ -162,8 +166,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             headers["WWW-Authenticate"] = "Bearer"
         if isinstance(err, TooManyRequests):
             headers["Retry-After"] = str(err.retry_after)
-        return JSONResponse({"detail": jsonable_encoder(err.detail)}, status_code=err.status,
-                            headers=headers)
+        return JSONResponse({"detail": jsonable_encoder(err.detail)}, status_code=err.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:

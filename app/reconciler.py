@@ -41,11 +41,16 @@ def reconcile_once(store: Store, celery: Celery, settings: Settings) -> dict[str
         try:
             with store.session() as session:
                 if attempt >= settings.max_attempts:
-                    crud.finish_job(session, job_id=job_id, status="failed", attempt=attempt,
-                                    error_type="worker_lost",
-                                    error_message=f"its worker stopped answering {attempt} times (last on "
-                                                  f"{host}); giving up after TFJOBS_MAX_ATTEMPTS="
-                                                  f"{settings.max_attempts}")
+                    crud.finish_job(
+                        session,
+                        job_id=job_id,
+                        status="failed",
+                        attempt=attempt,
+                        error_type="worker_lost",
+                        error_message=f"its worker stopped answering {attempt} times (last on "
+                        f"{host}); giving up after TFJOBS_MAX_ATTEMPTS="
+                        f"{settings.max_attempts}",
+                    )
                     counts["failed"] += 1
                     continue
                 crud.release_job(session, job_id=job_id, attempt=attempt, outcome="lost")

@@ -57,15 +57,22 @@ class JobPublic(BaseModel):
     @classmethod
     def of(cls, job: Job) -> JobPublic:
         return cls(
-            id=job.id, status=job.status, spec=job.spec, created_at=job.created_at,  # type: ignore[arg-type]
-            started_at=job.started_at, finished_at=job.finished_at, attempts=job.attempts,
-            progress=Progress(epoch=job.progress_epoch, epochs=job.progress_epochs,
-                              step=job.progress_step),
+            id=job.id,
+            status=job.status,
+            spec=job.spec,
+            created_at=job.created_at,  # type: ignore[arg-type]
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            attempts=job.attempts,
+            progress=Progress(epoch=job.progress_epoch, epochs=job.progress_epochs, step=job.progress_step),
             summary=job.summary,
             error=ErrorPublic(type=job.error_type, message=job.error_message or "")
-            if job.error_type else None,
+            if job.error_type
+            else None,
             worker=WorkerPublic(hostname=job.worker_hostname, device=job.worker_device)
-            if job.worker_hostname else None)
+            if job.worker_hostname
+            else None,
+        )
 
 
 class JobsPublic(BaseModel):
@@ -133,5 +140,12 @@ class DatasetPublic(BaseModel):
 
     @classmethod
     def of(cls, dataset: Dataset) -> DatasetPublic:
-        return cls(id=dataset.id, name=dataset.name, rows=dataset.rows, features=dataset.features,
-                   target=dataset.target, task=dataset.task, created_at=dataset.created_at)  # type: ignore[arg-type]
+        return cls(
+            id=dataset.id,
+            name=dataset.name,
+            rows=dataset.rows,
+            features=dataset.features,
+            target=dataset.target,
+            task=dataset.task,
+            created_at=dataset.created_at,
+        )  # type: ignore[arg-type]

@@ -37,6 +37,7 @@ async def load(url: str, clients: int, seconds: float) -> tuple[dict[str, list[f
     deadline = time.monotonic() + seconds
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+
         async def call(route: str, method: str, path: str, **kwargs) -> httpx.Response | None:
             start = time.perf_counter()
             try:
@@ -68,10 +69,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--api-workers", type=int, default=1)
     args = parser.parse_args()
-    print(f"machine: {machine()}\nAPI: {args.api_workers} uvicorn process(es), SQLite store, "
-          f"embedded broker; {args.clients} clients for {args.seconds:.0f} s\n")
-    with running_service(workers=0, settings={"TFJOBS_MAX_QUEUED_PER_OWNER": "10000000"},
-                         api_workers=args.api_workers) as service:
+    print(
+        f"machine: {machine()}\nAPI: {args.api_workers} uvicorn process(es), SQLite store, "
+        f"embedded broker; {args.clients} clients for {args.seconds:.0f} s\n"
+    )
+    with running_service(
+        workers=0, settings={"TFJOBS_MAX_QUEUED_PER_OWNER": "10000000"}, api_workers=args.api_workers
+    ) as service:
         peak, stop = [rss_mb(service.api_pid)], threading.Event()
 
         def sample() -> None:
@@ -85,11 +89,15 @@ def main() -> None:
         wall = time.perf_counter() - start
         stop.set()
         sampler.join()
-    print(f"{total:,} requests in {wall:.1f} s ({total / wall:,.0f}/s), errors: {len(errors)}"
-          + (f" e.g. {errors[:3]}" if errors else ""))
+    print(
+        f"{total:,} requests in {wall:.1f} s ({total / wall:,.0f}/s), errors: {len(errors)}"
+        + (f" e.g. {errors[:3]}" if errors else "")
+    )
     for route, values in latencies.items():
-        print(f"  {route:24} n={len(values):>6}  p50 {median(values) * 1000:7.1f} ms  "
-              f"p99 {percentile(values, 99) * 1000:7.1f} ms")
+        print(
+            f"  {route:24} n={len(values):>6}  p50 {median(values) * 1000:7.1f} ms  "
+            f"p99 {percentile(values, 99) * 1000:7.1f} ms"
+        )
     print(f"API peak RSS: {max(peak):.0f} MB (goal ≤ 150 MB); goal POST /jobs p99 ≤ 50 ms, 0 errors")
 
 

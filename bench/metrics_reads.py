@@ -56,11 +56,13 @@ def query_plan(store: Store, job_id: str) -> str:
         return "; ".join(r[0].strip() for r in rows)
 
 
-async def concurrent_pages(url: str, job_id: str, n_points: int, clients: int,
-                           per_client: int) -> list[float]:
+async def concurrent_pages(
+    url: str, job_id: str, n_points: int, clients: int, per_client: int
+) -> list[float]:
     latencies: list[float] = []
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+
         async def reader(seed: int) -> None:
             rng = random.Random(seed)
             for _ in range(per_client):
@@ -101,22 +103,29 @@ def main() -> None:
         migrate(store.engine)
         print(f"store: {store.engine.dialect.name}; API: {args.api_workers} uvicorn process(es)\n")
         job_id, rate = ingest(store, args.points)
-        print(f"ingest: {args.points:,} points through StoreReporter in batches: {rate:,.0f} points/s "
-              "(goal ≥ 50,000/s)")
+        print(
+            f"ingest: {args.points:,} points through StoreReporter in batches: {rate:,.0f} points/s "
+            "(goal ≥ 50,000/s)"
+        )
         print(f"query plan: {query_plan(store, job_id)}")
         store.dispose()
         seconds, count = whole_series(service.url, job_id)
         print(f"whole series: {count:,} points in {seconds:.3f} s by one client (goal ≤ 0.5 s)")
         t0 = time.perf_counter()
-        latencies = asyncio.run(concurrent_pages(service.url, job_id, args.points, args.clients,
-                                                 args.requests_per_client))
+        latencies = asyncio.run(
+            concurrent_pages(service.url, job_id, args.points, args.clients, args.requests_per_client)
+        )
         wall = time.perf_counter() - t0
-        print(f"pages of 1,000 with {args.clients} concurrent clients ({len(latencies)} requests, "
-              f"{len(latencies) / wall:,.0f} pages/s): p50 {median(latencies) * 1000:.1f} ms, "
-              f"p99 {percentile(latencies, 99) * 1000:.1f} ms (goal p50 ≤ 10 ms, p99 ≤ 25 ms)")
+        print(
+            f"pages of 1,000 with {args.clients} concurrent clients ({len(latencies)} requests, "
+            f"{len(latencies) / wall:,.0f} pages/s): p50 {median(latencies) * 1000:.1f} ms, "
+            f"p99 {percentile(latencies, 99) * 1000:.1f} ms (goal p50 ≤ 10 ms, p99 ≤ 25 ms)"
+        )
         single = asyncio.run(concurrent_pages(service.url, job_id, args.points, 1, 100))
-        print(f"pages of 1,000 with 1 client: p50 {median(single) * 1000:.1f} ms, "
-              f"p99 {percentile(single, 99) * 1000:.1f} ms")
+        print(
+            f"pages of 1,000 with 1 client: p50 {median(single) * 1000:.1f} ms, "
+            f"p99 {percentile(single, 99) * 1000:.1f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,11 @@ DEFAULTS = Settings()
 
 def one_run(reporter) -> float:
     trainer = prepare_trainer(SPEC, TRAIN.x, TRAIN.y)
-    config = LoopConfig.from_spec(SPEC, report_every_steps=DEFAULTS.report_every_steps,
-                                  report_every_seconds=DEFAULTS.report_every_seconds)
+    config = LoopConfig.from_spec(
+        SPEC,
+        report_every_steps=DEFAULTS.report_every_steps,
+        report_every_seconds=DEFAULTS.report_every_seconds,
+    )
     result = fit(trainer, (TRAIN.x, TRAIN.y), (VAL.x, VAL.y), config, reporter=reporter)
     return median([h["samples_per_second"] for h in result.history[1:]])
 
@@ -38,8 +41,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    print(f"machine: {machine()}\njob: residual, 16,000 × 8 rows, batch 32, 4 epochs; step points at "
-          f"most every {DEFAULTS.report_every_steps} steps or {DEFAULTS.report_every_seconds} s\n")
+    print(
+        f"machine: {machine()}\njob: residual, 16,000 × 8 rows, batch 32, 4 epochs; step points at "
+        f"most every {DEFAULTS.report_every_steps} steps or {DEFAULTS.report_every_seconds} s\n"
+    )
     off, on, points = [], [], 0
     with temporary_store() as store:
         for _ in range(args.rounds):
@@ -55,8 +60,10 @@ def main() -> None:
     print(f"{'streaming off':28}{median(off):30,.0f}")
     print(f"{'streaming on (SQLite)':28}{median(on):30,.0f}   ({points} points per job)")
     overhead = 1 - median(on) / median(off)
-    print(f"\noverhead: {overhead * 100:+.2f} % (goal ≤ 2 %); rounds off={[round(x) for x in off]} "
-          f"on={[round(x) for x in on]}")
+    print(
+        f"\noverhead: {overhead * 100:+.2f} % (goal ≤ 2 %); rounds off={[round(x) for x in off]} "
+        f"on={[round(x) for x in on]}"
+    )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,10 @@ SPEC = {"model_type": "residual", "loss": "huber", "threshold": 2.0, "epochs": 3
 
 
 def drain(workers: int, jobs: int) -> float:
-    with running_service(workers=workers) as service, \
-            httpx.Client(base_url=service.url, timeout=60) as client:
+    with (
+        running_service(workers=workers) as service,
+        httpx.Client(base_url=service.url, timeout=60) as client,
+    ):
         start = time.perf_counter()
         ids = [client.post("/jobs", json=SPEC).json()["id"] for _ in range(jobs)]
         pending = set(ids)

@@ -33,23 +33,39 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_service(*, workers: int = 1, settings: dict[str, str] | None = None,
-                    api_workers: int = 1) -> Iterator[Service]:
+def running_service(
+    *, workers: int = 1, settings: dict[str, str] | None = None, api_workers: int = 1
+) -> Iterator[Service]:
     """API (uvicorn) + ``workers`` worker processes on the embedded default in a temp dir,
     each worker warmed up before this yields; all stopped afterwards."""
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         port = _free_port()
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("TFJOBS_")},
-               "TFJOBS_DATA_DIR": str(data), "TF_CPP_MIN_LOG_LEVEL": "3", **(settings or {})}
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("TFJOBS_")},
+            "TFJOBS_DATA_DIR": str(data),
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+            **(settings or {}),
+        }
         log = (data / "service.log").open("wb")
-        procs = [subprocess.Popen([sys.executable, "-m", "app.cli", "api", "--port", str(port),
-                                   "--workers", str(api_workers)],
-                                  env=env, stdout=log, stderr=subprocess.STDOUT)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "api", "--port", str(port), "--workers", str(api_workers)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        ]
         ready = [data / f"worker-{i}.ready" for i in range(workers)]
-        procs += [subprocess.Popen([sys.executable, "-m", "worker", "--ready-file", str(r),
-                                    "--loglevel", "WARNING"], env=env, stdout=log,
-                                   stderr=subprocess.STDOUT) for r in ready]
+        procs += [
+            subprocess.Popen(
+                [sys.executable, "-m", "worker", "--ready-file", str(r), "--loglevel", "WARNING"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            for r in ready
+        ]
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 180

@@ -47,11 +47,9 @@ def steady(samples_per_second: list[float]) -> float:
 
 def keras_fit(epochs: int, **compile_options) -> float:
     model = prepare_trainer(SPEC, TRAIN.x, TRAIN.y).model
-    model.compile(optimizer=build_optimizer(SPEC), loss=build_loss(SPEC), metrics=["mae"],
-                  **compile_options)
+    model.compile(optimizer=build_optimizer(SPEC), loss=build_loss(SPEC), metrics=["mae"], **compile_options)
     timer = EpochTimer()
-    model.fit(TRAIN.x, TRAIN.y, batch_size=SPEC.batch_size, epochs=epochs, verbose=0,
-              callbacks=[timer])
+    model.fit(TRAIN.x, TRAIN.y, batch_size=SPEC.batch_size, epochs=epochs, verbose=0, callbacks=[timer])
     return steady([TRAIN.rows / s for s in timer.seconds])
 
 
@@ -71,9 +69,13 @@ def plain_tf_function(epochs: int) -> float:
 
 def tfcore_loop(epochs: int, reporter=None, **overrides) -> float:
     trainer = prepare_trainer(SPEC, TRAIN.x, TRAIN.y)
-    result = fit(trainer, (TRAIN.x, TRAIN.y), (VAL.x, VAL.y),
-                 LoopConfig.from_spec(SPEC, epochs=epochs, **overrides),
-                 reporter=reporter or ListReporter())  # reporting on: step and epoch points
+    result = fit(
+        trainer,
+        (TRAIN.x, TRAIN.y),
+        (VAL.x, VAL.y),
+        LoopConfig.from_spec(SPEC, epochs=epochs, **overrides),
+        reporter=reporter or ListReporter(),
+    )  # reporting on: step and epoch points
     assert result.trace_counts["train_chunk"] == 1
     return steady([h["samples_per_second"] for h in result.history])
 
@@ -90,8 +92,12 @@ def tfcore_through_the_worker_reporter(epochs: int) -> float:
         with store.session() as session:
             job = crud.create_job(session, spec=SPEC.model_dump(mode="json"), epochs=epochs)
         reporter = StoreReporter(store, job.id)
-        rate = tfcore_loop(epochs, reporter, report_every_steps=defaults.report_every_steps,
-                           report_every_seconds=defaults.report_every_seconds)
+        rate = tfcore_loop(
+            epochs,
+            reporter,
+            report_every_steps=defaults.report_every_steps,
+            report_every_seconds=defaults.report_every_seconds,
+        )
         reporter.close()
     return rate
 
@@ -101,22 +107,29 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     args = parser.parse_args()
 
-    print(f"machine: {machine()}; "
-          f"TensorFlow {tf.__version__}, Keras {keras.__version__}; devices: "
-          f"{[d.device_type for d in tf.config.list_logical_devices()]}")
-    print(f"data: {TRAIN.rows} training rows × {TRAIN.features} features, batch {SPEC.batch_size}, "
-          f"MSE, residual model; median of epochs 2..{args.epochs}\n")
+    print(
+        f"machine: {machine()}; "
+        f"TensorFlow {tf.__version__}, Keras {keras.__version__}; devices: "
+        f"{[d.device_type for d in tf.config.list_logical_devices()]}"
+    )
+    print(
+        f"data: {TRAIN.rows} training rows × {TRAIN.features} features, batch {SPEC.batch_size}, "
+        f"MSE, residual model; median of epochs 2..{args.epochs}\n"
+    )
 
     rows = [
         ("keras fit (defaults)", lambda: keras_fit(args.epochs)),
-        ("keras fit (steps_per_execution=100)",
-         lambda: keras_fit(args.epochs, steps_per_execution=100)),
-        ("keras fit (steps_per_execution=100, jit)",
-         lambda: keras_fit(args.epochs, steps_per_execution=100, jit_compile=True)),
+        ("keras fit (steps_per_execution=100)", lambda: keras_fit(args.epochs, steps_per_execution=100)),
+        (
+            "keras fit (steps_per_execution=100, jit)",
+            lambda: keras_fit(args.epochs, steps_per_execution=100, jit_compile=True),
+        ),
         ("plain one-step @tf.function loop", lambda: plain_tf_function(args.epochs)),
         ("tfcore loop (reporter on)", lambda: tfcore_loop(args.epochs)),
-        ("tfcore loop + worker's StoreReporter (SQLite)",
-         lambda: tfcore_through_the_worker_reporter(args.epochs)),
+        (
+            "tfcore loop + worker's StoreReporter (SQLite)",
+            lambda: tfcore_through_the_worker_reporter(args.epochs),
+        ),
     ]
     results = {}
     for name, run in rows:
@@ -125,8 +138,10 @@ def main() -> None:
     print(f"{'':48}{'samples/s':>12}{'vs fit':>9}")
     for name, rate in results.items():
         print(f"{name:48}{rate:12,.0f}{rate / reference:8.2f}×")
-    print(f"\ntfcore / keras fit defaults: {results['tfcore loop (reporter on)'] / reference:.2f}× "
-          "(goal ≥ 1.5×)")
+    print(
+        f"\ntfcore / keras fit defaults: {results['tfcore loop (reporter on)'] / reference:.2f}× "
+        "(goal ≥ 1.5×)"
+    )
 
 
 if __name__ == "__main__":

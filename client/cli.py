@@ -36,9 +36,10 @@ _state: dict[str, Any] = {}
 
 
 @app.callback()
-def _options(url: Annotated[str, typer.Option(envvar="TFJOBS_URL", help="the tfjobs server")] = DEFAULT_URL,
-             token: Annotated[str | None, typer.Option(envvar="TFJOBS_TOKEN", help="API token")] = None
-             ) -> None:
+def _options(
+    url: Annotated[str, typer.Option(envvar="TFJOBS_URL", help="the tfjobs server")] = DEFAULT_URL,
+    token: Annotated[str | None, typer.Option(envvar="TFJOBS_TOKEN", help="API token")] = None,
+) -> None:
     """tfjobs: remote TensorFlow training jobs."""
     _state.update(url=url, token=token)
 
@@ -53,6 +54,7 @@ def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
 
 
 # --- submit and follow --------------------------------------------------------------
+
 
 def _parse_set(pairs: list[str]) -> dict[str, Any]:
     """``key=value`` overrides; values are JSON when they parse (3, 0.1, true, {"l1": 0.01})."""
@@ -84,10 +86,11 @@ def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 @app.command()
-def submit(spec: Annotated[str, typer.Argument(help="a JSON or YAML spec file, or - for stdin")],
-           follow: Annotated[bool, typer.Option("--follow", "-f", help="show live progress")] = False,
-           set_: Annotated[list[str] | None, typer.Option("--set", help="override a field: key=value")] = None
-           ) -> None:
+def submit(
+    spec: Annotated[str, typer.Argument(help="a JSON or YAML spec file, or - for stdin")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="show live progress")] = False,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a field: key=value")] = None,
+) -> None:
     """Submit a training job; prints its id at once."""
     try:
         body = _merge(load_spec(spec), _parse_set(set_ or []))
@@ -95,8 +98,11 @@ def submit(spec: Annotated[str, typer.Argument(help="a JSON or YAML spec file, o
         raise _fail(str(err)) from None
     with _client() as client:
         job = client.submit(body)
-        console.print(f"submitted job [bold]{job.id}[/bold] ({body.get('model_type')}, "
-                      f"{body.get('loss')}, {body.get('epochs')} epochs)", highlight=False)
+        console.print(
+            f"submitted job [bold]{job.id}[/bold] ({body.get('model_type')}, "
+            f"{body.get('loss')}, {body.get('epochs')} epochs)",
+            highlight=False,
+        )
         if follow:
             raise typer.Exit(_follow(job))
 
@@ -111,17 +117,25 @@ def follow(job_id: str) -> None:
 def _shown_metrics(values: dict[str, Any], limit: int = 8) -> str:
     keys = [k for k in values if k not in ("lr", "epoch_seconds", "samples_per_second")]
     # loss, val_loss, then each metric beside its validation twin
-    order = sorted(keys, key=lambda k: (k.removeprefix("val_") != "loss", k.removeprefix("val_"),
-                                        k.startswith("val_")))
+    order = sorted(
+        keys, key=lambda k: (k.removeprefix("val_") != "loss", k.removeprefix("val_"), k.startswith("val_"))
+    )
     return "  ".join(f"{k}={values[k]:.4g}" for k in order[:limit] if values[k] is not None)
 
 
 def _follow(job: Job) -> int:
     epochs = job.data["progress"]["epochs"]
     history: list[dict[str, Any]] = []
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"),
-                        TimeRemainingColumn(), console=console, transient=False)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
     try:
         with progress:
             task = progress.add_task(f"job {job.id[:8]}", total=epochs, info="queued")
@@ -129,15 +143,22 @@ def _follow(job: Job) -> int:
                 values = point["values"]
                 if point["kind"] == "epoch":
                     history.append({"epoch": point["epoch"], **values})
-                    progress.update(task, completed=point["epoch"],
-                                    description=f"epoch {point['epoch']}/{epochs}",
-                                    info=_shown_metrics(values, limit=4))
+                    progress.update(
+                        task,
+                        completed=point["epoch"],
+                        description=f"epoch {point['epoch']}/{epochs}",
+                        info=_shown_metrics(values, limit=4),
+                    )
                 else:
-                    progress.update(task, description=f"epoch {point['epoch']}/{epochs}",
-                                    info=f"step {point['step']}  loss={values.get('loss', float('nan')):.4g}")
+                    progress.update(
+                        task,
+                        description=f"epoch {point['epoch']}/{epochs}",
+                        info=f"step {point['step']}  loss={values.get('loss', float('nan')):.4g}",
+                    )
     except KeyboardInterrupt:
-        errors.print(f"\nstopped following; job {job.id} goes on. Resume with: tfjobs follow {job.id}",
-                     highlight=False)
+        errors.print(
+            f"\nstopped following; job {job.id} goes on. Resume with: tfjobs follow {job.id}", highlight=False
+        )
         return 130
     job.refresh()
     _print_outcome(job, history)
@@ -171,9 +192,12 @@ def _print_outcome(job: Job, history: list[dict[str, Any]]) -> None:
 
 # --- reading jobs ---------------------------------------------------------------------
 
+
 @app.command("list")
-def list_jobs(status: Annotated[str | None, typer.Option(help="only jobs with this status")] = None,
-              limit: Annotated[int, typer.Option(min=1, help="at most this many")] = 50) -> None:
+def list_jobs(
+    status: Annotated[str | None, typer.Option(help="only jobs with this status")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="at most this many")] = 50,
+) -> None:
     """List your jobs, newest first."""
     table = Table("id", "status", "model", "loss", "epoch", "created")
     with _client() as client:
@@ -181,8 +205,14 @@ def list_jobs(status: Annotated[str | None, typer.Option(help="only jobs with th
             if i >= limit:
                 break
             d = job.data
-            table.add_row(d["id"], d["status"], d["spec"]["model_type"], d["spec"]["loss"],
-                          f"{d['progress']['epoch']}/{d['progress']['epochs']}", d["created_at"][:19])
+            table.add_row(
+                d["id"],
+                d["status"],
+                d["spec"]["model_type"],
+                d["spec"]["loss"],
+                f"{d['progress']['epoch']}/{d['progress']['epochs']}",
+                d["created_at"][:19],
+            )
     console.print(table)
 
 
@@ -194,9 +224,11 @@ def status(job_id: str) -> None:
 
 
 @app.command()
-def metrics(job_id: str,
-            follow_: Annotated[bool, typer.Option("--follow", "-f", help="keep printing new points")] = False,
-            format_: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table") -> None:
+def metrics(
+    job_id: str,
+    follow_: Annotated[bool, typer.Option("--follow", "-f", help="keep printing new points")] = False,
+    format_: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
+) -> None:
     """Print a job's metric points."""
     if format_ not in ("table", "json", "csv"):
         raise _fail(f"--format must be table, json or csv, not {format_!r}")
@@ -212,8 +244,17 @@ def _print_points(points: Iterator[dict[str, Any]], format_: str) -> None:
         collected = list(points)
         sys.stdout.write(json.dumps(collected) + "\n")
         return
-    rows = ({"seq": p["seq"], "kind": p["kind"], "epoch": p["epoch"], "step": p["step"],
-             "time": p["time"], **p["values"]} for p in points)
+    rows = (
+        {
+            "seq": p["seq"],
+            "kind": p["kind"],
+            "epoch": p["epoch"],
+            "step": p["step"],
+            "time": p["time"],
+            **p["values"],
+        }
+        for p in points
+    )
     if format_ == "csv":
         buffer: list[dict[str, Any]] = list(rows)
         names = list(dict.fromkeys(k for row in buffer for k in row))
@@ -225,20 +266,25 @@ def _print_points(points: Iterator[dict[str, Any]], format_: str) -> None:
         return
     for row in rows:
         values = {k: v for k, v in row.items() if k not in ("seq", "kind", "epoch", "step", "time")}
-        console.print(f"{row['seq']:>6} {row['kind']:<5} epoch {row['epoch']:<4} step {row['step']:<7} "
-                      f"{_shown_metrics(values)}", highlight=False)
+        console.print(
+            f"{row['seq']:>6} {row['kind']:<5} epoch {row['epoch']:<4} step {row['step']:<7} "
+            f"{_shown_metrics(values)}",
+            highlight=False,
+        )
 
 
 @app.command()
-def logs(job_id: str,
-         follow_: Annotated[bool, typer.Option("--follow", "-f", help="keep printing new lines")] = False
-         ) -> None:
+def logs(
+    job_id: str,
+    follow_: Annotated[bool, typer.Option("--follow", "-f", help="keep printing new lines")] = False,
+) -> None:
     """Print a job's log lines."""
     with _client() as client:
         job = client.job(job_id)
         for line in job.stream(what="logs") if follow_ else job.logs():
-            console.print(f"{line['time'][11:19]} {line['level']:<7} {line['message']}", highlight=False,
-                          markup=False)
+            console.print(
+                f"{line['time'][11:19]} {line['level']:<7} {line['message']}", highlight=False, markup=False
+            )
 
 
 @app.command()
@@ -246,20 +292,24 @@ def cancel(job_id: str) -> None:
     """Cancel a queued or running job."""
     with _client() as client:
         job = client.job(job_id).cancel()
-        console.print(f"job {job.id}: {job.status}"
-                      + (" (stopping within a few steps)" if job.status == "running" else ""))
+        console.print(
+            f"job {job.id}: {job.status}"
+            + (" (stopping within a few steps)" if job.status == "running" else "")
+        )
 
 
 @app.command()
-def download(job_id: str,
-             output: Annotated[Path | None, typer.Option("-o", "--output", help="folder")] = None) -> None:
+def download(
+    job_id: str, output: Annotated[Path | None, typer.Option("-o", "--output", help="folder")] = None
+) -> None:
     """Download a finished job's files (each checked against its sha256)."""
     with _client() as client:
         job = client.job(job_id)
         folder = job.download(output or Path(job_id[:8]))
         for artifact in job.artifacts():
-            console.print(f"  {artifact['name']:<22} {artifact['size']:>10,} bytes  sha256 ok",
-                          highlight=False)
+            console.print(
+                f"  {artifact['name']:<22} {artifact['size']:>10,} bytes  sha256 ok", highlight=False
+            )
         console.print(f"saved to {folder}/ (saved_model/ extracted)")
 
 
@@ -270,17 +320,19 @@ app.add_typer(datasets, name="datasets")
 
 
 @datasets.command("upload")
-def datasets_upload(file: Path,
-                    target: Annotated[str | None, typer.Option(help="the CSV's label column")] = None
-                    ) -> None:
+def datasets_upload(
+    file: Path, target: Annotated[str | None, typer.Option(help="the CSV's label column")] = None
+) -> None:
     """Upload a CSV (with --target) or an NPZ (arrays x and y)."""
     if not file.is_file():
         raise _fail(f"no such file: {file}")
     with _client() as client:
         d = client.datasets.upload(file, target=target)
-    console.print(f"dataset [bold]{d['id']}[/bold]: {d['rows']} rows × {d['features']} features, "
-                  f"target {d['target']!r} ({d['task']}). Use it with: --set dataset={d['id']}",
-                  highlight=False)
+    console.print(
+        f"dataset [bold]{d['id']}[/bold]: {d['rows']} rows × {d['features']} features, "
+        f"target {d['target']!r} ({d['task']}). Use it with: --set dataset={d['id']}",
+        highlight=False,
+    )
 
 
 @datasets.command("list")
@@ -318,4 +370,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-

@@ -1,9 +1,9 @@
 """What the client raises; never a bare httpx exception.
 
-    TfjobsError             base
-    ├── ApiError            the server answered 4xx/5xx: ``status`` and ``detail``
-    ├── ConnectionFailed    the server could not be reached (after retries)
-    └── JobFailed           a waited-for job ended failed or cancelled: ``job``
+TfjobsError             base
+├── ApiError            the server answered 4xx/5xx: ``status`` and ``detail``
+├── ConnectionFailed    the server could not be reached (after retries)
+└── JobFailed           a waited-for job ended failed or cancelled: ``job``
 """
 
 from __future__ import annotations

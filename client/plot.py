@@ -9,8 +9,7 @@ __all__ = ["line_chart"]
 MARKERS = "●○◆◇"
 
 
-def line_chart(series: dict[str, list[float]], *, title: str = "", width: int = 60,
-               height: int = 12) -> str:
+def line_chart(series: dict[str, list[float]], *, title: str = "", width: int = 60, height: int = 12) -> str:
     """Plots each series (same length) against its index; y on a linear scale.
 
     >>> print(line_chart({"loss": [3.0, 2.0, 1.0]}, width=3, height=3))  # doctest: +SKIP

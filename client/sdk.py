@@ -55,8 +55,10 @@ def load_spec(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
         except yaml.YAMLError as err:
             where = getattr(err, "problem_mark", None)
             line = f" (line {where.line + 1})" if where else ""
-            raise ValueError(f"{name} is neither valid JSON ({json_error.msg}, line "
-                             f"{json_error.lineno}) nor valid YAML{line}") from None
+            raise ValueError(
+                f"{name} is neither valid JSON ({json_error.msg}, line "
+                f"{json_error.lineno}) nor valid YAML{line}"
+            ) from None
     if not isinstance(data, dict):
         raise ValueError(f"{name} must hold a JSON/YAML object (a mapping of spec fields)")
     return data
@@ -72,14 +74,20 @@ class Client:
         retries: extra tries for a request that failed to connect. Defaults to 3.
     """
 
-    def __init__(self, url: str | None = None, token: str | None = None, *, timeout: float = 30.0,
-                 retries: int = 3, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        retries: int = 3,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.url = (url or os.environ.get("TFJOBS_URL") or DEFAULT_URL).rstrip("/")
         token = token or os.environ.get("TFJOBS_TOKEN")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.retries = retries
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout,
-                                  transport=transport)
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, transport=transport)
         self.datasets = Datasets(self)
 
     def close(self) -> None:
@@ -102,8 +110,9 @@ class Client:
                 break
             except httpx.TransportError as err:
                 if attempt == attempts - 1:
-                    raise ConnectionFailed(f"cannot reach tfjobs at {self.url}: "
-                                           f"{type(err).__name__}: {err}") from None
+                    raise ConnectionFailed(
+                        f"cannot reach tfjobs at {self.url}: {type(err).__name__}: {err}"
+                    ) from None
                 time.sleep(min(2.0, 0.2 * 2**attempt))
         if response.status_code >= 400:
             try:
@@ -154,8 +163,9 @@ class Datasets:
         path = Path(path)
         with path.open("rb") as f:
             data = {"target": target} if target else {}
-            return self._client.request("POST", "/datasets", files={"file": (path.name, f)},
-                                        data=data, retry=False).json()
+            return self._client.request(
+                "POST", "/datasets", files={"file": (path.name, f)}, data=data, retry=False
+            ).json()
 
     def list(self) -> list[dict[str, Any]]:
         return self._client.get_json("/datasets")
@@ -223,8 +233,12 @@ class Job:
         while True:
             try:
                 headers = {"Last-Event-ID": str(last)} if last else {}
-                with self.client._http.stream("GET", f"/jobs/{self.id}/{what}/stream",
-                                              headers=headers, timeout=httpx.Timeout(30, read=60)) as r:
+                with self.client._http.stream(
+                    "GET",
+                    f"/jobs/{self.id}/{what}/stream",
+                    headers=headers,
+                    timeout=httpx.Timeout(30, read=60),
+                ) as r:
                     if r.status_code >= 400:
                         r.read()
                         raise ApiError(r.status_code, r.json().get("detail", r.text))

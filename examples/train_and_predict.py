@@ -1,6 +1,6 @@
 """Submit a job, watch it train, download the verified model and predict with it.
 
-    .venv/bin/python examples/train_and_predict.py            # against TFJOBS_URL or 127.0.0.1:8000
+.venv/bin/python examples/train_and_predict.py            # against TFJOBS_URL or 127.0.0.1:8000
 """
 
 from __future__ import annotations

@@ -40,8 +40,9 @@ class Stack:
     def start_worker(self) -> subprocess.Popen[bytes]:
         log = (self.logs / f"worker-{len(self.processes)}.log").open("wb")
         self.log_files.append(log)
-        process = subprocess.Popen([sys.executable, "-m", "worker"], env=self.env, cwd=REPO,
-                                   stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "worker"], env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT
+        )
         self.processes.append(process)
         return process
 
@@ -56,8 +57,9 @@ class Stack:
         raise AssertionError(f"job {job_id} did not finish in {timeout}s:\n{self.tail_logs()}")
 
     def tail_logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n" + p.read_text(errors="replace")[-3000:]
-                         for p in sorted(self.logs.iterdir()))
+        return "\n".join(
+            f"--- {p.name}\n" + p.read_text(errors="replace")[-3000:] for p in sorted(self.logs.iterdir())
+        )
 
 
 def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
@@ -79,13 +81,24 @@ def running_stack(tmp_path: Path, settings: Mapping[str, str], *, workers: int =
     port = free_port()
     logs = tmp_path / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "TFJOBS_DATA_DIR": str(tmp_path / "data"), "TF_CPP_MIN_LOG_LEVEL": "2",
-           "TFJOBS_REPORT_EVERY_SECONDS": "0.2", "TFJOBS_CANCEL_POLL_SECONDS": "0.2", **settings}
+    env = {
+        **os.environ,
+        "TFJOBS_DATA_DIR": str(tmp_path / "data"),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "TFJOBS_REPORT_EVERY_SECONDS": "0.2",
+        "TFJOBS_CANCEL_POLL_SECONDS": "0.2",
+        **settings,
+    }
     stack = Stack(f"http://127.0.0.1:{port}", env, tmp_path / "data", logs)
     api_log = (logs / "api.log").open("wb")
     stack.log_files.append(api_log)
-    api = subprocess.Popen([sys.executable, "-m", "app.cli", "api", "--port", str(port)], env=env,
-                           cwd=REPO, stdout=api_log, stderr=subprocess.STDOUT)
+    api = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "api", "--port", str(port)],
+        env=env,
+        cwd=REPO,
+        stdout=api_log,
+        stderr=subprocess.STDOUT,
+    )
     stack.processes.append(api)
     try:
         _wait_http(stack.url, api)

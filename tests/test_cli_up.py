@@ -22,8 +22,13 @@ def clean_env() -> dict[str, str]:
 def test_up_runs_api_and_worker_on_the_embedded_default_and_stops_cleanly(tmp_path):
     port = free_port()
     log = (tmp_path / "up.log").open("wb")
-    up = subprocess.Popen([*TFJOBS, "up", "--port", str(port), "--data-dir", str(tmp_path / "d")],
-                          cwd=tmp_path, env=clean_env(), stdout=log, stderr=subprocess.STDOUT)
+    up = subprocess.Popen(
+        [*TFJOBS, "up", "--port", str(port), "--data-dir", str(tmp_path / "d")],
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -33,8 +38,9 @@ def test_up_runs_api_and_worker_on_the_embedded_default_and_stops_cleanly(tmp_pa
         banner = (tmp_path / "up.log").read_text()
         assert f"API {url}" in banner and f"docs {url}/docs" in banner
         with httpx.Client(base_url=url, timeout=30) as client:
-            job = client.post("/jobs", json={"model_type": "residual", "loss": "huber",
-                                             "threshold": 2.0, "epochs": 2}).json()
+            job = client.post(
+                "/jobs", json={"model_type": "residual", "loss": "huber", "threshold": 2.0, "epochs": 2}
+            ).json()
             while (job := client.get(f"/jobs/{job['id']}").json())["status"] in ("queued", "running"):
                 assert time.monotonic() < deadline + 120
                 time.sleep(0.3)
@@ -54,8 +60,14 @@ def test_up_runs_api_and_worker_on_the_embedded_default_and_stops_cleanly(tmp_pa
 
 
 def test_up_refuses_to_listen_beyond_loopback_with_auth_off(tmp_path):
-    done = subprocess.run([*TFJOBS, "up", "--host", "0.0.0.0", "--data-dir", str(tmp_path)],
-                          cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [*TFJOBS, "up", "--host", "0.0.0.0", "--data-dir", str(tmp_path)],
+        cwd=REPO,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "refusing to listen on 0.0.0.0" in done.stderr
 
@@ -74,8 +86,14 @@ def test_token_create_prints_a_token_the_api_accepts(tmp_path):
     from app.main import create_app
 
     env = {**clean_env(), "TFJOBS_DATA_DIR": str(tmp_path)}
-    done = subprocess.run([*TFJOBS, "token", "create", "--owner", "alice"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [*TFJOBS, "token", "create", "--owner", "alice"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     token = done.stdout.strip()
     assert token.startswith("tfj_") and len(token) > 40

@@ -27,13 +27,22 @@ __version__ = "0.1.0"
 _HOOKED = ("tensorflow", "keras")
 
 _LAZY = {
-    "HuberLoss": "tfcore.losses", "create_huber": "tfcore.losses", "huber": "tfcore.losses",
-    "stable_softplus": "tfcore.activations", "GlorotNormalVariant": "tfcore.initializers",
-    "MyL1Regularizer": "tfcore.regularizers", "PositiveWeights": "tfcore.constraints",
-    "HuberMetric": "tfcore.metrics", "MyDense": "tfcore.layers", "Exponential": "tfcore.layers",
-    "MyMultiLayer": "tfcore.layers", "MyGaussianNoise": "tfcore.layers",
-    "ResidualBlock": "tfcore.layers", "build_model": "tfcore.models",
-    "JobSpec": "tfcore.spec", "TfcoreError": "tfcore.errors",
+    "HuberLoss": "tfcore.losses",
+    "create_huber": "tfcore.losses",
+    "huber": "tfcore.losses",
+    "stable_softplus": "tfcore.activations",
+    "GlorotNormalVariant": "tfcore.initializers",
+    "MyL1Regularizer": "tfcore.regularizers",
+    "PositiveWeights": "tfcore.constraints",
+    "HuberMetric": "tfcore.metrics",
+    "MyDense": "tfcore.layers",
+    "Exponential": "tfcore.layers",
+    "MyMultiLayer": "tfcore.layers",
+    "MyGaussianNoise": "tfcore.layers",
+    "ResidualBlock": "tfcore.layers",
+    "build_model": "tfcore.models",
+    "JobSpec": "tfcore.spec",
+    "TfcoreError": "tfcore.errors",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -84,6 +93,5 @@ class _RegisterAfterKerasLoads(importlib.abc.MetaPathFinder):
         return spec
 
 
-if not _register_if_ready() and not any(
-        isinstance(f, _RegisterAfterKerasLoads) for f in sys.meta_path):
+if not _register_if_ready() and not any(isinstance(f, _RegisterAfterKerasLoads) for f in sys.meta_path):
     sys.meta_path.insert(0, _RegisterAfterKerasLoads())

@@ -75,8 +75,14 @@ def infer_task(y: np.ndarray) -> Task:
     return "binary" if np.isin(np.unique(y), (0.0, 1.0)).all() else "regression"
 
 
-def _make(name: str, x: np.ndarray, y: np.ndarray, feature_names: list[str] | tuple[str, ...],
-          target: str, limits: DataLimits) -> Dataset:
+def _make(
+    name: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    feature_names: list[str] | tuple[str, ...],
+    target: str,
+    limits: DataLimits,
+) -> Dataset:
     """Checks shapes, finiteness and limits once, for every source."""
     x = np.asarray(x, dtype=np.float32)
     y = np.asarray(y, dtype=np.float32).reshape(-1, 1)
@@ -93,21 +99,24 @@ def _make(name: str, x: np.ndarray, y: np.ndarray, feature_names: list[str] | tu
     if x.shape[0] > limits.max_rows:
         raise DataError(f"{name}: {x.shape[0]} rows is more than the limit of {limits.max_rows}")
     if x.shape[1] > limits.max_features:
-        raise DataError(
-            f"{name}: {x.shape[1]} features is more than the limit of {limits.max_features}")
+        raise DataError(f"{name}: {x.shape[1]} features is more than the limit of {limits.max_features}")
     for label, array in (("features", x), ("target", y)):
         bad = np.argwhere(~np.isfinite(array))
         if bad.size:
             row = int(bad[0][0])
-            raise DataError(f"{name}: {label} hold NaN or infinite values (first at row {row + 1}); "
-                            "fill or drop those rows")
+            raise DataError(
+                f"{name}: {label} hold NaN or infinite values (first at row {row + 1}); "
+                "fill or drop those rows"
+            )
     return Dataset(name, x, y, tuple(feature_names), target, infer_task(y))
 
 
 # --- built-ins -------------------------------------------------------------------
 
-def synthetic_regression(*, rows: int = 2_000, features: int = 8, noise: float = 0.1,
-                         seed: int = 0) -> Dataset:
+
+def synthetic_regression(
+    *, rows: int = 2_000, features: int = 8, noise: float = 0.1, seed: int = 0
+) -> Dataset:
     """A seeded regression problem: a smooth nonlinear target of random features."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(rows, features)).astype(np.float32)
@@ -136,10 +145,12 @@ class BuiltinInfo:
 
 
 BUILTIN_DATASETS: dict[str, BuiltinInfo] = {
-    "diabetes": BuiltinInfo("regression", 442, 10,
-                            "442 patients × 10 features → disease progression (scikit-learn)"),
-    "breast_cancer": BuiltinInfo("binary", 569, 30,
-                                 "569 tumours × 30 features → malignant or not (scikit-learn)"),
+    "diabetes": BuiltinInfo(
+        "regression", 442, 10, "442 patients × 10 features → disease progression (scikit-learn)"
+    ),
+    "breast_cancer": BuiltinInfo(
+        "binary", 569, 30, "569 tumours × 30 features → malignant or not (scikit-learn)"
+    ),
     "synthetic": BuiltinInfo("regression", 2_000, 8, "2,000 × 8 seeded synthetic regression"),
 }
 
@@ -157,8 +168,10 @@ def load_builtin(name: str, *, seed: int = 0) -> Dataset:
 
 # --- uploads ---------------------------------------------------------------------
 
-def load_csv(source: str | Path | bytes, *, target: str, name: str = "upload.csv",
-             limits: DataLimits = DataLimits()) -> Dataset:
+
+def load_csv(
+    source: str | Path | bytes, *, target: str, name: str = "upload.csv", limits: DataLimits = DataLimits()
+) -> Dataset:
     """A CSV with a header row and numeric cells; ``target`` names the label column."""
     if isinstance(source, bytes):
         raw = source
@@ -177,15 +190,16 @@ def load_csv(source: str | Path | bytes, *, target: str, name: str = "upload.csv
     if target not in header:
         raise DataError(f"{name}: no target column {target!r}; the header has {header}")
     if len(header) - 1 > limits.max_features:
-        raise DataError(
-            f"{name}: {len(header) - 1} features is more than the limit of {limits.max_features}")
+        raise DataError(f"{name}: {len(header) - 1} features is more than the limit of {limits.max_features}")
     rows: list[list[float]] = []
     for line_no, row in enumerate(reader, start=2):
         if not row or all(not cell.strip() for cell in row):
             continue
         if len(row) != len(header):
-            raise DataError(f"{name}: line {line_no} has {len(row)} cells but the header has "
-                            f"{len(header)}; every row needs one value per column")
+            raise DataError(
+                f"{name}: line {line_no} has {len(row)} cells but the header has "
+                f"{len(header)}; every row needs one value per column"
+            )
         if len(rows) >= limits.max_rows:
             raise DataError(f"{name}: more than the limit of {limits.max_rows} rows")
         values = []
@@ -193,8 +207,10 @@ def load_csv(source: str | Path | bytes, *, target: str, name: str = "upload.csv
             try:
                 values.append(float(cell))
             except ValueError:
-                raise DataError(f"{name}: column {column!r} is not numeric (line {line_no}: "
-                                f"{cell.strip()[:40]!r}); encode it as numbers or drop it") from None
+                raise DataError(
+                    f"{name}: column {column!r} is not numeric (line {line_no}: "
+                    f"{cell.strip()[:40]!r}); encode it as numbers or drop it"
+                ) from None
         rows.append(values)
     if not rows:
         raise DataError(f"{name}: the file has a header but no data rows")
@@ -202,23 +218,27 @@ def load_csv(source: str | Path | bytes, *, target: str, name: str = "upload.csv
     nan_at = np.argwhere(np.isnan(table))
     if nan_at.size:
         line, col = int(nan_at[0][0]), int(nan_at[0][1])
-        raise DataError(f"{name}: empty or NaN cell in column {header[col]!r} (data row {line + 1}); "
-                        "fill or drop those rows")
+        raise DataError(
+            f"{name}: empty or NaN cell in column {header[col]!r} (data row {line + 1}); "
+            "fill or drop those rows"
+        )
     t = header.index(target)
     features = [h for i, h in enumerate(header) if i != t]
     return _make(name, np.delete(table, t, axis=1), table[:, t], features, target, limits)
 
 
-def load_npz(source: str | Path | bytes, *, name: str = "upload.npz",
-             limits: DataLimits = DataLimits()) -> Dataset:
+def load_npz(
+    source: str | Path | bytes, *, name: str = "upload.npz", limits: DataLimits = DataLimits()
+) -> Dataset:
     """A NumPy ``.npz`` with arrays ``x`` (rows × features) and ``y`` (rows); never unpickles."""
     stream = io.BytesIO(source) if isinstance(source, bytes) else Path(source).open("rb")
     try:
         with stream, np.load(stream, allow_pickle=False) as archive:
             missing = [key for key in ("x", "y") if key not in archive.files]
             if missing:
-                raise DataError(f"{name}: missing arrays {missing}; an NPZ needs 'x' and 'y' "
-                                f"(it has {archive.files})")
+                raise DataError(
+                    f"{name}: missing arrays {missing}; an NPZ needs 'x' and 'y' (it has {archive.files})"
+                )
             x, y = archive["x"], archive["y"]
     except DataError:
         raise
@@ -236,8 +256,9 @@ def load_npz(source: str | Path | bytes, *, name: str = "upload.npz",
     return _make(name, x, y, features, "y", limits)
 
 
-def load_file(path: str | Path, *, target: str | None = None, name: str | None = None,
-              limits: DataLimits = DataLimits()) -> Dataset:
+def load_file(
+    path: str | Path, *, target: str | None = None, name: str | None = None, limits: DataLimits = DataLimits()
+) -> Dataset:
     """A CSV (``target`` required) or NPZ upload, chosen by its first bytes, not its name."""
     path = Path(path)
     name = name or path.name
@@ -252,6 +273,7 @@ def load_file(path: str | Path, *, target: str | None = None, name: str | None =
 
 # --- splitting and the input pipeline -------------------------------------------
 
+
 def split(dataset: Dataset, *, validation_split: float, seed: int) -> tuple[Dataset, Dataset]:
     """A seeded shuffle, then the last ``validation_split`` of rows for validation."""
     if not 0 < validation_split < 1:
@@ -263,15 +285,23 @@ def split(dataset: Dataset, *, validation_split: float, seed: int) -> tuple[Data
     train_idx, val_idx = order[:-n_val], order[-n_val:]
 
     def take(idx: np.ndarray) -> Dataset:
-        return Dataset(dataset.name, dataset.x[idx], dataset.y[idx], dataset.feature_names,
-                       dataset.target, dataset.task)
+        return Dataset(
+            dataset.name, dataset.x[idx], dataset.y[idx], dataset.feature_names, dataset.target, dataset.task
+        )
 
     return take(train_idx), take(val_idx)
 
 
-def make_tf_dataset(x: np.ndarray, y: np.ndarray, *, batch_size: int, seed: int | None = None,
-                    shuffle: bool = True, repeat: bool = False,
-                    drop_remainder: bool = False) -> tf.data.Dataset:
+def make_tf_dataset(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    batch_size: int,
+    seed: int | None = None,
+    shuffle: bool = True,
+    repeat: bool = False,
+    drop_remainder: bool = False,
+) -> tf.data.Dataset:
     """Shuffle (seeded), batch, prefetch.
 
     Each call with the same ``seed`` yields the same order, so an epoch can be

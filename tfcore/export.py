@@ -29,8 +29,7 @@ import tensorflow as tf
 import tfcore
 from tfcore.errors import ExportError
 
-__all__ = ["ARTIFACT_NAMES", "export_model", "pack_folder", "sha256_file", "tolerance",
-           "verify_predictions"]
+__all__ = ["ARTIFACT_NAMES", "export_model", "pack_folder", "sha256_file", "tolerance", "verify_predictions"]
 
 MODEL_KERAS = "model.keras"
 SAVED_MODEL_DIR = "saved_model"
@@ -65,8 +64,10 @@ def verify_predictions(expected: np.ndarray, actual: np.ndarray, *, what: str) -
     rtol, atol = tolerance(expected)
     if not np.allclose(actual, expected, rtol=rtol, atol=atol):
         worst = float(np.max(np.abs(actual - expected)))
-        raise ExportError(f"{what} does not reproduce the trained model's predictions "
-                          f"(largest difference {worst:.3g}); the artifact was not published")
+        raise ExportError(
+            f"{what} does not reproduce the trained model's predictions "
+            f"(largest difference {worst:.3g}); the artifact was not published"
+        )
 
 
 def _write_history(path: Path, history: Sequence[Mapping[str, float]]) -> None:
@@ -95,10 +96,16 @@ def _as_lists(array: np.ndarray) -> list[list[float]]:
     return np.asarray(array, dtype=np.float64).reshape(len(array), -1).tolist()
 
 
-def export_model(model: keras.Model, target_dir: Path, *, spec: Mapping[str, Any],
-                 history: Sequence[Mapping[str, float]], final_metrics: Mapping[str, float],
-                 example_inputs: np.ndarray,
-                 extra_files: Mapping[str, Path] | None = None) -> dict[str, str]:
+def export_model(
+    model: keras.Model,
+    target_dir: Path,
+    *,
+    spec: Mapping[str, Any],
+    history: Sequence[Mapping[str, float]],
+    final_metrics: Mapping[str, float],
+    example_inputs: np.ndarray,
+    extra_files: Mapping[str, Path] | None = None,
+) -> dict[str, str]:
     """Writes, verifies and publishes the artifacts; returns ``{file name: sha256}``.
 
     Args:
@@ -137,21 +144,27 @@ def export_model(model: keras.Model, target_dir: Path, *, spec: Mapping[str, Any
             if Path(name).name != name or name in (*ARTIFACT_NAMES, SAVED_MODEL_DIR):
                 raise ExportError(f"cannot publish an extra file named {name!r}")
             shutil.copyfile(source, staging / name)
-        files = {name: sha256_file(staging / name)
-                 for name in (MODEL_KERAS, SAVED_MODEL_TAR, HISTORY_CSV, *(extra_files or {}))}
+        files = {
+            name: sha256_file(staging / name)
+            for name in (MODEL_KERAS, SAVED_MODEL_TAR, HISTORY_CSV, *(extra_files or {}))
+        }
         manifest = {
             "spec": dict(spec),
-            "versions": {"tensorflow": tf.__version__, "keras": keras.__version__,
-                         "tfcore": tfcore.__version__},
+            "versions": {
+                "tensorflow": tf.__version__,
+                "keras": keras.__version__,
+                "tfcore": tfcore.__version__,
+            },
             "input": {"shape": [None, int(inputs.shape[1])], "dtype": "float32"},
-            "output": {"shape": [None, int(expected.reshape(len(inputs), -1).shape[1])],
-                       "dtype": "float32"},
-            "final_metrics": {k: (v if math.isfinite(v) else None)
-                              for k, v in final_metrics.items()},
+            "output": {"shape": [None, int(expected.reshape(len(inputs), -1).shape[1])], "dtype": "float32"},
+            "final_metrics": {k: (v if math.isfinite(v) else None) for k, v in final_metrics.items()},
             "files": files,
-            "examples": {"inputs": _as_lists(inputs), "outputs": _as_lists(expected),
-                         # how close a reload must come: np.allclose(out, outputs, rtol, atol)
-                         **dict(zip(("rtol", "atol"), tolerance(expected), strict=True))},
+            "examples": {
+                "inputs": _as_lists(inputs),
+                "outputs": _as_lists(expected),
+                # how close a reload must come: np.allclose(out, outputs, rtol, atol)
+                **dict(zip(("rtol", "atol"), tolerance(expected), strict=True)),
+            },
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, allow_nan=False))
         files[MANIFEST] = sha256_file(staging / MANIFEST)

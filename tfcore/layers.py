@@ -53,9 +53,16 @@ class MyDense(keras.layers.Layer):
     (2, 3)
     """
 
-    def __init__(self, units: int, activation: Any = None, *,
-                 kernel_initializer: Any = "glorot_normal", kernel_regularizer: Any = None,
-                 kernel_constraint: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        units: int,
+        activation: Any = None,
+        *,
+        kernel_initializer: Any = "glorot_normal",
+        kernel_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.units = _positive_int("units", units)
         self.activation = resolve_activation(activation)
@@ -65,9 +72,12 @@ class MyDense(keras.layers.Layer):
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         self.kernel = self.add_weight(
-            name="kernel", shape=(input_shape[-1], self.units),
-            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint)
+            name="kernel",
+            shape=(input_shape[-1], self.units),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
 
     def call(self, inputs: Any) -> Any:
@@ -137,8 +147,9 @@ class MyGaussianNoise(keras.layers.Layer):
 
     def call(self, inputs: Any, training: bool = False) -> Any:
         if training and self.stddev > 0:
-            noise = keras.random.normal(ops.shape(inputs), stddev=self.stddev,
-                                        dtype=inputs.dtype, seed=self.seed_generator)
+            noise = keras.random.normal(
+                ops.shape(inputs), stddev=self.stddev, dtype=inputs.dtype, seed=self.seed_generator
+            )
             return inputs + noise
         return inputs
 
@@ -163,16 +174,29 @@ class ResidualBlock(keras.layers.Layer):
         kernel_regularizer, kernel_constraint: Default to None.
     """
 
-    def __init__(self, n_layers: int, n_neurons: int, *, activation: Any = "relu",
-                 kernel_initializer: Any = "he_normal", kernel_regularizer: Any = None,
-                 kernel_constraint: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        n_layers: int,
+        n_neurons: int,
+        *,
+        activation: Any = "relu",
+        kernel_initializer: Any = "he_normal",
+        kernel_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.n_layers = _positive_int("n_layers", n_layers)
         self.n_neurons = _positive_int("n_neurons", n_neurons)
         self.hidden = [
-            MyDense(n_neurons, activation, kernel_initializer=kernel_initializer,
-                    kernel_regularizer=kernel_regularizer, kernel_constraint=kernel_constraint,
-                    dtype=self.dtype_policy)
+            MyDense(
+                n_neurons,
+                activation,
+                kernel_initializer=kernel_initializer,
+                kernel_regularizer=kernel_regularizer,
+                kernel_constraint=kernel_constraint,
+                dtype=self.dtype_policy,
+            )
             for _ in range(n_layers)
         ]
 
@@ -180,7 +204,8 @@ class ResidualBlock(keras.layers.Layer):
         if input_shape[-1] != self.n_neurons:
             raise ValueError(
                 f"the input width must equal n_neurons for the skip connection. "
-                f"Received: input width={input_shape[-1]}, n_neurons={self.n_neurons}")
+                f"Received: input width={input_shape[-1]}, n_neurons={self.n_neurons}"
+            )
         for layer in self.hidden:
             layer.build(input_shape)
 

@@ -40,8 +40,9 @@ class HuberMetric(keras.metrics.Metric):
         self.total = self.add_variable(shape=(), initializer="zeros", name="total", aggregation="sum")
         self.count = self.add_variable(shape=(), initializer="zeros", name="count", aggregation="sum")
 
-    def update_state(self, y_true: tf.Tensor, y_pred: tf.Tensor,
-                     sample_weight: tf.Tensor | None = None) -> None:
+    def update_state(
+        self, y_true: tf.Tensor, y_pred: tf.Tensor, sample_weight: tf.Tensor | None = None
+    ) -> None:
         values = huber(y_true, y_pred, self.threshold)
         if sample_weight is None:
             weights = tf.ones_like(values)

@@ -57,12 +57,24 @@ class TabularModel(keras.Model):
 
     default_n_hidden = 2
 
-    def __init__(self, *, output_dim: int = 1, output_activation: Any = None,
-                 hidden_units: int = 30, n_hidden: int | None = None,
-                 activation: Any = "relu", kernel_initializer: Any = "he_normal",
-                 kernel_regularizer: Any = None, kernel_constraint: Any = None,
-                 gaussian_noise: float = 0.0, dropout: float = 0.0, seed: int | None = None,
-                 target_mean: float = 0.0, target_std: float = 1.0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        output_dim: int = 1,
+        output_activation: Any = None,
+        hidden_units: int = 30,
+        n_hidden: int | None = None,
+        activation: Any = "relu",
+        kernel_initializer: Any = "he_normal",
+        kernel_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        gaussian_noise: float = 0.0,
+        dropout: float = 0.0,
+        seed: int | None = None,
+        target_mean: float = 0.0,
+        target_std: float = 1.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.output_dim = output_dim
         self.hidden_units = hidden_units
@@ -84,21 +96,25 @@ class TabularModel(keras.Model):
         # Raw features may exceed float16's range (65504): normalize in float32 first.
         self.normalization = keras.layers.Normalization(name="normalization", dtype="float32")
         self.noise = MyGaussianNoise(self.gaussian_noise, seed=seed, name="noise", dtype=policy)
-        self.dropout = keras.layers.Dropout(self.dropout_rate, seed=seed, name="dropout",
-                                            dtype=policy)
+        self.dropout = keras.layers.Dropout(self.dropout_rate, seed=seed, name="dropout", dtype=policy)
         # The head stays float32 under mixed precision so outputs and loss are float32.
         # Its kernel starts at zero: a fresh regression model answers the training mean
         # (a binary one 0.5) instead of a large random value scaled by target_std.
-        self.out = MyDense(output_dim, self.output_activation, kernel_initializer="zeros",
-                           name="head", dtype="float32")
+        self.out = MyDense(
+            output_dim, self.output_activation, kernel_initializer="zeros", name="head", dtype="float32"
+        )
 
     def hidden_dense(self, units: int | None = None, **kwargs: Any) -> MyDense:
         """A hidden layer with the model's activation, initializer, regularizer, constraint."""
-        return MyDense(units or self.hidden_units, self.activation,
-                       kernel_initializer=self.kernel_initializer,
-                       kernel_regularizer=self.kernel_regularizer,
-                       kernel_constraint=self.kernel_constraint, dtype=self.dtype_policy,
-                       **kwargs)
+        return MyDense(
+            units or self.hidden_units,
+            self.activation,
+            kernel_initializer=self.kernel_initializer,
+            kernel_regularizer=self.kernel_regularizer,
+            kernel_constraint=self.kernel_constraint,
+            dtype=self.dtype_policy,
+            **kwargs,
+        )
 
     def build(self, input_shape: Shape) -> None:
         self.normalization.build(input_shape)
@@ -185,10 +201,12 @@ class ResidualRegressor(TabularModel):
             "kernel_constraint": self.kernel_constraint,
         }
         self.hidden1 = self.hidden_dense(name="hidden1")
-        self.block1 = ResidualBlock(self.n_hidden, self.hidden_units, name="block1",
-                                    dtype=self.dtype_policy, **options)
-        self.block2 = ResidualBlock(self.n_hidden, self.hidden_units, name="block2",
-                                    dtype=self.dtype_policy, **options)
+        self.block1 = ResidualBlock(
+            self.n_hidden, self.hidden_units, name="block1", dtype=self.dtype_policy, **options
+        )
+        self.block2 = ResidualBlock(
+            self.n_hidden, self.hidden_units, name="block2", dtype=self.dtype_policy, **options
+        )
 
     def build_body(self, input_shape: Shape) -> int:
         self.hidden1.build(input_shape)
@@ -289,8 +307,9 @@ def _regularizer(spec: JobSpec) -> keras.regularizers.Regularizer | None:
     return keras.regularizers.L2(spec.kernel_regularizer.l2)
 
 
-def build_model(spec: JobSpec, n_features: int, *, target_mean: float = 0.0,
-                target_std: float = 1.0) -> TabularModel:
+def build_model(
+    spec: JobSpec, n_features: int, *, target_mean: float = 0.0, target_std: float = 1.0
+) -> TabularModel:
     """The spec's model, built for ``n_features`` inputs (its Normalization not yet adapted).
 
     For regression, pass the training targets' mean and standard deviation so the

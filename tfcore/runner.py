@@ -50,33 +50,60 @@ class JobResult:
 
 def _check_task(spec: JobSpec, dataset: Dataset) -> None:
     if spec.task != dataset.task:
-        hint = ("use loss 'binary_crossentropy'" if dataset.task == "binary"
-                else "use a regression loss (huber, mse, mae)")
-        raise DataError(f"dataset {dataset.name!r} is a {dataset.task} dataset but loss "
-                        f"{spec.loss!r} is for {spec.task}; {hint}")
+        hint = (
+            "use loss 'binary_crossentropy'"
+            if dataset.task == "binary"
+            else "use a regression loss (huber, mse, mae)"
+        )
+        raise DataError(
+            f"dataset {dataset.name!r} is a {dataset.task} dataset but loss "
+            f"{spec.loss!r} is for {spec.task}; {hint}"
+        )
 
 
-def prepare_trainer(spec: JobSpec, train_x: np.ndarray, train_y: np.ndarray, *,
-                    jit_compile: bool = False, strategy: tf.distribute.Strategy | None = None) -> Trainer:
+def prepare_trainer(
+    spec: JobSpec,
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    *,
+    jit_compile: bool = False,
+    strategy: tf.distribute.Strategy | None = None,
+) -> Trainer:
     """Seeds everything and builds the spec's model, fitted to the training data's scale:
     Normalization adapted on ``train_x``, the head scaled to ``train_y``. Everything is
     created under the distribution strategy (``choose_strategy()`` unless given)."""
     keras.utils.set_random_seed(spec.seed)
     strategy = strategy or choose_strategy()
     with strategy.scope():
-        model = build_model(spec, train_x.shape[1],
-                            target_mean=float(np.mean(train_y, dtype=np.float64)),
-                            target_std=float(np.std(train_y, dtype=np.float64)) or 1.0)
+        model = build_model(
+            spec,
+            train_x.shape[1],
+            target_mean=float(np.mean(train_y, dtype=np.float64)),
+            target_std=float(np.std(train_y, dtype=np.float64)) or 1.0,
+        )
         model.normalization.adapt(train_x)
-        return Trainer(model, loss=build_loss(spec), optimizer=build_optimizer(spec),
-                       metrics=build_metrics(spec.metric_names, threshold=spec.threshold),
-                       jit_compile=jit_compile, strategy=strategy)
+        return Trainer(
+            model,
+            loss=build_loss(spec),
+            optimizer=build_optimizer(spec),
+            metrics=build_metrics(spec.metric_names, threshold=spec.threshold),
+            jit_compile=jit_compile,
+            strategy=strategy,
+        )
 
 
-def run_job(spec: JobSpec, dataset: Dataset, *, workdir: Path, reporter: Reporter | None = None,
-            should_stop: Callable[[], bool] | None = None, resume: bool = False,
-            export_dir: Path | None = None, checkpoint_dir: Path | None = None,
-            **loop_overrides: Any) -> JobResult:
+def run_job(
+    spec: JobSpec,
+    dataset: Dataset,
+    *,
+    workdir: Path,
+    reporter: Reporter | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    resume: bool = False,
+    export_dir: Path | None = None,
+    checkpoint_dir: Path | None = None,
+    **loop_overrides: Any,
+) -> JobResult:
     """Train ``spec`` on ``dataset``; if it was not cancelled, export into ``export_dir``.
 
     Checkpoints go to ``checkpoint_dir`` (default ``workdir/checkpoints``); with
@@ -87,24 +114,33 @@ def run_job(spec: JobSpec, dataset: Dataset, *, workdir: Path, reporter: Reporte
     _check_task(spec, dataset)
     train, validation = split(dataset, validation_split=spec.validation_split, seed=spec.seed)
     trainer = prepare_trainer(spec, train.x, train.y)
-    config = LoopConfig.from_spec(spec, checkpoint_dir=checkpoint_dir or Path(workdir) / "checkpoints",
-                                  resume=resume, **loop_overrides)
+    config = LoopConfig.from_spec(
+        spec, checkpoint_dir=checkpoint_dir or Path(workdir) / "checkpoints", resume=resume, **loop_overrides
+    )
     kwargs: dict[str, Any] = {"reporter": reporter}
     if should_stop is not None:
         kwargs["should_stop"] = should_stop
     result = fit(trainer, (train.x, train.y), (validation.x, validation.y), config, **kwargs)
 
-    job = JobResult(result.history, result.stop_reason, result.steps, {}, trainer.model,
-                    validation.x[:N_EXAMPLES], spec)
+    job = JobResult(
+        result.history, result.stop_reason, result.steps, {}, trainer.model, validation.x[:N_EXAMPLES], spec
+    )
     if export_dir is not None and result.stop_reason != "cancelled":
         export_job(job, Path(export_dir))
     return job
 
 
-def export_job(job: JobResult, export_dir: Path, *,
-               extra_files: dict[str, Path] | None = None) -> dict[str, str]:
+def export_job(
+    job: JobResult, export_dir: Path, *, extra_files: dict[str, Path] | None = None
+) -> dict[str, str]:
     """Exports a finished run's model (verified; see ``tfcore.export``) and records the files."""
-    job.files = export_model(job.model, Path(export_dir), spec=job.spec.model_dump(mode="json"),
-                             history=job.history, final_metrics=job.final_metrics,
-                             example_inputs=job.example_inputs, extra_files=extra_files)
+    job.files = export_model(
+        job.model,
+        Path(export_dir),
+        spec=job.spec.model_dump(mode="json"),
+        history=job.history,
+        final_metrics=job.final_metrics,
+        example_inputs=job.example_inputs,
+        extra_files=extra_files,
+    )
     return job.files

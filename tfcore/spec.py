@@ -51,10 +51,12 @@ BINARY_METRICS = ("accuracy", "precision", "recall", "auc")
 MetricName = Literal["mae", "mse", "rmse", "huber", "accuracy", "precision", "recall", "auc"]
 
 #: Keras activation names plus the project's numerically stable softplus.
-Activation = Literal["relu", "elu", "selu", "gelu", "swish", "tanh", "sigmoid", "softplus",
-                     "linear", "stable_softplus"]
-Initializer = Literal["he_normal", "he_uniform", "glorot_normal", "glorot_uniform",
-                      "lecun_normal", "glorot_normal_variant"]
+Activation = Literal[
+    "relu", "elu", "selu", "gelu", "swish", "tanh", "sigmoid", "softplus", "linear", "stable_softplus"
+]
+Initializer = Literal[
+    "he_normal", "he_uniform", "glorot_normal", "glorot_uniform", "lecun_normal", "glorot_normal_variant"
+]
 Optimizer = Literal["adam", "nadam", "sgd", "rmsprop"]
 
 # strict: no silent coercion ("5" or true for an integer is an error, not 5 or 1)
@@ -83,7 +85,8 @@ class PiecewiseConstant(BaseModel):
         if len(self.values) != len(self.boundaries) + 1:
             raise ValueError(
                 f"needs one more value than boundaries; got {len(self.boundaries)} "
-                f"boundaries and {len(self.values)} values")
+                f"boundaries and {len(self.values)} values"
+            )
         if self.boundaries != sorted(set(self.boundaries)):
             raise ValueError("boundaries must be strictly increasing")
         return self
@@ -130,13 +133,11 @@ class JobSpec(BaseModel):
     loss: LossName
     threshold: float = Field(default=1.0, gt=0, le=1e6, allow_inf_nan=False)
     epochs: int = Field(ge=1)
-    dataset: str | None = Field(default=None, min_length=1, max_length=64,
-                                pattern=r"^[A-Za-z0-9_.-]+$")
+    dataset: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     batch_size: int = Field(default=32, ge=1, le=65_536)
     optimizer: Optimizer = "adam"
     learning_rate: float = Field(default=1e-3, gt=0, le=10, allow_inf_nan=False)
-    lr_schedule: ExponentialDecay | PiecewiseConstant | None = Field(
-        default=None, discriminator="type")
+    lr_schedule: ExponentialDecay | PiecewiseConstant | None = Field(default=None, discriminator="type")
     metrics: list[MetricName] | None = Field(default=None, max_length=8)
     validation_split: float = Field(default=0.2, ge=0.05, le=0.5)
     seed: int = Field(default=42, ge=0, le=2**31 - 1)
@@ -175,7 +176,8 @@ class JobSpec(BaseModel):
         if wrong:
             raise ValueError(
                 f"metrics {wrong} do not apply to a {self.task} job (loss={self.loss!r}); "
-                f"choose from {list(allowed)}")
+                f"choose from {list(allowed)}"
+            )
         return self
 
     @property

@@ -30,8 +30,16 @@ from tfcore.losses import HuberLoss
 from tfcore.report import NullReporter, Point, Reporter
 from tfcore.spec import EarlyStopping, ExponentialDecay, JobSpec, PiecewiseConstant
 
-__all__ = ["LoopConfig", "StopReason", "TrainResult", "Trainer", "build_loss", "build_optimizer",
-           "fit", "lr_schedule"]
+__all__ = [
+    "LoopConfig",
+    "StopReason",
+    "TrainResult",
+    "Trainer",
+    "build_loss",
+    "build_optimizer",
+    "fit",
+    "lr_schedule",
+]
 
 StopReason = Literal["completed", "cancelled", "early_stopping"]
 
@@ -90,6 +98,7 @@ class TrainResult:
 
 # --- the pieces a spec names -------------------------------------------------------
 
+
 def build_loss(spec: JobSpec) -> keras.losses.Loss:
     """The spec's loss as a Keras ``Loss`` object (mean over the batch)."""
     if spec.loss == "huber":
@@ -106,17 +115,21 @@ def lr_schedule(spec: JobSpec) -> float | keras.optimizers.schedules.LearningRat
     schedule = spec.lr_schedule
     if isinstance(schedule, ExponentialDecay):
         return keras.optimizers.schedules.ExponentialDecay(
-            spec.learning_rate, decay_steps=schedule.decay_steps, decay_rate=schedule.decay_rate)
+            spec.learning_rate, decay_steps=schedule.decay_steps, decay_rate=schedule.decay_rate
+        )
     if isinstance(schedule, PiecewiseConstant):
-        return keras.optimizers.schedules.PiecewiseConstantDecay(
-            schedule.boundaries, schedule.values)
+        return keras.optimizers.schedules.PiecewiseConstantDecay(schedule.boundaries, schedule.values)
     return spec.learning_rate
 
 
 def build_optimizer(spec: JobSpec) -> keras.optimizers.Optimizer:
     """The spec's optimizer; under mixed precision, wrapped for dynamic loss scaling."""
-    classes = {"adam": keras.optimizers.Adam, "nadam": keras.optimizers.Nadam,
-               "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+    classes = {
+        "adam": keras.optimizers.Adam,
+        "nadam": keras.optimizers.Nadam,
+        "sgd": keras.optimizers.SGD,
+        "rmsprop": keras.optimizers.RMSprop,
+    }
     optimizer = classes[spec.optimizer](learning_rate=lr_schedule(spec))
     if spec.mixed_precision:
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
@@ -124,6 +137,7 @@ def build_optimizer(spec: JobSpec) -> keras.optimizers.Optimizer:
 
 
 # --- compiled step and evaluation ---------------------------------------------------
+
 
 class Trainer:
     """Owns a model, its optimizer, loss and streaming metrics, and their compiled functions.
@@ -133,9 +147,16 @@ class Trainer:
     loss. ``trace_counts`` counts Python traces, to prove each happens once.
     """
 
-    def __init__(self, model: keras.Model, *, loss: keras.losses.Loss,
-                 optimizer: keras.optimizers.Optimizer, metrics: list[keras.metrics.Metric],
-                 jit_compile: bool = False, strategy: tf.distribute.Strategy | None = None) -> None:
+    def __init__(
+        self,
+        model: keras.Model,
+        *,
+        loss: keras.losses.Loss,
+        optimizer: keras.optimizers.Optimizer,
+        metrics: list[keras.metrics.Metric],
+        jit_compile: bool = False,
+        strategy: tf.distribute.Strategy | None = None,
+    ) -> None:
         # Under a MirroredStrategy, construct the Trainer (and the model) inside its scope.
         self.strategy = strategy or tf.distribute.get_strategy()
         self.replicas = self.strategy.num_replicas_in_sync
@@ -150,15 +171,15 @@ class Trainer:
         self.optimizer.build(model.trainable_variables)
         self.train_chunk = tf.function(self._train_chunk)
         self.evaluate_dataset = tf.function(self._evaluate_dataset)
-        self._step = tf.function(self._train_step, jit_compile=True) if jit_compile \
-            else self._train_step
+        self._step = tf.function(self._train_step, jit_compile=True) if jit_compile else self._train_step
 
     @property
     def internal_metrics(self) -> list[keras.metrics.Metric]:
         return list(getattr(self.model, "internal_metrics", []))
 
-    def _forward_loss(self, x: tf.Tensor, y: tf.Tensor, training: bool,
-                      replicas: int = 1) -> tuple[tf.Tensor, Any]:
+    def _forward_loss(
+        self, x: tf.Tensor, y: tf.Tensor, training: bool, replicas: int = 1
+    ) -> tuple[tf.Tensor, Any]:
         y_pred = self.model(x, training=training)
         loss = self.loss_fn(y, y_pred)
         extra = self.model.losses  # regularizers and add_loss terms, e.g. reconstruction
@@ -196,8 +217,9 @@ class Trainer:
         # updated once, outside the replicas, with the whole batch gathered back.
         per_replica_loss, per_replica_pred = self.strategy.run(self._apply_step, args=(x, y))
         loss = self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica_loss, axis=None)  # shares
-        self._update_metrics(loss, self.strategy.gather(y, axis=0),
-                             self.strategy.gather(per_replica_pred, axis=0))
+        self._update_metrics(
+            loss, self.strategy.gather(y, axis=0), self.strategy.gather(per_replica_pred, axis=0)
+        )
         return loss
 
     def _train_chunk(self, iterator: Any, n_steps: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -226,12 +248,19 @@ class Trainer:
         return {m.name: float(m.result()) for m in metrics}
 
     def val_values(self) -> dict[str, float]:
-        return {f"val_{m.name}" if m is not self.val_loss else "val_loss": float(m.result())
-                for m in [self.val_loss, *self.val_metrics]}
+        return {
+            f"val_{m.name}" if m is not self.val_loss else "val_loss": float(m.result())
+            for m in [self.val_loss, *self.val_metrics]
+        }
 
     def reset_metrics(self) -> None:
-        for metric in [self.mean_loss, self.val_loss, *self.metrics, *self.val_metrics,
-                       *self.internal_metrics]:
+        for metric in [
+            self.mean_loss,
+            self.val_loss,
+            *self.metrics,
+            *self.val_metrics,
+            *self.internal_metrics,
+        ]:
             metric.reset_state()
 
     def learning_rate(self) -> float:
@@ -239,6 +268,7 @@ class Trainer:
 
 
 # --- checkpoints -------------------------------------------------------------------
+
 
 class _LoopState:
     """What a checkpoint holds besides model and optimizer: where the loop was.
@@ -257,10 +287,13 @@ class _LoopState:
         self.manager: tf.train.CheckpointManager | None = None
         if directory is not None:
             checkpoint = tf.train.Checkpoint(
-                model=trainer.model, optimizer=trainer.optimizer, epoch=self.epoch,
+                model=trainer.model,
+                optimizer=trainer.optimizer,
+                epoch=self.epoch,
                 best_val_loss=self.best_val_loss,
                 epochs_without_improvement=self.epochs_without_improvement,
-                history=self.history_json)
+                history=self.history_json,
+            )
             self.manager = tf.train.CheckpointManager(checkpoint, str(directory), max_to_keep=2)
 
     def restore_latest(self) -> bool:
@@ -283,14 +316,20 @@ class _LoopState:
 
 # --- the loop ------------------------------------------------------------------------
 
+
 def _never_stop() -> bool:
     return False
 
 
-def fit(trainer: Trainer, train: tuple[np.ndarray, np.ndarray],
-        validation: tuple[np.ndarray, np.ndarray], config: LoopConfig, *,
-        reporter: Reporter | None = None,
-        should_stop: Callable[[], bool] = _never_stop) -> TrainResult:
+def fit(
+    trainer: Trainer,
+    train: tuple[np.ndarray, np.ndarray],
+    validation: tuple[np.ndarray, np.ndarray],
+    config: LoopConfig,
+    *,
+    reporter: Reporter | None = None,
+    should_stop: Callable[[], bool] = _never_stop,
+) -> TrainResult:
     """Train for ``config.epochs`` epochs (or the rest of them, when resuming).
 
     Args:
@@ -309,8 +348,9 @@ def fit(trainer: Trainer, train: tuple[np.ndarray, np.ndarray],
     # Several replicas split every batch: keep batches whole (drop a ragged last one) so
     # no replica ever gets an empty slice.
     distributed = trainer.replicas > 1
-    steps_per_epoch = (len(x_train) // config.batch_size if distributed
-                       else math.ceil(len(x_train) / config.batch_size))
+    steps_per_epoch = (
+        len(x_train) // config.batch_size if distributed else math.ceil(len(x_train) / config.batch_size)
+    )
     val_data = make_tf_dataset(*validation, batch_size=EVAL_BATCH_SIZE, shuffle=False)
 
     state = _LoopState(trainer, config.checkpoint_dir)
@@ -332,8 +372,13 @@ def fit(trainer: Trainer, train: tuple[np.ndarray, np.ndarray],
         epoch_start = last_report_time = time.perf_counter()
         last_report_step = step
         # take batches: the same seed-per-epoch order whether or not the run was resumed
-        batches = make_tf_dataset(x_train, y_train, batch_size=config.batch_size,
-                                  seed=config.seed + epoch, drop_remainder=distributed)
+        batches = make_tf_dataset(
+            x_train,
+            y_train,
+            batch_size=config.batch_size,
+            seed=config.seed + epoch,
+            drop_remainder=distributed,
+        )
         if distributed:
             batches = trainer.strategy.experimental_distribute_dataset(batches)
         iterator = iter(batches)
@@ -349,8 +394,10 @@ def fit(trainer: Trainer, train: tuple[np.ndarray, np.ndarray],
                 raise TrainingDiverged(epoch=epoch, step=step, loss=loss)
             # report (throttled)
             now = time.perf_counter()
-            due = remaining > 0 and (step - last_report_step >= config.report_every_steps
-                                     or now - last_report_time >= config.report_every_seconds)
+            due = remaining > 0 and (
+                step - last_report_step >= config.report_every_steps
+                or now - last_report_time >= config.report_every_seconds
+            )
             if first_report or due:
                 reporter.report(Point("step", epoch, step, trainer.train_values()))
                 last_report_step, last_report_time, first_report = step, now, False
@@ -364,16 +411,20 @@ def fit(trainer: Trainer, train: tuple[np.ndarray, np.ndarray],
         # validate, then one epoch point with everything
         train_seconds = time.perf_counter() - epoch_start
         trainer.evaluate_dataset(val_data)
-        values = {**trainer.train_values(), **trainer.val_values(),
-                  "lr": trainer.learning_rate(),
-                  "epoch_seconds": time.perf_counter() - epoch_start,
-                  "samples_per_second": len(x_train) / max(train_seconds, 1e-9)}
+        values = {
+            **trainer.train_values(),
+            **trainer.val_values(),
+            "lr": trainer.learning_rate(),
+            "epoch_seconds": time.perf_counter() - epoch_start,
+            "samples_per_second": len(x_train) / max(train_seconds, 1e-9),
+        }
         history.append({"epoch": float(epoch), "step": float(step), **values})
 
         # early-stopping bookkeeping, checkpoint, then report: a point is only ever
         # published for an epoch a resume will not train again
         improved = values["val_loss"] < float(state.best_val_loss.numpy()) - (
-            config.early_stopping.min_delta if config.early_stopping else 0.0)
+            config.early_stopping.min_delta if config.early_stopping else 0.0
+        )
         if improved:
             state.best_val_loss.assign(values["val_loss"])
             state.epochs_without_improvement.assign(0)
@@ -382,10 +433,13 @@ def fit(trainer: Trainer, train: tuple[np.ndarray, np.ndarray],
         state.save(epoch, history)
         reporter.report(Point("epoch", epoch, step, values))
         if config.early_stopping and (
-                int(state.epochs_without_improvement.numpy()) >= config.early_stopping.patience):
+            int(state.epochs_without_improvement.numpy()) >= config.early_stopping.patience
+        ):
             stop_reason = "early_stopping"
-            reporter.log(f"early stopping after epoch {epoch}: val_loss has not improved for "
-                         f"{config.early_stopping.patience} epochs")
+            reporter.log(
+                f"early stopping after epoch {epoch}: val_loss has not improved for "
+                f"{config.early_stopping.patience} epochs"
+            )
             break
         if should_stop():
             stop_reason = "cancelled"

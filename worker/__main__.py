@@ -38,9 +38,15 @@ def main(argv: list[str] | None = None) -> None:
     solo = args.concurrency == 1
     if solo:
         warm_up()  # prefork children warm up in worker_process_init instead
-    argv = ["worker", f"--loglevel={args.loglevel}", f"--concurrency={args.concurrency}",
-            f"--pool={'solo' if solo else 'prefork'}", "-Q", QUEUE,
-            f"--hostname=tfjobs-{os.getpid()}@%h"]
+    argv = [
+        "worker",
+        f"--loglevel={args.loglevel}",
+        f"--concurrency={args.concurrency}",
+        f"--pool={'solo' if solo else 'prefork'}",
+        "-Q",
+        QUEUE,
+        f"--hostname=tfjobs-{os.getpid()}@%h",
+    ]
     if get_settings().embedded_broker:  # the folder broker has no fanout for these
         argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
     celery_app.worker_main(argv)

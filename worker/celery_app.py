@@ -46,10 +46,14 @@ def warm_up() -> None:
     # several GPUs: the job trains under a MirroredStrategy over all of them
     device = f"{len(gpus)}×GPU {name}" if len(gpus) > 1 else f"GPU:0 {name}" if gpus else "CPU"
     with tempfile.TemporaryDirectory() as tmp:
-        run_job(JobSpec(model_type="mlp", loss="mse", epochs=1, batch_size=64),
-                synthetic_regression(rows=256, features=4), workdir=tmp)
+        run_job(
+            JobSpec(model_type="mlp", loss="mse", epochs=1, batch_size=64),
+            synthetic_regression(rows=256, features=4),
+            workdir=tmp,
+        )
     for name in BUILTIN_DATASETS:  # imports scikit-learn and caches the built-ins now
         load_builtin(name)
+
     def requeue(job_id: str) -> None:
         celery_app.send_task(TaskName.TRAIN, kwargs={"job_id": job_id}, queue=QUEUE)
 

@@ -48,9 +48,17 @@ class StoreReporter:
         batch_size: most items written in one transaction.
     """
 
-    def __init__(self, store: Store, job_id: str, *, attempt: int | None = None, last_seq: int = 0,
-                 last_log_seq: int = 0, tensorboard_dir: Path | None = None,
-                 batch_size: int = 1000) -> None:
+    def __init__(
+        self,
+        store: Store,
+        job_id: str,
+        *,
+        attempt: int | None = None,
+        last_seq: int = 0,
+        last_log_seq: int = 0,
+        tensorboard_dir: Path | None = None,
+        batch_size: int = 1000,
+    ) -> None:
         self.store, self.job_id, self.attempt = store, job_id, attempt
         self._seq, self._log_seq = last_seq, last_log_seq
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -67,8 +75,11 @@ class StoreReporter:
         self._seq += 1
         self._queue.put((self._seq, point, utcnow()))
         if point.kind == "epoch":
-            shown = ", ".join(f"{k}={v:.4g}" for k, v in point.values.items()
-                              if k in ("loss", "val_loss") or k.endswith(("mae", "accuracy")))
+            shown = ", ".join(
+                f"{k}={v:.4g}"
+                for k, v in point.values.items()
+                if k in ("loss", "val_loss") or k.endswith(("mae", "accuracy"))
+            )
             self.log(f"epoch {point.epoch} (step {point.step}): {shown}")
 
     def log(self, message: str, level: str = "info") -> None:
@@ -112,17 +123,23 @@ class StoreReporter:
             if points or lines:
                 self._write(points, lines)
 
-    def _take(self, item: tuple[Any, ...], points: list[dict[str, Any]],
-              lines: list[dict[str, Any]]) -> None:
+    def _take(self, item: tuple[Any, ...], points: list[dict[str, Any]], lines: list[dict[str, Any]]) -> None:
         if isinstance(item[0], _Line):
             line, at = item
             lines.append({"seq": line.seq, "time": at, "level": line.level, "message": line.message})
             return
         seq, point, at = item
         values = {k: float(v) for k, v in point.values.items()}
-        points.append({"seq": seq, "kind": point.kind, "epoch": point.epoch, "step": point.step,
-                       "time": at, "values": {k: (v if v == v and abs(v) != float("inf") else None)
-                                              for k, v in values.items()}})
+        points.append(
+            {
+                "seq": seq,
+                "kind": point.kind,
+                "epoch": point.epoch,
+                "step": point.step,
+                "time": at,
+                "values": {k: (v if v == v and abs(v) != float("inf") else None) for k, v in values.items()},
+            }
+        )
         if point.kind == "epoch" and self._tensorboard_dir is not None:
             if self._tensorboard is None:
                 self._tensorboard = _TensorBoardWriter(self._tensorboard_dir)
@@ -141,8 +158,7 @@ class StoreReporter:
                 self._error = err
                 return
             except Exception as err:  # a transient database error: back off and retry
-                log.warning("storing %d points for %s failed (%s); retrying", len(points),
-                            self.job_id, err)
+                log.warning("storing %d points for %s failed (%s); retrying", len(points), self.job_id, err)
                 if attempt == 4:
                     self._error = err
                 time.sleep(0.2 * 2**attempt)
@@ -155,8 +171,9 @@ class _TensorBoardWriter:
         import tensorflow as tf
 
         self._tf = tf
-        self._writers = {run: tf.summary.create_file_writer(str(directory / run))
-                         for run in ("train", "validation")}
+        self._writers = {
+            run: tf.summary.create_file_writer(str(directory / run)) for run in ("train", "validation")
+        }
 
     def write(self, epoch: int, values: dict[str, float]) -> None:
         for name, value in values.items():

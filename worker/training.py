@@ -48,8 +48,9 @@ class WorkerContext:
     requeue: Callable[[str], None] | None = None  # sends a job's message again
 
     @classmethod
-    def create(cls, settings: Settings, *, device: str,
-               requeue: Callable[[str], None] | None = None) -> WorkerContext:
+    def create(
+        cls, settings: Settings, *, device: str, requeue: Callable[[str], None] | None = None
+    ) -> WorkerContext:
         return cls(settings, Store(settings.sqlalchemy_url), socket.gethostname(), device, requeue)
 
 
@@ -83,10 +84,17 @@ class JobWatcher:
                     if crud.is_cancel_requested(session, job_id=self._job_id):
                         self.cancelled.set()
                     if time.monotonic() - last_renewal >= renew_every:
-                        if not crud.renew_lease(session, job_id=self._job_id, attempt=self._attempt,
-                                                lease_seconds=settings.lease_seconds):
-                            log.warning("job %s: attempt %d lost its lease; stopping without writing",
-                                        self._job_id, self._attempt)
+                        if not crud.renew_lease(
+                            session,
+                            job_id=self._job_id,
+                            attempt=self._attempt,
+                            lease_seconds=settings.lease_seconds,
+                        ):
+                            log.warning(
+                                "job %s: attempt %d lost its lease; stopping without writing",
+                                self._job_id,
+                                self._attempt,
+                            )
                             self.lease_lost.set()
                             return
                         last_renewal = time.monotonic()
@@ -107,9 +115,12 @@ def load_dataset(ctx: WorkerContext, spec: JobSpec) -> Dataset:
     if record is None:
         raise DataError(f"dataset {name!r} no longer exists")
     limits = DataLimits(max_rows=ctx.settings.max_rows, max_features=ctx.settings.max_features)
-    return load_file(ctx.settings.datasets_root / record.path,
-                     target=record.target if record.format == "csv" else None,
-                     name=record.name, limits=limits)
+    return load_file(
+        ctx.settings.datasets_root / record.path,
+        target=record.target if record.format == "csv" else None,
+        name=record.name,
+        limits=limits,
+    )
 
 
 def _checkpoints_for(work: Path, attempt: int) -> Path:
@@ -120,9 +131,14 @@ def _checkpoints_for(work: Path, attempt: int) -> Path:
     """
     folder = work / "checkpoints" / f"attempt-{attempt}"
     if not folder.exists():
-        earlier = sorted((p for p in (work / "checkpoints").glob("attempt-*")
-                          if int(p.name.split("-")[1]) < attempt and (p / "checkpoint").exists()),
-                         key=lambda p: int(p.name.split("-")[1]))
+        earlier = sorted(
+            (
+                p
+                for p in (work / "checkpoints").glob("attempt-*")
+                if int(p.name.split("-")[1]) < attempt and (p / "checkpoint").exists()
+            ),
+            key=lambda p: int(p.name.split("-")[1]),
+        )
         if earlier:
             shutil.copytree(earlier[-1], folder)
     return folder
@@ -131,8 +147,13 @@ def _checkpoints_for(work: Path, attempt: int) -> Path:
 def train_job(ctx: WorkerContext, job_id: str) -> str:
     """Runs the job if it is still queued; returns its final status (or why it was skipped)."""
     with ctx.store.session() as session:
-        job = crud.claim_job(session, job_id=job_id, hostname=ctx.hostname, device=ctx.device,
-                             lease_seconds=ctx.settings.lease_seconds)
+        job = crud.claim_job(
+            session,
+            job_id=job_id,
+            hostname=ctx.hostname,
+            device=ctx.device,
+            lease_seconds=ctx.settings.lease_seconds,
+        )
         if job is None:
             current = crud.get_job(session, job_id=job_id)
             state = current.status if current else "missing"
@@ -146,8 +167,13 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
     work = job_dir / "work"
     tensorboard_dir = work / "tensorboard"
     reporter: StoreReporter | None = StoreReporter(
-        ctx.store, job_id, attempt=attempt, last_seq=last_seq, last_log_seq=last_log_seq,
-        tensorboard_dir=tensorboard_dir)
+        ctx.store,
+        job_id,
+        attempt=attempt,
+        last_seq=last_seq,
+        last_log_seq=last_log_seq,
+        tensorboard_dir=tensorboard_dir,
+    )
     watcher = JobWatcher(ctx, job_id, attempt)
     status, summary, error, files = "failed", None, None, []
     try:
@@ -156,10 +182,17 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
         reporter.log(f"dataset {dataset.name!r}: {dataset.rows} rows × {dataset.features} features")
         checkpoints = _checkpoints_for(work, attempt)
         result: JobResult = run_job(
-            spec, dataset, workdir=work, reporter=reporter, should_stop=watcher.should_stop,
-            resume=attempt > 1, checkpoint_dir=checkpoints, already_reported_epoch=reported_epoch,
+            spec,
+            dataset,
+            workdir=work,
+            reporter=reporter,
+            should_stop=watcher.should_stop,
+            resume=attempt > 1,
+            checkpoint_dir=checkpoints,
+            already_reported_epoch=reported_epoch,
             report_every_steps=ctx.settings.report_every_steps,
-            report_every_seconds=ctx.settings.report_every_seconds)
+            report_every_seconds=ctx.settings.report_every_seconds,
+        )
         if watcher.lease_lost.is_set():
             status = "lease_lost"
         elif result.stop_reason == "cancelled" and not watcher.cancelled.is_set():
@@ -173,11 +206,20 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
             export_dir = job_dir / f"artifacts-{attempt}"  # per attempt: never shared, never overwritten
             shutil.rmtree(export_dir, ignore_errors=True)
             digests = export_job(result, export_dir, extra_files={TENSORBOARD_TAR: work / TENSORBOARD_TAR})
-            files = [{"name": name, "path": f"{job_id}/{export_dir.name}/{name}",
-                      "size": (export_dir / name).stat().st_size, "sha256": digest}
-                     for name, digest in digests.items()]
-            summary = {**result.final_metrics, "epochs": float(len(result.history)),
-                       "stopped_early": float(result.stop_reason == "early_stopping")}
+            files = [
+                {
+                    "name": name,
+                    "path": f"{job_id}/{export_dir.name}/{name}",
+                    "size": (export_dir / name).stat().st_size,
+                    "sha256": digest,
+                }
+                for name, digest in digests.items()
+            ]
+            summary = {
+                **result.final_metrics,
+                "epochs": float(len(result.history)),
+                "stopped_early": float(result.stop_reason == "early_stopping"),
+            }
             status = "succeeded"
     except TfcoreError as err:
         error = (err.type, str(err))
@@ -204,8 +246,15 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
     return _record_outcome(ctx, job_id, attempt, status, summary, error, files)
 
 
-def _record_outcome(ctx: WorkerContext, job_id: str, attempt: int, status: str,
-                    summary: dict | None, error: tuple[str, str] | None, files: list[dict]) -> str:
+def _record_outcome(
+    ctx: WorkerContext,
+    job_id: str,
+    attempt: int,
+    status: str,
+    summary: dict | None,
+    error: tuple[str, str] | None,
+    files: list[dict],
+) -> str:
     """Writes the attempt's ending, fenced: a stale attempt changes nothing."""
     if status == "lease_lost":
         log.warning("job %s: attempt %d was replaced; its results are discarded", job_id, attempt)
@@ -218,9 +267,15 @@ def _record_outcome(ctx: WorkerContext, job_id: str, attempt: int, status: str,
             else:
                 if status == "succeeded":
                     crud.add_artifacts(session, job_id=job_id, files=files)
-                crud.finish_job(session, job_id=job_id, status=status, summary=summary, attempt=attempt,
-                                error_type=error[0] if error else None,
-                                error_message=error[1] if error else None)
+                crud.finish_job(
+                    session,
+                    job_id=job_id,
+                    status=status,
+                    summary=summary,
+                    attempt=attempt,
+                    error_type=error[0] if error else None,
+                    error_message=error[1] if error else None,
+                )
     except LeaseLost:
         log.warning("job %s: attempt %d was replaced before it finished", job_id, attempt)
         return "lease_lost"

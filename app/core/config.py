@@ -20,12 +20,15 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TFJOBS_", extra="ignore")
 
-    data_dir: Path = Field(default=Path("data"),
-                           description="Root for the SQLite file, broker folder, datasets, artifacts")
-    database_url: str | None = Field(default=None,
-                                     description="SQLAlchemy URL; default sqlite:///DATA_DIR/tfjobs.db")
-    broker_url: str | None = Field(default=None,
-                                   description="redis://... ; default: a broker folder under DATA_DIR")
+    data_dir: Path = Field(
+        default=Path("data"), description="Root for the SQLite file, broker folder, datasets, artifacts"
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default sqlite:///DATA_DIR/tfjobs.db"
+    )
+    broker_url: str | None = Field(
+        default=None, description="redis://... ; default: a broker folder under DATA_DIR"
+    )
     artifacts_dir: Path | None = Field(default=None, description="default DATA_DIR/artifacts")
     max_upload_mb: int = Field(default=100, ge=1, description="largest dataset upload (413 beyond)")
     max_epochs: int = Field(default=1000, ge=1, description="largest epochs a spec may ask for")
@@ -37,8 +40,9 @@ class Settings(BaseSettings):
     report_every_seconds: float = Field(default=1.0, gt=0, description="... or every X seconds")
     cancel_poll_seconds: float = Field(default=0.5, gt=0, description="how often a worker checks for cancel")
     auth: bool = Field(default=False, description="require `Authorization: Bearer <token>` (on/off)")
-    bootstrap_token: str | None = Field(default=None, min_length=16,
-                                        description="a token registered at API start (compose)")
+    bootstrap_token: str | None = Field(
+        default=None, min_length=16, description="a token registered at API start (compose)"
+    )
     bootstrap_owner: str = Field(default="admin", description="owner of the bootstrap token")
     lease_seconds: float = Field(default=60.0, ge=1, description="a job's lease; renewed by heartbeat")
     max_attempts: int = Field(default=3, ge=1, description="tries before a job whose worker died fails")

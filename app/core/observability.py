@@ -29,8 +29,9 @@ class _JobsCollector(Collector):
         for status in STATUSES:
             jobs.add_metric([status], counts.get(status, 0))
         yield jobs
-        yield GaugeMetricFamily("tfjobs_queue_depth", "Jobs waiting for a worker",
-                                value=counts.get("queued", 0))
+        yield GaugeMetricFamily(
+            "tfjobs_queue_depth", "Jobs waiting for a worker", value=counts.get("queued", 0)
+        )
 
 
 class ServiceMetrics:
@@ -39,7 +40,10 @@ class ServiceMetrics:
     def __init__(self, store: Store) -> None:
         self.registry = CollectorRegistry()
         self.request_seconds = Histogram(
-            "tfjobs_http_request_duration_seconds", "HTTP request latency",
-            ["method", "route", "status"], registry=self.registry,
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+            "tfjobs_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route", "status"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
         self.registry.register(_JobsCollector(store))

@@ -22,11 +22,17 @@ def list_artifacts(job_id: str, session: SessionDep, owner: OwnerDep) -> Artifac
     return ArtifactsPublic(items=[ArtifactPublic.of(a) for a in crud.list_artifacts(session, job_id=job_id)])
 
 
-@router.get("/{job_id}/artifacts/{name}", response_class=FileResponse,
-            responses={200: {"content": {"application/octet-stream": {}}},
-                       404: {"description": "no such job or artifact"}})
-def download_artifact(job_id: str, name: str, session: SessionDep, owner: OwnerDep,
-                      settings: SettingsDep) -> FileResponse:
+@router.get(
+    "/{job_id}/artifacts/{name}",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        404: {"description": "no such job or artifact"},
+    },
+)
+def download_artifact(
+    job_id: str, name: str, session: SessionDep, owner: OwnerDep, settings: SettingsDep
+) -> FileResponse:
     find_job(session, job_id, owner)
     artifact = crud.get_artifact(session, job_id=job_id, name=name)
     if artifact is None:
@@ -36,5 +42,9 @@ def download_artifact(job_id: str, name: str, session: SessionDep, owner: OwnerD
     path = (root / artifact.path).resolve()
     if not path.is_relative_to(root) or not path.is_file():
         raise NotFound(f"artifact {name!r} is missing from the artifact volume")
-    return FileResponse(path, filename=artifact.name, media_type="application/octet-stream",
-                        headers={"X-Checksum-SHA256": artifact.sha256})
+    return FileResponse(
+        path,
+        filename=artifact.name,
+        media_type="application/octet-stream",
+        headers={"X-Checksum-SHA256": artifact.sha256},
+    )

@@ -17,16 +17,34 @@ __all__ = ["router"]
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=DatasetPublic,
-             responses={413: {"description": "upload over TFJOBS_MAX_UPLOAD_MB"},
-                        422: {"description": "not a usable CSV or NPZ"}})
-async def upload_dataset(file: Annotated[UploadFile, File(description="a CSV (with header) or NPZ")],
-                         store: StoreDep, settings: SettingsDep, owner: OwnerDep,
-                         target: Annotated[str | None, Form(max_length=255)] = None) -> DatasetPublic:
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DatasetPublic,
+    responses={
+        413: {"description": "upload over TFJOBS_MAX_UPLOAD_MB"},
+        422: {"description": "not a usable CSV or NPZ"},
+    },
+)
+async def upload_dataset(
+    file: Annotated[UploadFile, File(description="a CSV (with header) or NPZ")],
+    store: StoreDep,
+    settings: SettingsDep,
+    owner: OwnerDep,
+    target: Annotated[str | None, Form(max_length=255)] = None,
+) -> DatasetPublic:
     def save() -> DatasetPublic:
         with store.session() as session:
-            return DatasetPublic.of(save_upload(session, upload=file.file, filename=file.filename or "",
-                                                target=target, owner=owner, settings=settings))
+            return DatasetPublic.of(
+                save_upload(
+                    session,
+                    upload=file.file,
+                    filename=file.filename or "",
+                    target=target,
+                    owner=owner,
+                    settings=settings,
+                )
+            )
 
     return await run_in_threadpool(save)
 

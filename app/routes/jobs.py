@@ -26,8 +26,12 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 STATUS_PATTERN = "^(queued|running|succeeded|failed|cancelled)$"
-JOB_SPEC_BODY = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": {"$ref": "#/components/schemas/JobSpec"}}}}}
+JOB_SPEC_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobSpec"}}},
+    }
+}
 
 
 def find_job(session: Any, job_id: str, owner: str) -> Job:
@@ -41,14 +45,18 @@ def find_job(session: Any, job_id: str, owner: str) -> Job:
 def validate_spec(body: Any, *, max_epochs: int) -> JobSpec:
     """The spec, or 422 listing each field and the rule it breaks (FastAPI's error shape)."""
     if not isinstance(body, dict):
-        raise InvalidInput([{"loc": ["body"], "msg": "the job spec must be a JSON object",
-                             "type": "dict_type"}])
+        raise InvalidInput(
+            [{"loc": ["body"], "msg": "the job spec must be a JSON object", "type": "dict_type"}]
+        )
     try:
         return JobSpec.model_validate(body, context={"max_epochs": max_epochs})
     except ValidationError as err:
-        raise InvalidInput([{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
-                            for e in err.errors(include_url=False, include_context=False,
-                                                include_input=False)]) from None
+        raise InvalidInput(
+            [
+                {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+                for e in err.errors(include_url=False, include_context=False, include_input=False)
+            ]
+        ) from None
 
 
 def _request_hash(spec: JobSpec) -> str:
@@ -56,14 +64,28 @@ def _request_hash(spec: JobSpec) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=JobPublic,
-             openapi_extra=JOB_SPEC_BODY,
-             responses={409: {"description": "Idempotency-Key reused with another body"},
-                        429: {"description": "too many queued jobs"},
-                        422: {"description": "invalid spec"}, 503: {"description": "broker down"}})
-def create_job(*, body: Annotated[Any, Body()] = None, response: Response, store: StoreDep,
-               settings: SettingsDep, celery: CeleryDep, owner: OwnerDep,
-               idempotency_key: Annotated[str | None, Header(max_length=128)] = None) -> JobPublic:
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=JobPublic,
+    openapi_extra=JOB_SPEC_BODY,
+    responses={
+        409: {"description": "Idempotency-Key reused with another body"},
+        429: {"description": "too many queued jobs"},
+        422: {"description": "invalid spec"},
+        503: {"description": "broker down"},
+    },
+)
+def create_job(
+    *,
+    body: Annotated[Any, Body()] = None,
+    response: Response,
+    store: StoreDep,
+    settings: SettingsDep,
+    celery: CeleryDep,
+    owner: OwnerDep,
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> JobPublic:
     spec = validate_spec(body, max_epochs=settings.max_epochs)
     request_hash = _request_hash(spec)
     with store.session() as session:
@@ -73,13 +95,21 @@ def create_job(*, body: Annotated[Any, Body()] = None, response: Response, store
                 return _replay(existing, request_hash, response)
         resolve_dataset(session, spec, owner=owner, settings=settings)
         if crud.count_queued(session, owner=owner) >= settings.max_queued_per_owner:
-            raise TooManyRequests(f"you already have {settings.max_queued_per_owner} queued jobs (the "
-                                  "limit); wait for some to start", retry_after=30)
+            raise TooManyRequests(
+                f"you already have {settings.max_queued_per_owner} queued jobs (the "
+                "limit); wait for some to start",
+                retry_after=30,
+            )
     try:
         with store.session() as session:
-            job = crud.create_job(session, spec=spec.model_dump(mode="json"), epochs=spec.epochs,
-                                  owner=owner, idempotency_key=idempotency_key,
-                                  request_hash=request_hash)
+            job = crud.create_job(
+                session,
+                spec=spec.model_dump(mode="json"),
+                epochs=spec.epochs,
+                owner=owner,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+            )
     except IntegrityError:  # a concurrent retry with the same key won the insert
         with store.session() as session:
             existing = crud.find_job_by_key(session, owner=owner, idempotency_key=idempotency_key or "")
@@ -105,14 +135,21 @@ def _replay(job: Job, request_hash: str, response: Response) -> JobPublic:
 
 
 @router.get("", response_model=JobsPublic)
-def list_jobs(*, session: SessionDep, owner: OwnerDep, settings: SettingsDep,
-              status: Annotated[str | None, Query(pattern=STATUS_PATTERN)] = None,
-              limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-              cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None) -> JobsPublic:
-    jobs, next_num = crud.list_jobs(session, owner=owner, status=status, limit=limit,
-                                    before=int(cursor) if cursor else None)
-    return JobsPublic(items=[JobPublic.of(j) for j in jobs],
-                      next_cursor=str(next_num) if next_num is not None else None)
+def list_jobs(
+    *,
+    session: SessionDep,
+    owner: OwnerDep,
+    settings: SettingsDep,
+    status: Annotated[str | None, Query(pattern=STATUS_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
+) -> JobsPublic:
+    jobs, next_num = crud.list_jobs(
+        session, owner=owner, status=status, limit=limit, before=int(cursor) if cursor else None
+    )
+    return JobsPublic(
+        items=[JobPublic.of(j) for j in jobs], next_cursor=str(next_num) if next_num is not None else None
+    )
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses={404: {"description": "no such job"}})
@@ -120,8 +157,12 @@ def get_job(job_id: str, session: SessionDep, owner: OwnerDep) -> JobPublic:
     return JobPublic.of(find_job(session, job_id, owner))
 
 
-@router.post("/{job_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=JobPublic,
-             responses={404: {"description": "no such job"}, 409: {"description": "already finished"}})
+@router.post(
+    "/{job_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobPublic,
+    responses={404: {"description": "no such job"}, 409: {"description": "already finished"}},
+)
 def cancel_job(job_id: str, session: SessionDep, owner: OwnerDep) -> JobPublic:
     job = find_job(session, job_id, owner)
     if job.status in crud.FINAL_STATUSES:

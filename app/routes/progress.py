@@ -26,29 +26,50 @@ POLL_SECONDS = 0.2  # how often a stream looks for new rows: well inside the 1 s
 KEEPALIVE_SECONDS = 15.0
 
 
-@router.get("/{job_id}/metrics", response_class=Response,
-            responses={200: {"model": MetricsPage, "content": {"application/json": {}}}})
-def read_metrics(job_id: str, session: SessionDep, owner: OwnerDep, settings: SettingsDep,
-                 after: After = 0, limit: Limit = None) -> Response:
+@router.get(
+    "/{job_id}/metrics",
+    response_class=Response,
+    responses={200: {"model": MetricsPage, "content": {"application/json": {}}}},
+)
+def read_metrics(
+    job_id: str,
+    session: SessionDep,
+    owner: OwnerDep,
+    settings: SettingsDep,
+    after: After = 0,
+    limit: Limit = None,
+) -> Response:
     """A page of points after the cursor, as a MetricsPage. The hot path of every dashboard:
     points are stored pre-serialized, so the page is assembled, not encoded."""
     # Status first, points second: a final status guarantees the page below is complete.
     job = find_job(session, job_id, owner)
-    rows = crud.read_point_payloads(session, job_id=job_id, after=after,
-                                    limit=min(limit or settings.page_limit, settings.page_limit))
+    rows = crud.read_point_payloads(
+        session, job_id=job_id, after=after, limit=min(limit or settings.page_limit, settings.page_limit)
+    )
     head = json.dumps({"job_id": job_id, "status": job.status})[:-1]
     body = f'{head},"points":[{",".join(p for _, p in rows)}],"next":{rows[-1][0] if rows else after}}}'
     return Response(body, media_type="application/json")
 
 
 @router.get("/{job_id}/logs", response_model=LogsPage)
-def read_logs(job_id: str, session: SessionDep, owner: OwnerDep, settings: SettingsDep,
-              after: After = 0, limit: Limit = None) -> LogsPage:
+def read_logs(
+    job_id: str,
+    session: SessionDep,
+    owner: OwnerDep,
+    settings: SettingsDep,
+    after: After = 0,
+    limit: Limit = None,
+) -> LogsPage:
     job = find_job(session, job_id, owner)
-    lines = crud.read_logs(session, job_id=job_id, after=after,
-                           limit=min(limit or settings.page_limit, settings.page_limit))
-    return LogsPage(job_id=job_id, status=job.status, lines=[LogLinePublic.of(x) for x in lines],
-                    next=lines[-1].seq if lines else after)
+    lines = crud.read_logs(
+        session, job_id=job_id, after=after, limit=min(limit or settings.page_limit, settings.page_limit)
+    )
+    return LogsPage(
+        job_id=job_id,
+        status=job.status,
+        lines=[LogLinePublic.of(x) for x in lines],
+        next=lines[-1].seq if lines else after,
+    )
 
 
 def _resume_from(last_event_id: str | None, after: int) -> int:
@@ -58,12 +79,22 @@ def _resume_from(last_event_id: str | None, after: int) -> int:
 
 
 def _log_payloads(session: Any, *, job_id: str, after: int, limit: int) -> list[tuple[int, str]]:
-    return [(line.seq, LogLinePublic.of(line).model_dump_json())
-            for line in crud.read_logs(session, job_id=job_id, after=after, limit=limit)]
+    return [
+        (line.seq, LogLinePublic.of(line).model_dump_json())
+        for line in crud.read_logs(session, job_id=job_id, after=after, limit=limit)
+    ]
 
 
-def _event_stream(request: Request, store: Any, *, job_id: str, start: int, page: int,
-                  read: Callable[..., list[tuple[int, str]]], event: str) -> StreamingResponse:
+def _event_stream(
+    request: Request,
+    store: Any,
+    *,
+    job_id: str,
+    start: int,
+    page: int,
+    read: Callable[..., list[tuple[int, str]]],
+    event: str,
+) -> StreamingResponse:
     """SSE of ``(seq, json)`` rows after ``start``; ``id:`` is the seq, so reconnects resume
     exactly where they left off."""
 
@@ -94,25 +125,62 @@ def _event_stream(request: Request, store: Any, *, job_id: str, start: int, page
                 idle = 0.0
                 yield ": keep-alive\n\n"
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
-@router.get("/{job_id}/metrics/stream", response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}}}})
-def stream_metrics(job_id: str, request: Request, session: SessionDep, store: StoreDep,
-                   owner: OwnerDep, settings: SettingsDep, after: After = 0,
-                   last_event_id: Annotated[str | None, Header(max_length=20)] = None) -> StreamingResponse:
+@router.get(
+    "/{job_id}/metrics/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+def stream_metrics(
+    job_id: str,
+    request: Request,
+    session: SessionDep,
+    store: StoreDep,
+    owner: OwnerDep,
+    settings: SettingsDep,
+    after: After = 0,
+    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+) -> StreamingResponse:
     find_job(session, job_id, owner)
-    return _event_stream(request, store, job_id=job_id, start=_resume_from(last_event_id, after),
-                         page=settings.page_limit, read=crud.read_point_payloads, event="point")
+    return _event_stream(
+        request,
+        store,
+        job_id=job_id,
+        start=_resume_from(last_event_id, after),
+        page=settings.page_limit,
+        read=crud.read_point_payloads,
+        event="point",
+    )
 
 
-@router.get("/{job_id}/logs/stream", response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}}}})
-def stream_logs(job_id: str, request: Request, session: SessionDep, store: StoreDep,
-                owner: OwnerDep, settings: SettingsDep, after: After = 0,
-                last_event_id: Annotated[str | None, Header(max_length=20)] = None) -> StreamingResponse:
+@router.get(
+    "/{job_id}/logs/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+def stream_logs(
+    job_id: str,
+    request: Request,
+    session: SessionDep,
+    store: StoreDep,
+    owner: OwnerDep,
+    settings: SettingsDep,
+    after: After = 0,
+    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+) -> StreamingResponse:
     find_job(session, job_id, owner)
-    return _event_stream(request, store, job_id=job_id, start=_resume_from(last_event_id, after),
-                         page=settings.page_limit, read=_log_payloads, event="log")
+    return _event_stream(
+        request,
+        store,
+        job_id=job_id,
+        start=_resume_from(last_event_id, after),
+        page=settings.page_limit,
+        read=_log_payloads,
+        event="log",
+    )

@@ -64,12 +64,28 @@ def new_id() -> str:
 
 # --- jobs ------------------------------------------------------------------------
 
-def create_job(session: Session, *, spec: dict[str, Any], epochs: int, owner: str = "local",
-               idempotency_key: str | None = None, request_hash: str | None = None) -> Job:
+
+def create_job(
+    session: Session,
+    *,
+    spec: dict[str, Any],
+    epochs: int,
+    owner: str = "local",
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+) -> Job:
     now = utcnow()
-    job = Job(id=new_id(), owner=owner, status="queued", spec=spec, progress_epochs=epochs,
-              created_at=now, enqueued_at=now, idempotency_key=idempotency_key,
-              request_hash=request_hash)
+    job = Job(
+        id=new_id(),
+        owner=owner,
+        status="queued",
+        spec=spec,
+        progress_epochs=epochs,
+        created_at=now,
+        enqueued_at=now,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+    )
     session.add(job)
     session.flush()
     return job
@@ -83,12 +99,17 @@ def get_job(session: Session, *, job_id: str, owner: str | None = None) -> Job |
 
 
 def find_job_by_key(session: Session, *, owner: str, idempotency_key: str) -> Job | None:
-    return session.scalar(select(Job).where(Job.owner == owner,
-                                            Job.idempotency_key == idempotency_key))
+    return session.scalar(select(Job).where(Job.owner == owner, Job.idempotency_key == idempotency_key))
 
 
-def list_jobs(session: Session, *, owner: str | None = None, status: str | None = None,
-              before: int | None = None, limit: int = 50) -> tuple[list[Job], int | None]:
+def list_jobs(
+    session: Session,
+    *,
+    owner: str | None = None,
+    status: str | None = None,
+    before: int | None = None,
+    limit: int = 50,
+) -> tuple[list[Job], int | None]:
     """Newest first; returns the page and the cursor for the next one (None at the end)."""
     query = select(Job).order_by(Job.num.desc()).limit(limit + 1)
     if owner is not None:
@@ -113,8 +134,10 @@ def request_cancel(session: Session, *, job: Job) -> Job:
     if job.status == "queued":
         # Conditional update: a worker may be claiming this very job right now.
         changed = session.execute(
-            update(Job).where(Job.id == job.id, Job.status == "queued")
-            .values(status="cancelled", cancel_requested=True, finished_at=utcnow())).rowcount
+            update(Job)
+            .where(Job.id == job.id, Job.status == "queued")
+            .values(status="cancelled", cancel_requested=True, finished_at=utcnow())
+        ).rowcount
         if changed:
             session.refresh(job)
             return job
@@ -124,22 +147,31 @@ def request_cancel(session: Session, *, job: Job) -> Job:
     return job
 
 
-def claim_job(session: Session, *, job_id: str, hostname: str, device: str,
-              lease_seconds: float = 60.0) -> Job | None:
+def claim_job(
+    session: Session, *, job_id: str, hostname: str, device: str, lease_seconds: float = 60.0
+) -> Job | None:
     """Moves a queued job to running for this worker, with a lease; None if it is not
     queued any more (running elsewhere, finished, cancelled): a duplicate message."""
     now = utcnow()
     changed = session.execute(
-        update(Job).where(Job.id == job_id, Job.status == "queued", Job.cancel_requested.is_(False))
-        .values(status="running", started_at=func.coalesce(Job.started_at, now),
-                attempts=Job.attempts + 1, worker_hostname=hostname, worker_device=device,
-                lease_expires_at=now + timedelta(seconds=lease_seconds))).rowcount
+        update(Job)
+        .where(Job.id == job_id, Job.status == "queued", Job.cancel_requested.is_(False))
+        .values(
+            status="running",
+            started_at=func.coalesce(Job.started_at, now),
+            attempts=Job.attempts + 1,
+            worker_hostname=hostname,
+            worker_device=device,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+        )
+    ).rowcount
     if not changed:
         return None
     job = get_job(session, job_id=job_id)
     assert job is not None
-    session.add(Attempt(job_id=job_id, number=job.attempts, hostname=hostname, device=device,
-                        started_at=utcnow()))
+    session.add(
+        Attempt(job_id=job_id, number=job.attempts, hostname=hostname, device=device, started_at=utcnow())
+    )
     return job
 
 
@@ -157,46 +189,77 @@ def _current(job_id: str, attempt: int | None) -> Any:
 
 def renew_lease(session: Session, *, job_id: str, attempt: int, lease_seconds: float) -> bool:
     """The heartbeat: extends this attempt's lease; False if the job moved on without it."""
-    return bool(session.execute(update(Job).where(_current(job_id, attempt)).values(
-        lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))).rowcount)
+    return bool(
+        session.execute(
+            update(Job)
+            .where(_current(job_id, attempt))
+            .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+        ).rowcount
+    )
 
 
-def finish_job(session: Session, *, job_id: str, status: str, summary: dict[str, Any] | None = None,
-               error_type: str | None = None, error_message: str | None = None,
-               attempt: int | None = None) -> None:
+def finish_job(
+    session: Session,
+    *,
+    job_id: str,
+    status: str,
+    summary: dict[str, Any] | None = None,
+    error_type: str | None = None,
+    error_message: str | None = None,
+    attempt: int | None = None,
+) -> None:
     """Final status (fenced: raises LeaseLost if ``attempt`` is no longer the job's)."""
     assert status in FINAL_STATUSES
     now = utcnow()
-    changed = session.execute(update(Job).where(_current(job_id, attempt)).values(
-        status=status, finished_at=now, summary=summary, error_type=error_type,
-        error_message=error_message, lease_expires_at=None)).rowcount
+    changed = session.execute(
+        update(Job)
+        .where(_current(job_id, attempt))
+        .values(
+            status=status,
+            finished_at=now,
+            summary=summary,
+            error_type=error_type,
+            error_message=error_message,
+            lease_expires_at=None,
+        )
+    ).rowcount
     if not changed:
         raise LeaseLost(f"job {job_id} is no longer attempt {attempt}'s")
-    session.execute(update(Attempt).where(Attempt.job_id == job_id, Attempt.finished_at.is_(None))
-                    .values(finished_at=now, outcome=status))
+    session.execute(
+        update(Attempt)
+        .where(Attempt.job_id == job_id, Attempt.finished_at.is_(None))
+        .values(finished_at=now, outcome=status)
+    )
 
 
 def release_job(session: Session, *, job_id: str, attempt: int, outcome: str) -> bool:
     """Hands a running job back to the queue (worker stopping, lease expired); the
     attempt count stays, so the next claim is the next attempt. Fenced by ``attempt``."""
     now = utcnow()
-    changed = session.execute(update(Job).where(_current(job_id, attempt)).values(
-        status="queued", lease_expires_at=None, enqueued_at=now)).rowcount
-    session.execute(update(Attempt).where(Attempt.job_id == job_id, Attempt.number == attempt,
-                                          Attempt.finished_at.is_(None))
-                    .values(finished_at=now, outcome=outcome))
+    changed = session.execute(
+        update(Job)
+        .where(_current(job_id, attempt))
+        .values(status="queued", lease_expires_at=None, enqueued_at=now)
+    ).rowcount
+    session.execute(
+        update(Attempt)
+        .where(Attempt.job_id == job_id, Attempt.number == attempt, Attempt.finished_at.is_(None))
+        .values(finished_at=now, outcome=outcome)
+    )
     return bool(changed)
 
 
 def expired_leases(session: Session, *, now: datetime) -> list[Job]:
-    return list(session.scalars(select(Job).where(Job.status == "running",
-                                                  Job.lease_expires_at < now)))
+    return list(session.scalars(select(Job).where(Job.status == "running", Job.lease_expires_at < now)))
 
 
 def stale_queued(session: Session, *, before: datetime) -> list[Job]:
     """Queued jobs last enqueued before ``before``: their message may be lost."""
-    return list(session.scalars(select(Job).where(
-        Job.status == "queued", func.coalesce(Job.enqueued_at, Job.created_at) < before)))
+    return list(
+        session.scalars(
+            select(Job).where(Job.status == "queued", func.coalesce(Job.enqueued_at, Job.created_at) < before)
+        )
+    )
 
 
 def mark_enqueued(session: Session, *, job_id: str) -> None:
@@ -204,20 +267,32 @@ def mark_enqueued(session: Session, *, job_id: str) -> None:
 
 
 def count_queued(session: Session, *, owner: str) -> int:
-    return int(session.scalar(select(func.count()).select_from(Job).where(
-        Job.owner == owner, Job.status == "queued")) or 0)
+    return int(
+        session.scalar(
+            select(func.count()).select_from(Job).where(Job.owner == owner, Job.status == "queued")
+        )
+        or 0
+    )
 
 
 def last_epoch_point(session: Session, *, job_id: str) -> int:
     """The highest epoch with a stored epoch point (0 if none)."""
-    return int(session.scalar(select(func.max(MetricPoint.epoch)).where(
-        MetricPoint.job_id == job_id, MetricPoint.kind == "epoch")) or 0)
+    return int(
+        session.scalar(
+            select(func.max(MetricPoint.epoch)).where(
+                MetricPoint.job_id == job_id, MetricPoint.kind == "epoch"
+            )
+        )
+        or 0
+    )
 
 
 # --- metric points and log lines --------------------------------------------------
 
-def append_points(session: Session, *, job_id: str, points: Sequence[dict[str, Any]],
-                  attempt: int | None = None) -> None:
+
+def append_points(
+    session: Session, *, job_id: str, points: Sequence[dict[str, Any]], attempt: int | None = None
+) -> None:
     """Stores points whose ``seq`` the caller numbered, and moves the job's progress on.
     Fenced: with ``attempt``, raises LeaseLost (and stores nothing) for a stale attempt."""
     if not points:
@@ -228,21 +303,30 @@ def append_points(session: Session, *, job_id: str, points: Sequence[dict[str, A
         progress["progress_epoch"] = max(finished_epochs)
     if not session.execute(update(Job).where(_current(job_id, attempt)).values(**progress)).rowcount:
         raise LeaseLost(f"job {job_id} is no longer attempt {attempt}'s")
-    session.execute(MetricPoint.__table__.insert(),
-                    [{"job_id": job_id, **p, "payload": point_payload(p)} for p in points])
+    session.execute(
+        MetricPoint.__table__.insert(), [{"job_id": job_id, **p, "payload": point_payload(p)} for p in points]
+    )
 
 
-_PAGE_QUERY = text("SELECT seq, payload FROM metric_points WHERE job_id = :job_id AND seq > :after "
-                   "ORDER BY seq LIMIT :limit")
+_PAGE_QUERY = text(
+    "SELECT seq, payload FROM metric_points WHERE job_id = :job_id AND seq > :after ORDER BY seq LIMIT :limit"
+)
 
 
 def point_payload(point: dict[str, Any]) -> str:
     """The contract's Point as compact JSON (RFC 3339 UTC time, non-finite values as null)."""
-    return json.dumps({
-        "seq": point["seq"], "kind": point["kind"], "epoch": point["epoch"], "step": point["step"],
-        "time": point["time"].astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "values": {k: (v if v is None or math.isfinite(v) else None) for k, v in point["values"].items()},
-    }, separators=(",", ":"), allow_nan=False)
+    return json.dumps(
+        {
+            "seq": point["seq"],
+            "kind": point["kind"],
+            "epoch": point["epoch"],
+            "step": point["step"],
+            "time": point["time"].astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "values": {k: (v if v is None or math.isfinite(v) else None) for k, v in point["values"].items()},
+        },
+        separators=(",", ":"),
+        allow_nan=False,
+    )
 
 
 def read_point_payloads(session: Session, *, job_id: str, after: int, limit: int) -> list[tuple[int, str]]:
@@ -251,35 +335,53 @@ def read_point_payloads(session: Session, *, job_id: str, after: int, limit: int
     rows = session.execute(_PAGE_QUERY, {"job_id": job_id, "after": after, "limit": limit}).all()
     if any(payload is None for _, payload in rows):  # stored before payloads existed
         full = {p.seq: p for p in read_points(session, job_id=job_id, after=after, limit=limit)}
-        return [(seq, payload or point_payload({c: getattr(full[seq], c) for c in
-                                                ("seq", "kind", "epoch", "step", "time", "values")}))
-                for seq, payload in rows]
+        return [
+            (
+                seq,
+                payload
+                or point_payload(
+                    {c: getattr(full[seq], c) for c in ("seq", "kind", "epoch", "step", "time", "values")}
+                ),
+            )
+            for seq, payload in rows
+        ]
     return [(seq, payload) for seq, payload in rows]
 
 
-def append_logs(session: Session, *, job_id: str, lines: Sequence[dict[str, Any]],
-                attempt: int | None = None) -> None:
+def append_logs(
+    session: Session, *, job_id: str, lines: Sequence[dict[str, Any]], attempt: int | None = None
+) -> None:
     if not lines:
         return
-    if not session.execute(update(Job).where(_current(job_id, attempt))
-                           .values(last_log_seq=lines[-1]["seq"])).rowcount:
+    if not session.execute(
+        update(Job).where(_current(job_id, attempt)).values(last_log_seq=lines[-1]["seq"])
+    ).rowcount:
         raise LeaseLost(f"job {job_id} is no longer attempt {attempt}'s")
     session.execute(LogLine.__table__.insert(), [{"job_id": job_id, **line} for line in lines])
 
 
 def read_points(session: Session, *, job_id: str, after: int, limit: int) -> list[MetricPoint]:
-    query = (select(MetricPoint).where(MetricPoint.job_id == job_id, MetricPoint.seq > after)
-             .order_by(MetricPoint.seq).limit(limit))
+    query = (
+        select(MetricPoint)
+        .where(MetricPoint.job_id == job_id, MetricPoint.seq > after)
+        .order_by(MetricPoint.seq)
+        .limit(limit)
+    )
     return list(session.scalars(query))
 
 
 def read_logs(session: Session, *, job_id: str, after: int, limit: int) -> list[LogLine]:
-    query = (select(LogLine).where(LogLine.job_id == job_id, LogLine.seq > after)
-             .order_by(LogLine.seq).limit(limit))
+    query = (
+        select(LogLine)
+        .where(LogLine.job_id == job_id, LogLine.seq > after)
+        .order_by(LogLine.seq)
+        .limit(limit)
+    )
     return list(session.scalars(query))
 
 
 # --- datasets and artifacts ---------------------------------------------------------
+
 
 def create_dataset(session: Session, **fields: Any) -> Dataset:
     dataset = Dataset(created_at=utcnow(), **fields)
@@ -307,13 +409,11 @@ def add_artifacts(session: Session, *, job_id: str, files: Iterable[dict[str, An
 
 
 def list_artifacts(session: Session, *, job_id: str) -> list[Artifact]:
-    return list(session.scalars(select(Artifact).where(Artifact.job_id == job_id)
-                                .order_by(Artifact.name)))
+    return list(session.scalars(select(Artifact).where(Artifact.job_id == job_id).order_by(Artifact.name)))
 
 
 def get_artifact(session: Session, *, job_id: str, name: str) -> Artifact | None:
     return session.get(Artifact, (job_id, name))
-
 
 
 # --- API tokens ------------------------------------------------------------------------

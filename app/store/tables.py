@@ -19,8 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["ApiToken", "Artifact", "Attempt", "Base", "Dataset", "Job", "LogLine", "MetricPoint",
-           "utcnow"]
+__all__ = ["ApiToken", "Artifact", "Attempt", "Base", "Dataset", "Job", "LogLine", "MetricPoint", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -52,8 +51,9 @@ class Job(Base):
     __tablename__ = "jobs"
 
     # `num` orders jobs and is the list cursor; `id` is the public name.
-    num: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                     autoincrement=True)
+    num: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     id: Mapped[str] = mapped_column(String(32), unique=True, index=True)
     owner: Mapped[str] = mapped_column(String(64), default="local", index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)

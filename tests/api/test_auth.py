@@ -38,17 +38,31 @@ def test_tokens_are_stored_hashed(secured):
     assert hashlib.sha256(token.encode()).hexdigest() in hashes and token not in hashes
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer tfj_forged"},
-                                     {"Authorization": "Basic YWxpY2U6eA=="},
-                                     {"Authorization": "Bearer "}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer tfj_forged"},
+        {"Authorization": "Basic YWxpY2U6eA=="},
+        {"Authorization": "Bearer "},
+    ],
+)
 def test_no_or_bad_token_is_401_everywhere(secured, headers):
     client, alice, _ = secured
     job_id = client.post("/jobs", json=MINIMAL, headers=alice).json()["id"]
-    for method, path in [("GET", "/jobs"), ("POST", "/jobs"), ("GET", f"/jobs/{job_id}"),
-                         ("POST", f"/jobs/{job_id}/cancel"), ("GET", f"/jobs/{job_id}/metrics"),
-                         ("GET", f"/jobs/{job_id}/metrics/stream"), ("GET", f"/jobs/{job_id}/logs"),
-                         ("GET", f"/jobs/{job_id}/artifacts"), ("GET", f"/jobs/{job_id}/artifacts/x"),
-                         ("GET", "/datasets"), ("POST", "/datasets")]:
+    for method, path in [
+        ("GET", "/jobs"),
+        ("POST", "/jobs"),
+        ("GET", f"/jobs/{job_id}"),
+        ("POST", f"/jobs/{job_id}/cancel"),
+        ("GET", f"/jobs/{job_id}/metrics"),
+        ("GET", f"/jobs/{job_id}/metrics/stream"),
+        ("GET", f"/jobs/{job_id}/logs"),
+        ("GET", f"/jobs/{job_id}/artifacts"),
+        ("GET", f"/jobs/{job_id}/artifacts/x"),
+        ("GET", "/datasets"),
+        ("POST", "/datasets"),
+    ]:
         response = client.request(method, path, headers=headers, json=MINIMAL if method == "POST" else None)
         assert response.status_code == 401, (method, path, response.status_code)
         assert response.headers["www-authenticate"] == "Bearer"
@@ -58,16 +72,25 @@ def test_no_or_bad_token_is_401_everywhere(secured, headers):
 def test_another_owners_things_do_not_exist_for_you(secured):
     client, alice, bob = secured
     job_id = client.post("/jobs", json=MINIMAL, headers=alice).json()["id"]
-    dataset = client.post("/datasets", files={"file": ("d.csv", CSV)}, data={"target": "y"},
-                          headers=alice).json()
+    dataset = client.post(
+        "/datasets", files={"file": ("d.csv", CSV)}, data={"target": "y"}, headers=alice
+    ).json()
     with client.app_state.store.session() as session:
-        crud.add_artifacts(session, job_id=job_id, files=[{"name": "model.keras", "path": "x",
-                                                          "size": 1, "sha256": "0" * 64}])
-    for method, path in [("GET", f"/jobs/{job_id}"), ("POST", f"/jobs/{job_id}/cancel"),
-                         ("GET", f"/jobs/{job_id}/metrics"), ("GET", f"/jobs/{job_id}/metrics/stream"),
-                         ("GET", f"/jobs/{job_id}/logs"), ("GET", f"/jobs/{job_id}/logs/stream"),
-                         ("GET", f"/jobs/{job_id}/artifacts"),
-                         ("GET", f"/jobs/{job_id}/artifacts/model.keras")]:
+        crud.add_artifacts(
+            session,
+            job_id=job_id,
+            files=[{"name": "model.keras", "path": "x", "size": 1, "sha256": "0" * 64}],
+        )
+    for method, path in [
+        ("GET", f"/jobs/{job_id}"),
+        ("POST", f"/jobs/{job_id}/cancel"),
+        ("GET", f"/jobs/{job_id}/metrics"),
+        ("GET", f"/jobs/{job_id}/metrics/stream"),
+        ("GET", f"/jobs/{job_id}/logs"),
+        ("GET", f"/jobs/{job_id}/logs/stream"),
+        ("GET", f"/jobs/{job_id}/artifacts"),
+        ("GET", f"/jobs/{job_id}/artifacts/model.keras"),
+    ]:
         assert client.request(method, path, headers=bob).status_code == 404, path
     assert client.get("/jobs", headers=bob).json()["items"] == []
     assert dataset["id"] not in {d["id"] for d in client.get("/datasets", headers=bob).json()}

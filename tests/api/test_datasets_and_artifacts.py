@@ -18,12 +18,17 @@ def test_builtins_are_listed(client):
 
 
 def test_csv_upload_is_validated_stored_under_a_generated_name_and_usable(client):
-    response = client.post("/datasets", files={"file": ("../../etc/evil.csv", CSV, "text/csv")},
-                           data={"target": "price"})
+    response = client.post(
+        "/datasets", files={"file": ("../../etc/evil.csv", CSV, "text/csv")}, data={"target": "price"}
+    )
     assert response.status_code == 201, response.text
     dataset = response.json()
-    assert (dataset["rows"], dataset["features"], dataset["target"], dataset["task"]) == \
-        (30, 2, "price", "regression")
+    assert (dataset["rows"], dataset["features"], dataset["target"], dataset["task"]) == (
+        30,
+        2,
+        "price",
+        "regression",
+    )
     assert dataset["name"] == "evil.csv"
     stored = list(client.app_state.settings.datasets_root.iterdir())
     assert [p.name for p in stored] == [f"{dataset['id']}.csv"]
@@ -72,11 +77,21 @@ def test_artifacts_are_served_only_by_recorded_name(client):
     (folder / "secret.txt").write_bytes(b"not listed")
     digest = hashlib.sha256(content).hexdigest()
     with client.app_state.store.session() as session:
-        crud.add_artifacts(session, job_id=job_id, files=[{
-            "name": "model.keras", "path": f"{job_id}/artifacts-1/model.keras", "size": len(content),
-            "sha256": digest}])
+        crud.add_artifacts(
+            session,
+            job_id=job_id,
+            files=[
+                {
+                    "name": "model.keras",
+                    "path": f"{job_id}/artifacts-1/model.keras",
+                    "size": len(content),
+                    "sha256": digest,
+                }
+            ],
+        )
     assert client.get(f"/jobs/{job_id}/artifacts").json() == {
-        "items": [{"name": "model.keras", "size": len(content), "sha256": digest}]}
+        "items": [{"name": "model.keras", "size": len(content), "sha256": digest}]
+    }
     response = client.get(f"/jobs/{job_id}/artifacts/model.keras")
     assert response.status_code == 200 and response.content == content
     assert response.headers["content-length"] == str(len(content))

@@ -28,16 +28,28 @@ def test_prometheus_metrics(client):
 
 def test_openapi_documents_every_route_and_the_job_spec(client):
     schema = client.get("/openapi.json").json()
-    assert {"/jobs", "/jobs/{job_id}", "/jobs/{job_id}/cancel", "/jobs/{job_id}/metrics",
-            "/jobs/{job_id}/metrics/stream", "/jobs/{job_id}/logs", "/jobs/{job_id}/artifacts",
-            "/jobs/{job_id}/artifacts/{name}", "/datasets", "/healthz", "/readyz",
-            "/metrics"} <= set(schema["paths"])
+    assert {
+        "/jobs",
+        "/jobs/{job_id}",
+        "/jobs/{job_id}/cancel",
+        "/jobs/{job_id}/metrics",
+        "/jobs/{job_id}/metrics/stream",
+        "/jobs/{job_id}/logs",
+        "/jobs/{job_id}/artifacts",
+        "/jobs/{job_id}/artifacts/{name}",
+        "/datasets",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    } <= set(schema["paths"])
     assert "threshold" in schema["components"]["schemas"]["JobSpec"]["properties"]
     assert client.get("/docs").status_code == 200
 
 
 def test_the_api_never_imports_tensorflow():
-    out = run_python("import sys, app.main, app.cli\n"
-                     "app.main.create_app\n"
-                     "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    out = run_python(
+        "import sys, app.main, app.cli\n"
+        "app.main.create_app\n"
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    )
     assert out.strip() == "[]"

@@ -23,8 +23,19 @@ def test_submit_stores_enqueues_and_answers_201(client):
     assert job["spec"]["threshold"] == 2.0 and job["spec"]["batch_size"] == 32
     assert job["progress"] == {"epoch": 0, "epochs": 5, "step": 0}
     assert job["summary"] is None and job["error"] is None and job["worker"] is None
-    assert set(job) == {"id", "status", "spec", "created_at", "started_at", "finished_at", "attempts",
-                        "progress", "summary", "error", "worker"}
+    assert set(job) == {
+        "id",
+        "status",
+        "spec",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "attempts",
+        "progress",
+        "summary",
+        "error",
+        "worker",
+    }
     (message,) = queued_messages(client)
     assert message["headers"]["task"] == "tfjobs.train"
     _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
@@ -32,16 +43,19 @@ def test_submit_stores_enqueues_and_answers_201(client):
     assert client.get(f"/jobs/{job['id']}").json() == job
 
 
-@pytest.mark.parametrize(("body", "field", "rule"), [
-    ({**MINIMAL, "threshold": 0}, "threshold", "greater than 0"),
-    ({**MINIMAL, "epochs": 101}, "epochs", "at most 100"),  # the configured maximum
-    ({**MINIMAL, "epocs": 3}, "epocs", "Extra inputs"),
-    ({**MINIMAL, "batch_size": "big"}, "batch_size", "valid integer"),
-    ({**MINIMAL, "model_type": "cnn"}, "model_type", "should be"),
-    ({**MINIMAL, "dataset": "nope"}, "dataset", "no dataset 'nope'"),
-    ({**MINIMAL, "dataset": "breast_cancer"}, "loss", "binary dataset"),
-    ({"loss": "mse", "epochs": 1}, "model_type", "Field required"),
-])
+@pytest.mark.parametrize(
+    ("body", "field", "rule"),
+    [
+        ({**MINIMAL, "threshold": 0}, "threshold", "greater than 0"),
+        ({**MINIMAL, "epochs": 101}, "epochs", "at most 100"),  # the configured maximum
+        ({**MINIMAL, "epocs": 3}, "epocs", "Extra inputs"),
+        ({**MINIMAL, "batch_size": "big"}, "batch_size", "valid integer"),
+        ({**MINIMAL, "model_type": "cnn"}, "model_type", "should be"),
+        ({**MINIMAL, "dataset": "nope"}, "dataset", "no dataset 'nope'"),
+        ({**MINIMAL, "dataset": "breast_cancer"}, "loss", "binary dataset"),
+        ({"loss": "mse", "epochs": 1}, "model_type", "Field required"),
+    ],
+)
 def test_bad_specs_get_422_naming_field_and_rule_and_store_nothing(client, body, field, rule):
     response = client.post("/jobs", json=body)
     assert response.status_code == 422, response.text
@@ -79,8 +93,14 @@ def test_list_is_newest_first_filtered_and_paged(client):
 
 
 def test_unknown_job_is_404_everywhere(client):
-    for path in ["/jobs/nope", "/jobs/nope/metrics", "/jobs/nope/logs", "/jobs/nope/artifacts",
-                 "/jobs/nope/artifacts/model.keras", "/jobs/nope/metrics/stream"]:
+    for path in [
+        "/jobs/nope",
+        "/jobs/nope/metrics",
+        "/jobs/nope/logs",
+        "/jobs/nope/artifacts",
+        "/jobs/nope/artifacts/model.keras",
+        "/jobs/nope/metrics/stream",
+    ]:
         assert client.get(path).status_code == 404, path
     assert client.post("/jobs/nope/cancel").status_code == 404
 

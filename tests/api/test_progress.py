@@ -13,11 +13,28 @@ def submit_with_points(client, n_points: int, *, finish: str | None = None) -> s
     job_id = client.post("/jobs", json=MINIMAL).json()["id"]
     with client.app_state.store.session() as session:
         crud.claim_job(session, job_id=job_id, hostname="host", device="CPU")
-        crud.append_points(session, job_id=job_id, points=[
-            {"seq": i, "kind": "epoch" if i % 10 == 0 else "step", "epoch": (i - 1) // 10 + 1, "step": i,
-             "time": utcnow(), "values": {"loss": 1.0 / i}} for i in range(1, n_points + 1)])
-        crud.append_logs(session, job_id=job_id, lines=[
-            {"seq": i, "time": utcnow(), "level": "info", "message": f"line {i}"} for i in range(1, 4)])
+        crud.append_points(
+            session,
+            job_id=job_id,
+            points=[
+                {
+                    "seq": i,
+                    "kind": "epoch" if i % 10 == 0 else "step",
+                    "epoch": (i - 1) // 10 + 1,
+                    "step": i,
+                    "time": utcnow(),
+                    "values": {"loss": 1.0 / i},
+                }
+                for i in range(1, n_points + 1)
+            ],
+        )
+        crud.append_logs(
+            session,
+            job_id=job_id,
+            lines=[
+                {"seq": i, "time": utcnow(), "level": "info", "message": f"line {i}"} for i in range(1, 4)
+            ],
+        )
         if finish:
             crud.finish_job(session, job_id=job_id, status=finish, summary={"loss": 0.1})
     return job_id
@@ -62,8 +79,9 @@ def test_logs_page(client):
 def parse_sse(text: str) -> list[dict]:
     events = []
     for block in text.strip().split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines() if not line.startswith(":")
-                      and ": " in line)
+        fields = dict(
+            line.split(": ", 1) for line in block.splitlines() if not line.startswith(":") and ": " in line
+        )
         if "event" in fields:
             events.append(fields)
     return events
@@ -91,5 +109,8 @@ def test_log_stream(client):
     job_id = submit_with_points(client, 1, finish="succeeded")
     with client.stream("GET", f"/jobs/{job_id}/logs/stream") as r:
         events = parse_sse(r.read().decode())
-    assert [json.loads(e["data"])["message"] for e in events if e["event"] == "log"] == \
-        ["line 1", "line 2", "line 3"]
+    assert [json.loads(e["data"])["message"] for e in events if e["event"] == "log"] == [
+        "line 1",
+        "line 2",
+        "line 3",
+    ]

@@ -24,14 +24,24 @@ from tests.stack import Stack, running_stack
 pytestmark = pytest.mark.chaos
 
 # ~400 steps per epoch at batch 4: long enough to be caught mid-training
-LONG = {"model_type": "mlp", "loss": "mse", "epochs": 25, "dataset": "synthetic", "batch_size": 4,
-        "steps_per_execution": 20}
+LONG = {
+    "model_type": "mlp",
+    "loss": "mse",
+    "epochs": 25,
+    "dataset": "synthetic",
+    "batch_size": 4,
+    "steps_per_execution": 20,
+}
 
 
 @pytest.fixture
 def chaos_stack(tmp_path, redis_url) -> Iterator[Stack]:
-    settings = {"TFJOBS_BROKER_URL": redis_url, "TFJOBS_DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}",
-                "TFJOBS_LEASE_SECONDS": "3", "TFJOBS_MAX_QUEUED_PER_OWNER": "1000"}
+    settings = {
+        "TFJOBS_BROKER_URL": redis_url,
+        "TFJOBS_DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}",
+        "TFJOBS_LEASE_SECONDS": "3",
+        "TFJOBS_MAX_QUEUED_PER_OWNER": "1000",
+    }
     with running_stack(tmp_path, settings, workers=0) as stack:
         yield stack
 
@@ -134,8 +144,9 @@ def test_a_message_delivered_twice_to_two_workers_trains_once(chaos_stack):
 def test_flushing_redis_with_jobs_queued_loses_none(chaos_stack):
     stack = chaos_stack
     with stack.client() as client:
-        ids = [client.post("/jobs", json={**LONG, "epochs": 2, "batch_size": 32}).json()["id"]
-               for _ in range(3)]
+        ids = [
+            client.post("/jobs", json={**LONG, "epochs": 2, "batch_size": 32}).json()["id"] for _ in range(3)
+        ]
     redis.Redis.from_url(REDIS_URL).flushdb()  # every queued message is gone
     stack.start_worker()
     jobs = [stack.wait_for_job(job_id, timeout=180) for job_id in ids]

@@ -21,12 +21,20 @@ class Up:
     url: str
     data_dir: Path
 
-    def tfjobs(self, *args: str, input: str | None = None, timeout: float = 240,
-               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def tfjobs(
+        self, *args: str, input: str | None = None, timeout: float = 240, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Runs the `tfjobs` CLI against this server, as a user would from a terminal."""
         full_env = {**os.environ, "TFJOBS_URL": self.url, "COLUMNS": "120", **(env or {})}
-        return subprocess.run([sys.executable, "-m", "client.cli", *args], cwd=REPO, env=full_env,
-                              input=input, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [sys.executable, "-m", "client.cli", *args],
+            cwd=REPO,
+            env=full_env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
 
 @pytest.fixture(scope="package")
@@ -36,9 +44,13 @@ def up(tmp_path_factory) -> Iterator[Up]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TFJOBS_")}
     env["TFJOBS_REPORT_EVERY_SECONDS"] = "0.2"
     log = (tmp / "up.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "client.cli", "up", "--port", str(port),
-                                "--data-dir", str(tmp / "data")], cwd=REPO, env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "client.cli", "up", "--port", str(port), "--data-dir", str(tmp / "data")],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 120
         while "tfjobs is up" not in (tmp / "up.log").read_text():

@@ -18,7 +18,7 @@ def write(tmp_path, name: str, text: str):
 
 def test_submit_follow_shows_progress_and_exits_0(up, tmp_path):
     spec = write(tmp_path, "spec.yaml", "model_type: residual\nloss: huber\nthreshold: 2.0\nepochs: 4\n")
-    done = up.tfjobs("submit", spec, "--follow", "--set", "epochs=3", "--set", "metrics=[\"mae\"]")
+    done = up.tfjobs("submit", spec, "--follow", "--set", "epochs=3", "--set", 'metrics=["mae"]')
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert out.startswith("submitted job ") and "3 epochs" in out.splitlines()[0]
@@ -28,8 +28,13 @@ def test_submit_follow_shows_progress_and_exits_0(up, tmp_path):
 
 
 def test_a_failing_job_exits_1_with_its_reason(up, tmp_path):
-    spec = write(tmp_path, "bad.json", json.dumps({"model_type": "mlp", "loss": "mse", "epochs": 3,
-                                                  "optimizer": "sgd", "learning_rate": 10}))
+    spec = write(
+        tmp_path,
+        "bad.json",
+        json.dumps(
+            {"model_type": "mlp", "loss": "mse", "epochs": 3, "optimizer": "sgd", "learning_rate": 10}
+        ),
+    )
     done = up.tfjobs("submit", spec, "--follow")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "failed" in done.stdout and "diverged" in done.stdout
@@ -72,8 +77,9 @@ def test_datasets_upload_and_list(up, tmp_path):
 
 
 def test_cancel_from_the_cli(up):
-    done = up.tfjobs("submit", "-", input='{"model_type": "mlp", "loss": "mse", "epochs": 500,'
-                                         ' "dataset": "synthetic"}')
+    done = up.tfjobs(
+        "submit", "-", input='{"model_type": "mlp", "loss": "mse", "epochs": 500, "dataset": "synthetic"}'
+    )
     job_id = done.stdout.split()[2]
     cancelled = up.tfjobs("cancel", job_id)
     assert cancelled.returncode == 0 and job_id in cancelled.stdout
@@ -86,8 +92,10 @@ def test_clean_errors(up, tmp_path):
         (("submit", str(tmp_path / "missing.json")), "cannot read spec file"),
         (("submit", write(tmp_path, "broken.json", "{not: [valid")), "neither valid JSON"),
         (("submit", write(tmp_path, "list.yaml", "- 1\n- 2\n")), "must hold a JSON/YAML object"),
-        (("submit", write(tmp_path, "neg.json", '{"model_type": "mlp", "loss": "mse", "epochs": -1}')),
-         "HTTP 422: epochs: Input should be greater than or equal to 1"),
+        (
+            ("submit", write(tmp_path, "neg.json", '{"model_type": "mlp", "loss": "mse", "epochs": -1}')),
+            "HTTP 422: epochs: Input should be greater than or equal to 1",
+        ),
         (("status", "no-such-job"), "HTTP 404"),
         (("metrics", "x", "--format", "xml"), "--format must be"),
         (("submit", write(tmp_path, "ok.json", "{}"), "--set", "novalue"), "--set expects key=value"),
@@ -113,9 +121,14 @@ def test_the_example_script_trains_downloads_and_predicts(up, tmp_path):
 
     from tests.stack import REPO
 
-    done = subprocess.run([sys.executable, str(REPO / "examples" / "train_and_predict.py")], cwd=tmp_path,
-                          env={**os.environ, "TFJOBS_URL": up.url}, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "train_and_predict.py")],
+        cwd=tmp_path,
+        env={**os.environ, "TFJOBS_URL": up.url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()
     assert lines[0].startswith("submitted ") and sum(line.startswith("epoch") for line in lines) == 10
@@ -135,9 +148,14 @@ def test_ctrl_c_stops_following_not_the_job(up):
 
     with Client(up.url) as client:
         job = client.submit(model_type="mlp", loss="mse", epochs=300, dataset="synthetic", batch_size=8)
-        follower = subprocess.Popen([sys.executable, "-m", "client.cli", "follow", job.id], cwd=REPO,
-                                    env={**os.environ, "TFJOBS_URL": up.url}, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
+        follower = subprocess.Popen(
+            [sys.executable, "-m", "client.cli", "follow", job.id],
+            cwd=REPO,
+            env={**os.environ, "TFJOBS_URL": up.url},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 60
         while client.job(job.id).data["progress"]["epoch"] < 1:
             assert time.monotonic() < deadline

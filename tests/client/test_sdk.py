@@ -33,8 +33,9 @@ def flaky_proxy(upstream_port: int, *, drop: str, after_bytes: int = 0) -> Itera
         request = client.recv(65536)
         upstream.sendall(request)
         drop_this = not state["dropped"] and (
-            (drop == "response" and request.startswith(b"POST /jobs ")) or
-            (drop == "stream" and b"/stream" in request.split(b"\r\n", 1)[0]))
+            (drop == "response" and request.startswith(b"POST /jobs "))
+            or (drop == "stream" and b"/stream" in request.split(b"\r\n", 1)[0])
+        )
         if drop_this:
             state["dropped"] = True
         sent = 0
@@ -87,8 +88,10 @@ def test_submit_retried_after_a_dropped_response_creates_one_job(up):
 def test_stream_interrupted_and_resumed_yields_every_point_once(up):
     with Client(up.url) as direct:
         job = direct.submit(MINIMAL, epochs=4)
-        with flaky_proxy(port_of(up.url), drop="stream", after_bytes=900) as (proxy, state), \
-                Client(proxy) as client:
+        with (
+            flaky_proxy(port_of(up.url), drop="stream", after_bytes=900) as (proxy, state),
+            Client(proxy) as client,
+        ):
             streamed = list(client.job(job.id).stream())
         assert state["dropped"]  # the stream really was cut, and resumed
         seqs = [p["seq"] for p in streamed]
@@ -105,9 +108,14 @@ def test_wait_download_and_load_model(up, tmp_path):
         model = job.load_model()
         manifest = __import__("json").loads((folder / "manifest.json").read_text())
         import numpy as np
+
         out = model.predict(np.array(manifest["examples"]["inputs"], dtype="float32"), verbose=0)
-        np.testing.assert_allclose(out, manifest["examples"]["outputs"],
-                                   rtol=manifest["examples"]["rtol"], atol=manifest["examples"]["atol"])
+        np.testing.assert_allclose(
+            out,
+            manifest["examples"]["outputs"],
+            rtol=manifest["examples"]["rtol"],
+            atol=manifest["examples"]["atol"],
+        )
 
 
 def test_typed_errors(up, tmp_path):
@@ -131,6 +139,8 @@ def test_jobs_pages_through_everything(up):
 def test_the_client_imports_no_tensorflow():
     from tests.tfcore.conftest import run_python
 
-    out = run_python("import sys, client, client.cli\n"
-                     "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    out = run_python(
+        "import sys, client, client.cli\n"
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    )
     assert out.strip() == "[]"

@@ -22,8 +22,11 @@ ARTIFACTS = {"model.keras", "saved_model.tar.gz", "manifest.json", "history.csv"
 def stack(request, tmp_path_factory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp(f"stack-{request.param}")
     redis_url = request.getfixturevalue("redis_url_module")
-    database = (f"sqlite:///{tmp / 'store.db'}" if request.param == "sqlite"
-                else request.getfixturevalue("postgres_url"))
+    database = (
+        f"sqlite:///{tmp / 'store.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
     with running_stack(tmp, {"TFJOBS_BROKER_URL": redis_url, "TFJOBS_DATABASE_URL": database}) as s:
         yield s
 
@@ -43,8 +46,10 @@ def redis_url_module() -> Iterator[str]:
 def follow_stream(stack: Stack, job_id: str) -> list[dict]:
     """Every point of the job through the SSE stream, which ends when the job does."""
     points, ended = [], None
-    with stack.client() as client, client.stream("GET", f"/jobs/{job_id}/metrics/stream",
-                                                  timeout=180) as response:
+    with (
+        stack.client() as client,
+        client.stream("GET", f"/jobs/{job_id}/metrics/stream", timeout=180) as response,
+    ):
         event: dict[str, str] = {}
         for line in response.iter_lines():
             if line:
@@ -74,8 +79,16 @@ def test_minimal_spec_trains_streams_and_downloads_verified_models(stack, tmp_pa
     assert [p["seq"] for p in points] == list(range(1, len(points) + 1))
     epochs = [p for p in points if p["kind"] == "epoch"]
     assert [p["epoch"] for p in epochs] == [1, 2, 3, 4, 5]
-    assert {"loss", "val_loss", "mae", "val_mae", "huber", "lr", "epoch_seconds",
-            "samples_per_second"} <= set(epochs[-1]["values"])
+    assert {
+        "loss",
+        "val_loss",
+        "mae",
+        "val_mae",
+        "huber",
+        "lr",
+        "epoch_seconds",
+        "samples_per_second",
+    } <= set(epochs[-1]["values"])
     with stack.client() as client:
         page = client.get(f"/jobs/{job['id']}/metrics", params={"after": 0}).json()
         assert [p["seq"] for p in page["points"]] == [p["seq"] for p in points]
@@ -95,8 +108,9 @@ def test_minimal_spec_trains_streams_and_downloads_verified_models(stack, tmp_pa
             (folder / artifact["name"]).write_bytes(response.content)
 
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert {k: v for k, v in manifest["files"].items()} == \
-        {a["name"]: a["sha256"] for a in listing if a["name"] != "manifest.json"}
+    assert {k: v for k, v in manifest["files"].items()} == {
+        a["name"]: a["sha256"] for a in listing if a["name"] != "manifest.json"
+    }
     with tarfile.open(folder / "tensorboard.tar.gz") as tar:
         names = tar.getnames()
     assert any(n.startswith("tensorboard/train/") for n in names)
@@ -107,9 +121,17 @@ def test_minimal_spec_trains_streams_and_downloads_verified_models(stack, tmp_pa
 
 def test_each_model_type_and_a_binary_job_end_to_end(stack):
     specs = [{"model_type": t, "loss": "mse", "epochs": 2} for t in ("mlp", "reconstructing", "wide_deep")]
-    specs.append({"model_type": "mlp", "loss": "binary_crossentropy", "epochs": 2,
-                  "activation": "stable_softplus", "kernel_initializer": "glorot_normal_variant",
-                  "kernel_regularizer": {"l1": 0.001}, "kernel_constraint": "positive"})
+    specs.append(
+        {
+            "model_type": "mlp",
+            "loss": "binary_crossentropy",
+            "epochs": 2,
+            "activation": "stable_softplus",
+            "kernel_initializer": "glorot_normal_variant",
+            "kernel_regularizer": {"l1": 0.001},
+            "kernel_constraint": "positive",
+        }
+    )
     with stack.client() as client:
         ids = [client.post("/jobs", json=spec).json()["id"] for spec in specs]
     jobs = [stack.wait_for_job(i) for i in ids]
@@ -129,8 +151,13 @@ def test_a_diverging_job_fails_with_a_reason(stack):
 
 
 def test_cancel_stops_a_running_job_within_a_few_steps(stack):
-    spec = {"model_type": "mlp", "loss": "mse", "epochs": 1000, "dataset": "synthetic",
-            "steps_per_execution": 10}
+    spec = {
+        "model_type": "mlp",
+        "loss": "mse",
+        "epochs": 1000,
+        "dataset": "synthetic",
+        "steps_per_execution": 10,
+    }
     with stack.client() as client:
         job_id = client.post("/jobs", json=spec).json()["id"]
         for _ in range(300):
@@ -142,5 +169,6 @@ def test_cancel_stops_a_running_job_within_a_few_steps(stack):
         assert job["status"] == "cancelled", stack.tail_logs()
         assert job["progress"]["epoch"] < 1000
         assert client.get(f"/jobs/{job_id}/artifacts").json()["items"] == []
-        assert any("cancelled" in line["message"]
-                   for line in client.get(f"/jobs/{job_id}/logs").json()["lines"])
+        assert any(
+            "cancelled" in line["message"] for line in client.get(f"/jobs/{job_id}/logs").json()["lines"]
+        )

@@ -40,8 +40,11 @@ def running_job(store: Store, *, attempts: int, lease_left: float) -> str:
             session.execute(update(Job).where(Job.id == job_id).values(status="queued"))
             crud.claim_job(session, job_id=job_id, hostname="node-7", device="CPU")
     with store.session() as session:
-        session.execute(update(Job).where(Job.id == job_id).values(
-            lease_expires_at=utcnow() + timedelta(seconds=lease_left)))
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(lease_expires_at=utcnow() + timedelta(seconds=lease_left))
+        )
     return job_id
 
 
@@ -76,8 +79,9 @@ def test_long_queued_jobs_are_resent_once_per_lease(store):
     with store.session() as session:
         old = crud.create_job(session, spec={}, epochs=1).id
         fresh = crud.create_job(session, spec={}, epochs=1).id
-        session.execute(update(Job).where(Job.id == old).values(
-            enqueued_at=utcnow() - timedelta(seconds=120)))
+        session.execute(
+            update(Job).where(Job.id == old).values(enqueued_at=utcnow() - timedelta(seconds=120))
+        )
     broker = RecordingBroker()
     assert reconcile_once(store, broker, Settings(lease_seconds=60))["resent"] == 1
     assert broker.sent == [old] and fresh not in broker.sent

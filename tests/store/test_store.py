@@ -33,8 +33,15 @@ def new_job(store: Store, **kwargs) -> str:
 def test_migrations_create_every_table_and_are_idempotent(store):
     migrate(store.engine)
     tables = set(inspect(store.engine).get_table_names())
-    assert {"jobs", "attempts", "metric_points", "log_lines", "datasets", "artifacts",
-            "alembic_version"} <= tables
+    assert {
+        "jobs",
+        "attempts",
+        "metric_points",
+        "log_lines",
+        "datasets",
+        "artifacts",
+        "alembic_version",
+    } <= tables
 
 
 def test_only_one_of_many_concurrent_claims_wins(store):
@@ -69,11 +76,20 @@ def test_cancelled_queued_job_cannot_be_claimed(store):
 
 def test_points_round_trip_in_order_with_progress(store):
     job_id = new_job(store)
-    points = [{"seq": i, "kind": "step", "epoch": 1, "step": i * 10, "time": utcnow(),
-               "values": {"loss": 1.0 / i, "lr": 0.001}} for i in range(1, 2501)]
+    points = [
+        {
+            "seq": i,
+            "kind": "step",
+            "epoch": 1,
+            "step": i * 10,
+            "time": utcnow(),
+            "values": {"loss": 1.0 / i, "lr": 0.001},
+        }
+        for i in range(1, 2501)
+    ]
     with store.session() as session:
         for start in range(0, 2500, 500):
-            crud.append_points(session, job_id=job_id, points=points[start:start + 500])
+            crud.append_points(session, job_id=job_id, points=points[start : start + 500])
     with store.session() as session:
         page = crud.read_points(session, job_id=job_id, after=1000, limit=3)
         assert [p.seq for p in page] == [1001, 1002, 1003]
@@ -104,8 +120,9 @@ def test_finish_closes_the_attempt(store):
     with store.session() as session:
         crud.claim_job(session, job_id=job_id, hostname="w", device="CPU")
     with store.session() as session:
-        crud.finish_job(session, job_id=job_id, status="failed", error_type="diverged",
-                        error_message="loss became nan")
+        crud.finish_job(
+            session, job_id=job_id, status="failed", error_type="diverged", error_message="loss became nan"
+        )
     with store.session() as session:
         job = crud.get_job(session, job_id=job_id)
         assert (job.status, job.error_type) == ("failed", "diverged") and job.finished_at is not None
@@ -114,14 +131,14 @@ def test_finish_closes_the_attempt(store):
 
 def test_cursor_reads_use_the_primary_key_index(store):
     job_id = new_job(store)
-    query = ("SELECT seq FROM metric_points WHERE job_id = :j AND seq > :a ORDER BY seq LIMIT 1000")
+    query = "SELECT seq FROM metric_points WHERE job_id = :j AND seq > :a ORDER BY seq LIMIT 1000"
     with store.engine.connect() as connection:
         if connection.dialect.name == "sqlite":
-            plan = " ".join(str(r) for r in connection.execute(text("EXPLAIN QUERY PLAN " + query),
-                                                               {"j": job_id, "a": 0}))
+            plan = " ".join(
+                str(r) for r in connection.execute(text("EXPLAIN QUERY PLAN " + query), {"j": job_id, "a": 0})
+            )
             assert "USING PRIMARY KEY" in plan or "USING COVERING INDEX" in plan, plan
         else:
             connection.execute(text("SET enable_seqscan = off"))
-            plan = " ".join(r[0] for r in connection.execute(text("EXPLAIN " + query),
-                                                             {"j": job_id, "a": 0}))
+            plan = " ".join(r[0] for r in connection.execute(text("EXPLAIN " + query), {"j": job_id, "a": 0}))
             assert "metric_points_pkey" in plan, plan

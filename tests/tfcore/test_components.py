@@ -55,16 +55,30 @@ REGISTERED = {
     "GlorotNormalVariant": GlorotNormalVariant(seed=1),
     "MyL1Regularizer": MyL1Regularizer(0.02),
     "PositiveWeights": PositiveWeights(),
-    "MyDense": MyDense(3, "stable_softplus", kernel_initializer=GlorotNormalVariant(),
-                       kernel_regularizer=MyL1Regularizer(0.1), kernel_constraint=PositiveWeights()),
+    "MyDense": MyDense(
+        3,
+        "stable_softplus",
+        kernel_initializer=GlorotNormalVariant(),
+        kernel_regularizer=MyL1Regularizer(0.1),
+        kernel_constraint=PositiveWeights(),
+    ),
     "Exponential": Exponential(),
     "MyMultiLayer": MyMultiLayer(),
     "MyGaussianNoise": MyGaussianNoise(0.3, seed=2),
     "ResidualBlock": ResidualBlock(2, 30, activation="elu", kernel_regularizer=MyL1Regularizer(0.1)),
-    **{cls.__name__: cls(hidden_units=7, n_hidden=2, activation="stable_softplus",
-                         kernel_initializer=GlorotNormalVariant(), kernel_constraint=PositiveWeights(),
-                         dropout=0.1, target_mean=3.0, target_std=2.0)
-       for cls in MODEL_CLASSES.values()},
+    **{
+        cls.__name__: cls(
+            hidden_units=7,
+            n_hidden=2,
+            activation="stable_softplus",
+            kernel_initializer=GlorotNormalVariant(),
+            kernel_constraint=PositiveWeights(),
+            dropout=0.1,
+            target_mean=3.0,
+            target_std=2.0,
+        )
+        for cls in MODEL_CLASSES.values()
+    },
 }
 
 
@@ -83,5 +97,6 @@ def test_from_config_rebuilds_every_registered_object(name):
 def test_functions_are_registered_too():
     from tfcore.activations import stable_softplus
     from tfcore.losses import huber
+
     assert keras.saving.get_registered_object("tfcore>stable_softplus") is stable_softplus
     assert keras.saving.get_registered_object("tfcore>huber") is huber

@@ -40,18 +40,21 @@ def test_csv_with_header_and_target():
     assert data.x.shape == (21, 2) and data.y[0, 0] == 3.0
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"", "empty"),
-    (b"a,b,y\n", "no data rows"),
-    (b"a,b\n1,2\n", "no target column 'y'"),
-    (b"a,b,y\n1,2,3\n1,2\n", "line 3 has 2 cells but the header has 3"),
-    (b"a,b,y\n1,x,3\n", "column 'b' is not numeric (line 2"),
-    (b"a,b,y\n1,,3\n", "column 'b' is not numeric"),
-    (b"a,b,y\n" + b"1,nan,3\n" * 12, "NaN cell in column 'b'"),
-    (b"a,a,y\n1,2,3\n", "names a column twice"),
-    (b"\xff\xfe,y\n", "not UTF-8"),
-    (b"a,y\n1,2\n", "too few"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"a,b,y\n", "no data rows"),
+        (b"a,b\n1,2\n", "no target column 'y'"),
+        (b"a,b,y\n1,2,3\n1,2\n", "line 3 has 2 cells but the header has 3"),
+        (b"a,b,y\n1,x,3\n", "column 'b' is not numeric (line 2"),
+        (b"a,b,y\n1,,3\n", "column 'b' is not numeric"),
+        (b"a,b,y\n" + b"1,nan,3\n" * 12, "NaN cell in column 'b'"),
+        (b"a,a,y\n1,2,3\n", "names a column twice"),
+        (b"\xff\xfe,y\n", "not UTF-8"),
+        (b"a,y\n1,2\n", "too few"),
+    ],
+)
 def test_bad_csv_says_what_to_fix(content, message):
     with pytest.raises(DataError, match=None) as info:
         load_csv(content, target="y")

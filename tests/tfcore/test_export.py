@@ -26,15 +26,27 @@ MODEL_TYPES = ["mlp", "residual", "reconstructing", "wide_deep"]
 def exported(tmp_path_factory) -> dict[str, Path]:
     """Each model type (and a binary job) trained briefly and exported once for this module."""
     root = tmp_path_factory.mktemp("exports")
-    jobs = {t: {"model_type": t, "loss": "huber", "threshold": 2.0, "epochs": 2,
-                "activation": "stable_softplus", "kernel_regularizer": {"l1": 0.001}}
-            for t in MODEL_TYPES}
+    jobs = {
+        t: {
+            "model_type": t,
+            "loss": "huber",
+            "threshold": 2.0,
+            "epochs": 2,
+            "activation": "stable_softplus",
+            "kernel_regularizer": {"l1": 0.001},
+        }
+        for t in MODEL_TYPES
+    }
     jobs["binary"] = {"model_type": "wide_deep", "loss": "binary_crossentropy", "epochs": 2}
     folders = {}
     for name, fields in jobs.items():
         spec = JobSpec.model_validate(fields)
-        run_job(spec, load_builtin(spec.dataset_name), workdir=root / name / "work",
-                export_dir=root / name / "artifacts")
+        run_job(
+            spec,
+            load_builtin(spec.dataset_name),
+            workdir=root / name / "work",
+            export_dir=root / name / "artifacts",
+        )
         folders[name] = root / name / "artifacts"
     return folders
 
@@ -57,8 +69,9 @@ def test_artifacts_and_manifest(exported):
     assert [r["epoch"] for r in rows] == ["1", "2"] and "val_loss" in rows[0]
     with tarfile.open(folder / "saved_model.tar.gz") as tar:
         names = tar.getnames()
-    assert "saved_model/saved_model.pb" in names and any(n.startswith("saved_model/variables/")
-                                                         for n in names)
+    assert "saved_model/saved_model.pb" in names and any(
+        n.startswith("saved_model/variables/") for n in names
+    )
     assert not list(folder.parent.glob(".*staging*"))
 
 
@@ -104,8 +117,9 @@ def test_export_refuses_a_model_that_reloads_differently(tmp_path):
         inputs = np.random.default_rng(0).normal(size=(4, 3)).astype("float32")
         model(inputs)
         with pytest.raises(ExportError, match=r"model.keras does not reproduce"):
-            export_model(model, tmp_path / "out", spec={}, history=[], final_metrics={},
-                         example_inputs=inputs)
+            export_model(
+                model, tmp_path / "out", spec={}, history=[], final_metrics={}, example_inputs=inputs
+            )
     finally:
         keras.saving.get_custom_objects().pop("ForgetfulReconstructor")
     assert not (tmp_path / "out").exists() and list(tmp_path.iterdir()) == []
@@ -117,13 +131,25 @@ def test_verification_mismatch_publishes_nothing(tmp_path, monkeypatch):
     real_serve = export._serve
     monkeypatch.setattr(export, "_serve", lambda d, x: real_serve(d, x) + 1.0)
     with pytest.raises(ExportError, match=r"saved_model\.tar\.gz does not reproduce"):
-        export_model(job.model, tmp_path / "out", spec={}, history=job.history,
-                     final_metrics=job.final_metrics, example_inputs=np.zeros((2, 10), "float32"))
+        export_model(
+            job.model,
+            tmp_path / "out",
+            spec={},
+            history=job.history,
+            final_metrics=job.final_metrics,
+            example_inputs=np.zeros((2, 10), "float32"),
+        )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
 
 
 def test_an_existing_target_is_never_overwritten(tmp_path):
     (tmp_path / "out").mkdir()
     with pytest.raises(ExportError, match="already exists"):
-        export_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]), tmp_path / "out",
-                     spec={}, history=[], final_metrics={}, example_inputs=np.zeros((1, 1)))
+        export_model(
+            keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]),
+            tmp_path / "out",
+            spec={},
+            history=[],
+            final_metrics={},
+            example_inputs=np.zeros((1, 1)),
+        )

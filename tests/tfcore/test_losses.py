@@ -23,8 +23,9 @@ def test_function_factory_and_class_agree():
     per_element = huber(Y_TRUE, Y_PRED, 2.0)
     assert per_element.shape == Y_TRUE.shape  # unreduced: sample weights can apply
     np.testing.assert_allclose(create_huber(2.0)(Y_TRUE, Y_PRED), per_element)
-    np.testing.assert_allclose(float(HuberLoss(2.0)(Y_TRUE, Y_PRED)), float(tf.reduce_mean(per_element)),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        float(HuberLoss(2.0)(Y_TRUE, Y_PRED)), float(tf.reduce_mean(per_element)), rtol=1e-6
+    )
 
 
 def test_huber_branches_by_threshold():

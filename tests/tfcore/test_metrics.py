@@ -34,8 +34,9 @@ def test_keras_precision_streams_like_the_seed():
 
 def test_sample_weights_apply():
     metric = HuberMetric(1.0)
-    metric.update_state(tf.constant([[0.0], [0.0]]), tf.constant([[1.0], [3.0]]),
-                        sample_weight=tf.constant([[1.0], [0.0]]))
+    metric.update_state(
+        tf.constant([[0.0], [0.0]]), tf.constant([[1.0], [3.0]]), sample_weight=tf.constant([[1.0], [0.0]])
+    )
     assert float(metric.result()) == pytest.approx(0.5)
 
 

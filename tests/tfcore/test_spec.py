@@ -35,20 +35,23 @@ def test_unknown_field_is_rejected_by_name():
     assert err["type"] == "extra_forbidden" and err["loc"] == ("epoch",)
 
 
-@pytest.mark.parametrize(("field", "value", "rule"), [
-    ("threshold", 0, "greater than 0"),
-    ("threshold", -1.5, "greater than 0"),
-    ("threshold", float("nan"), "finite"),
-    ("epochs", 0, "greater than or equal to 1"),
-    ("epochs", 1001, "at most 1000"),
-    ("batch_size", 0, "greater than or equal to 1"),
-    ("learning_rate", 0, "greater than 0"),
-    ("validation_split", 0.9, "less than or equal to 0.5"),
-    ("dropout", 1.0, "less than 1"),
-    ("model_type", "transformer", "'mlp', 'residual', 'reconstructing' or 'wide_deep'"),
-    ("dataset", "../etc/passwd", "pattern"),
-    ("hidden_units", 10**6, "less than or equal to 4096"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "rule"),
+    [
+        ("threshold", 0, "greater than 0"),
+        ("threshold", -1.5, "greater than 0"),
+        ("threshold", float("nan"), "finite"),
+        ("epochs", 0, "greater than or equal to 1"),
+        ("epochs", 1001, "at most 1000"),
+        ("batch_size", 0, "greater than or equal to 1"),
+        ("learning_rate", 0, "greater than 0"),
+        ("validation_split", 0.9, "less than or equal to 0.5"),
+        ("dropout", 1.0, "less than 1"),
+        ("model_type", "transformer", "'mlp', 'residual', 'reconstructing' or 'wide_deep'"),
+        ("dataset", "../etc/passwd", "pattern"),
+        ("hidden_units", 10**6, "less than or equal to 4096"),
+    ],
+)
 def test_out_of_range_values_name_field_and_rule(field, value, rule):
     (err,) = errors({**MINIMAL, field: value})
     assert err["loc"][0] == field
@@ -67,12 +70,18 @@ def test_metrics_must_fit_the_task():
 
 
 def test_nested_options_validate():
-    spec = JobSpec.model_validate({
-        **MINIMAL, "lr_schedule": {"type": "piecewise", "boundaries": [100], "values": [0.01, 0.001]},
-        "kernel_regularizer": {"l1": 0.01}, "early_stopping": {"patience": 2}})
+    spec = JobSpec.model_validate(
+        {
+            **MINIMAL,
+            "lr_schedule": {"type": "piecewise", "boundaries": [100], "values": [0.01, 0.001]},
+            "kernel_regularizer": {"l1": 0.01},
+            "early_stopping": {"patience": 2},
+        }
+    )
     assert spec.kernel_regularizer.l1 == 0.01 and spec.early_stopping.patience == 2
-    (err,) = errors({**MINIMAL, "lr_schedule": {"type": "piecewise", "boundaries": [1, 2],
-                                                "values": [0.1, 0.01]}})
+    (err,) = errors(
+        {**MINIMAL, "lr_schedule": {"type": "piecewise", "boundaries": [1, 2], "values": [0.1, 0.01]}}
+    )
     assert "one more value than boundaries" in err["msg"]
     (err,) = errors({**MINIMAL, "kernel_regularizer": {"l1": 0.1, "l2": 0.1}})
     assert "exactly one" in err["msg"]
@@ -81,12 +90,15 @@ def test_nested_options_validate():
 
 
 def test_spec_round_trips_through_json():
-    spec = JobSpec.model_validate({**MINIMAL, "lr_schedule": {"type": "exponential",
-                                                             "decay_steps": 10, "decay_rate": 0.9}})
+    spec = JobSpec.model_validate(
+        {**MINIMAL, "lr_schedule": {"type": "exponential", "decay_steps": 10, "decay_rate": 0.9}}
+    )
     assert JobSpec.model_validate_json(spec.model_dump_json()) == spec
 
 
 def test_importing_spec_does_not_import_tensorflow(fresh_python):
-    out = fresh_python("import sys, tfcore.spec, tfcore.errors, tfcore.data, tfcore.report\n"
-                       "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    out = fresh_python(
+        "import sys, tfcore.spec, tfcore.errors, tfcore.data, tfcore.report\n"
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    )
     assert out.strip() == "[]"

@@ -24,15 +24,15 @@ def run(job: JobSpec, *, train=TRAIN, val=VAL, reporter=None, should_stop=None, 
     trainer = prepare_trainer(job, train.x, train.y)
     loop = LoopConfig.from_spec(job, **config)
     kwargs = {"should_stop": should_stop} if should_stop else {}
-    return trainer, fit(trainer, (train.x, train.y), (val.x, val.y), loop,
-                        reporter=reporter or ListReporter(), **kwargs)
+    return trainer, fit(
+        trainer, (train.x, train.y), (val.x, val.y), loop, reporter=reporter or ListReporter(), **kwargs
+    )
 
 
 def test_training_lowers_the_loss_on_builtin_data():
     data = load_builtin("diabetes")
     train, val = split(data, validation_split=0.2, seed=0)
-    _, result = run(spec(model_type="residual", loss="huber", threshold=2.0, epochs=8),
-                    train=train, val=val)
+    _, result = run(spec(model_type="residual", loss="huber", threshold=2.0, epochs=8), train=train, val=val)
     assert result.stop_reason == "completed" and len(result.history) == 8
     assert result.history[-1]["loss"] < 0.7 * result.history[0]["loss"]
     assert result.history[-1]["val_loss"] < result.history[0]["val_loss"]
@@ -47,12 +47,25 @@ def test_each_function_traces_once_per_job():
 
 def test_epoch_points_carry_every_field_and_step_points_are_throttled():
     reporter = ListReporter()
-    run(spec(epochs=2, steps_per_execution=2, metrics=["mae", "huber"]), reporter=reporter,
-        report_every_steps=4, report_every_seconds=3600)
+    run(
+        spec(epochs=2, steps_per_execution=2, metrics=["mae", "huber"]),
+        reporter=reporter,
+        report_every_steps=4,
+        report_every_seconds=3600,
+    )
     epochs = reporter.epochs()
     assert [p.epoch for p in epochs] == [1, 2]
-    assert set(epochs[0].values) == {"loss", "mae", "huber", "val_loss", "val_mae", "val_huber", "lr",
-                                     "epoch_seconds", "samples_per_second"}
+    assert set(epochs[0].values) == {
+        "loss",
+        "mae",
+        "huber",
+        "val_loss",
+        "val_mae",
+        "val_huber",
+        "lr",
+        "epoch_seconds",
+        "samples_per_second",
+    }
     steps = [p.step for p in reporter.points if p.kind == "step"]
     assert steps and all(b - a >= 4 for a, b in itertools.pairwise(steps))
     assert len(steps) <= 2 * 15 // 4
@@ -81,8 +94,14 @@ def test_cancel_is_checked_between_compiled_calls():
 
 def test_nan_loss_stops_with_epoch_and_step():
     rng = np.random.default_rng(0)
-    huge = TRAIN.__class__("huge", TRAIN.x, rng.normal(scale=1e25, size=TRAIN.y.shape).astype("float32"),
-                           TRAIN.feature_names, "y", "regression")
+    huge = TRAIN.__class__(
+        "huge",
+        TRAIN.x,
+        rng.normal(scale=1e25, size=TRAIN.y.shape).astype("float32"),
+        TRAIN.feature_names,
+        "y",
+        "regression",
+    )
     with pytest.raises(TrainingDiverged) as info:
         run(spec(steps_per_execution=10), train=huge)
     assert (info.value.epoch, info.value.step) == (1, 1)
@@ -94,20 +113,28 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path):
     _, straight = run(job, checkpoint_dir=tmp_path / "straight")
 
     reporter = ListReporter()
-    _, first = run(job, checkpoint_dir=tmp_path / "ckpt", reporter=reporter,
-                   should_stop=lambda: len(reporter.epochs()) >= 2)
+    _, first = run(
+        job,
+        checkpoint_dir=tmp_path / "ckpt",
+        reporter=reporter,
+        should_stop=lambda: len(reporter.epochs()) >= 2,
+    )
     assert first.stop_reason == "cancelled" and len(first.history) == 2
     # a crash while writing epoch 3 leaves a stray data file but no index entry
     (tmp_path / "ckpt" / "ckpt-3.data-00000-of-00001").write_bytes(b"partial")
 
     resumed_reporter = ListReporter()
-    _, resumed = run(job, checkpoint_dir=tmp_path / "ckpt", resume=True, reporter=resumed_reporter,
-                     already_reported_epoch=2)
+    _, resumed = run(
+        job,
+        checkpoint_dir=tmp_path / "ckpt",
+        resume=True,
+        reporter=resumed_reporter,
+        already_reported_epoch=2,
+    )
     assert [int(h["epoch"]) for h in resumed.history] == [1, 2, 3, 4]
     assert [p.epoch for p in resumed_reporter.epochs()] == [3, 4]  # only the remaining epochs ran
     assert resumed.steps == straight.steps
-    np.testing.assert_allclose(resumed.history[-1]["val_loss"], straight.history[-1]["val_loss"],
-                               rtol=1e-4)
+    np.testing.assert_allclose(resumed.history[-1]["val_loss"], straight.history[-1]["val_loss"], rtol=1e-4)
 
 
 def test_resume_after_the_last_epoch_trains_nothing(tmp_path):
@@ -126,26 +153,39 @@ def test_early_stopping_on_val_loss():
 
 
 def test_exponential_decay_schedule_is_reported():
-    _, result = run(spec(epochs=2, learning_rate=0.01,
-                         lr_schedule={"type": "exponential", "decay_steps": 15, "decay_rate": 0.5}))
+    _, result = run(
+        spec(
+            epochs=2,
+            learning_rate=0.01,
+            lr_schedule={"type": "exponential", "decay_steps": 15, "decay_rate": 0.5},
+        )
+    )
     np.testing.assert_allclose([h["lr"] for h in result.history], [0.005, 0.0025], rtol=1e-5)
 
 
 def test_piecewise_schedule_is_reported():
-    _, result = run(spec(epochs=2, lr_schedule={"type": "piecewise", "boundaries": [10],
-                                                "values": [0.01, 0.001]}))
+    _, result = run(
+        spec(epochs=2, lr_schedule={"type": "piecewise", "boundaries": [10], "values": [0.01, 0.001]})
+    )
     np.testing.assert_allclose([h["lr"] for h in result.history], [0.001, 0.001], rtol=1e-6)
 
 
 def test_seed_options_train_together():
     # Every custom component from the seed in one model, trained by the loop.
-    job = spec(epochs=2, activation="stable_softplus", kernel_initializer="glorot_normal_variant",
-               kernel_regularizer={"l1": 0.01}, kernel_constraint="positive", gaussian_noise=0.1,
-               dropout=0.1)
+    job = spec(
+        epochs=2,
+        activation="stable_softplus",
+        kernel_initializer="glorot_normal_variant",
+        kernel_regularizer={"l1": 0.01},
+        kernel_constraint="positive",
+        gaussian_noise=0.1,
+        dropout=0.1,
+    )
     trainer, result = run(job)
     assert np.isfinite(result.history[-1]["loss"])
-    kernels = [v.numpy() for v in trainer.model.trainable_variables if "kernel" in v.path
-               and "head" not in v.path]
+    kernels = [
+        v.numpy() for v in trainer.model.trainable_variables if "kernel" in v.path and "head" not in v.path
+    ]
     assert kernels and all((k >= 0).all() for k in kernels)
 
 

@@ -19,8 +19,7 @@ def holdout_mae(model, x, y) -> float:
 
 @pytest.mark.parametrize("model_type", ["mlp", "residual", "reconstructing", "wide_deep"])
 def test_holdout_error_within_1_3x_of_keras_fit(model_type):
-    spec = JobSpec(model_type=model_type, loss="huber", threshold=2.0, epochs=EPOCHS,
-                   learning_rate=0.003)
+    spec = JobSpec(model_type=model_type, loss="huber", threshold=2.0, epochs=EPOCHS, learning_rate=0.003)
     train, holdout = split(load_builtin("diabetes"), validation_split=0.2, seed=1)
 
     ours = prepare_trainer(spec, train.x, train.y)

@@ -8,6 +8,7 @@ becomes one contiguous scan. PostgreSQL reads through its primary-key index alre
 Revision ID: 0004
 Revises: 0003
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -32,8 +33,10 @@ def upgrade() -> None:
             payload TEXT,
             PRIMARY KEY (job_id, seq)
         ) WITHOUT ROWID""")
-    op.execute("INSERT INTO metric_points_clustered SELECT job_id, seq, kind, epoch, step, time, "
-               '"values", payload FROM metric_points')
+    op.execute(
+        "INSERT INTO metric_points_clustered SELECT job_id, seq, kind, epoch, step, time, "
+        '"values", payload FROM metric_points'
+    )
     op.execute("DROP TABLE metric_points")
     op.execute("ALTER TABLE metric_points_clustered RENAME TO metric_points")
 

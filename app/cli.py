@@ -1,7 +1,10 @@
-"""The ``tfjobs`` command: ``up`` (API + workers), ``api``, ``worker``.
+"""The server's commands of ``tfjobs``: ``up`` (API + workers), ``api``, ``worker``, ``token``.
 
-Nothing here imports TensorFlow: the worker runs as its own process
-(``python -m worker``), so the CLI and the API stay light.
+The ``tfjobs`` root lives in ``client.cli``; it finds these through the
+``tfjobs.commands`` entry point and loads this module only when they are listed or run,
+so the client installs and runs without the server. Nothing here imports TensorFlow
+(the worker runs as its own process) and the module's top level imports only Typer,
+so ``tfjobs --help`` works with the client's dependencies alone.
 """
 
 from __future__ import annotations
@@ -14,19 +17,32 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Annotated
+from typing import IO, Annotated
 
 import typer
 
+__all__ = ["app", "count_gpus", "gpu_assignment", "resolve_auth"]
+
 app = typer.Typer(
-    help="tfjobs: remote TensorFlow training jobs.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
+    help="Run the service.", no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False
 )
 
 Host = Annotated[str, typer.Option(help="interface to listen on")]
 Port = Annotated[int, typer.Option(min=1, max=65535, help="TCP port")]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(help="store, broker, datasets, artifacts, logs (env TFJOBS_DATA_DIR; default ./data)"),
+]
+
+# The programs `up` starts: the same `tfjobs` entry point a user types (its error
+# handling included), and the worker module, which loads TensorFlow once.
+TFJOBS = [sys.executable, "-m", "client.cli"]
+WORKER = [sys.executable, "-m", "worker"]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"tfjobs: {message}", err=True)
+    return typer.Exit(2)
 
 
 @app.command()
@@ -43,12 +59,7 @@ def api(
 
         uvicorn.run(create_app(), host=host, port=port, log_level="info", access_log=False)
         return
-    from app.core.config import Settings
-    from app.store.db import Store, migrate
-
-    store = Store(Settings().sqlalchemy_url)
-    migrate(store.engine)  # once, before the processes start
-    store.dispose()
+    _migrate()  # once, before the processes start
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -64,10 +75,13 @@ def api(
 def worker(
     concurrency: Annotated[int, typer.Option(min=1, help="jobs at once")] = 1,
     gpu: Annotated[int | None, typer.Option(min=0, help="pin to this GPU index")] = None,
+    ready_file: Annotated[Path | None, typer.Option(help="touched once the worker takes jobs")] = None,
 ) -> None:
     """Run a Celery training worker (TensorFlow loads once, at start)."""
-    argv = [sys.executable, "-m", "worker", f"--concurrency={concurrency}"]
-    os.execv(sys.executable, argv + ([f"--gpu={gpu}"] if gpu is not None else []))
+    argv = [*WORKER, f"--concurrency={concurrency}"]
+    argv += [f"--gpu={gpu}"] if gpu is not None else []
+    argv += [f"--ready-file={ready_file}"] if ready_file is not None else []
+    os.execv(sys.executable, argv)
 
 
 def count_gpus() -> int:
@@ -86,6 +100,27 @@ def count_gpus() -> int:
 def gpu_assignment(workers: int, gpus: int) -> list[int | None]:
     """One GPU per worker, round-robin; None for every worker when there is no GPU."""
     return [i % gpus if gpus else None for i in range(workers)]
+
+
+def resolve_auth(flag: bool | None, environment: str | None) -> bool:
+    """Auth for `tfjobs up`: the ``--auth/--no-auth`` flag or ``TFJOBS_AUTH``, off if neither.
+
+    Both are explicit choices, so when they disagree `up` refuses rather than pick one:
+    a command line must never silently weaken what the operator's environment asked for.
+    """
+    from pydantic import TypeAdapter, ValidationError
+
+    env: bool | None = None
+    if environment is not None:
+        try:  # read the way the settings read it: on/off, true/false, 1/0, yes/no
+            env = TypeAdapter(bool).validate_python(environment)
+        except ValidationError:
+            raise _fail(f"TFJOBS_AUTH must be on or off, not {environment!r}") from None
+    if flag is not None and env is not None and flag != env:
+        raise _fail(
+            f"--{'auth' if flag else 'no-auth'} contradicts TFJOBS_AUTH={environment}; drop one of them"
+        )
+    return flag if flag is not None else bool(env)
 
 
 def _is_loopback(host: str) -> bool:
@@ -132,40 +167,82 @@ def _stop(children: list[subprocess.Popen[bytes]], grace: float = 20.0) -> None:
             child.wait()
 
 
-@app.command()
-def up(
-    host: Host = "127.0.0.1",
-    port: Port = 8000,
-    data_dir: Annotated[Path, typer.Option(help="store, broker, datasets, artifacts")] = Path("data"),
-    workers: Annotated[int, typer.Option(min=1, max=64, help="worker processes")] = 1,
-    auth: Annotated[bool, typer.Option("--auth", help="require API tokens")] = False,
-) -> None:
-    """Run the API and N workers on the embedded default (SQLite, a folder broker, local
-    artifacts) until Ctrl-C or SIGTERM, which stop them all."""
-    if not auth and not _is_loopback(host):
-        typer.echo(
-            f"refusing to listen on {host}: authentication is off in `tfjobs up`, so it only "
-            "listens on loopback (127.0.0.1)",
-            err=True,
-        )
-        raise typer.Exit(2)
-    data_dir = data_dir.expanduser().resolve()
-    env = {
-        **os.environ,
-        "TFJOBS_DATA_DIR": str(data_dir),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "TFJOBS_AUTH": "on" if auth else "off",
-    }
-    os.environ.update(env)
+def _migrate() -> None:
+    """Brings the configured store's schema up to date, quietly (Alembic logs at INFO)."""
+    import logging
 
     from app.core.config import Settings
     from app.store.db import Store, migrate
 
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     store = Store(Settings().sqlalchemy_url)
-    migrate(store.engine)  # once, before the children start, so they never race to create tables
-    store.dispose()
+    try:
+        migrate(store.engine)
+    finally:
+        store.dispose()
 
+
+def _tail(paths: list[Path], lines: int = 15) -> str:
+    return "\n".join(
+        f"--- {p}\n" + "\n".join(p.read_text(errors="replace").splitlines()[-lines:])
+        for p in paths
+        if p.exists()
+    )
+
+
+@app.command()
+def up(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    data_dir: DataDir = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="worker processes")] = 1,
+    auth: Annotated[
+        bool | None,
+        typer.Option(
+            "--auth/--no-auth", show_default=False, help="require API tokens (env TFJOBS_AUTH; default off)"
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="show the API's and workers' logs here")
+    ] = False,
+) -> None:
+    """Run the API and N workers on the embedded default (SQLite, a folder broker, local artifacts).
+
+    Ctrl-C or SIGTERM stops them all. Their logs go to DATA_DIR/logs/ (--verbose shows them).
+    """
+    auth_on = resolve_auth(auth, os.environ.get("TFJOBS_AUTH"))
+    if not auth_on and not _is_loopback(host):
+        raise _fail(
+            f"refusing to listen on {host}: authentication is off, so `tfjobs up` only "
+            "listens on loopback (127.0.0.1); add --auth to serve other hosts"
+        )
+    data_dir = (data_dir or Path(os.environ.get("TFJOBS_DATA_DIR", "data"))).expanduser().resolve()
+    env = {
+        **os.environ,
+        "TFJOBS_DATA_DIR": str(data_dir),
+        "TFJOBS_AUTH": "on" if auth_on else "off",
+        "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3"),
+    }
+    os.environ.update(env)
+    _migrate()  # once, before the children start, so they never race to create tables
+
+    logs = data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_paths: list[Path] = []
+    open_logs: list[IO[bytes]] = []
     children: list[subprocess.Popen[bytes]] = []
+
+    def start(argv: list[str], name: str) -> None:
+        # Third-party start-up noise (the Celery banner, TensorFlow's device probing)
+        # goes to a file unless --verbose; `up` itself says what a user needs.
+        out: IO[bytes] | None = None
+        if not verbose:
+            log_paths.append(logs / f"{name}.log")
+            out = log_paths[-1].open("ab")
+            open_logs.append(out)
+        children.append(
+            subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT if out else None)
+        )
 
     def shutdown(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
@@ -173,41 +250,49 @@ def up(
     signal.signal(signal.SIGTERM, shutdown)
     url = f"http://{host}:{port}"
     try:
-        children.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "app.cli", "api", "--host", host, "--port", str(port)], env=env
-            )
-        )
+        start([*TFJOBS, "api", "--host", host, "--port", str(port)], "api")
         run_dir = data_dir / "run"
         run_dir.mkdir(parents=True, exist_ok=True)
         ready_files = [run_dir / f"worker-{i}.ready" for i in range(workers)]
-        for ready, gpu in zip(ready_files, gpu_assignment(workers, count_gpus()), strict=True):
+        for i, (ready, gpu) in enumerate(
+            zip(ready_files, gpu_assignment(workers, count_gpus()), strict=True)
+        ):
             ready.unlink(missing_ok=True)
             pin = [f"--gpu={gpu}"] if gpu is not None else []
-            children.append(
-                subprocess.Popen([sys.executable, "-m", "worker", "--ready-file", str(ready), *pin], env=env)
-            )
+            start([*WORKER, "--ready-file", str(ready), *pin], f"worker-{i}")
         typer.echo(f"tfjobs: starting the API and {workers} worker(s) (TensorFlow loads once)...", err=True)
         if not _wait_ready(url, ready_files, children, timeout=300):
-            typer.echo("tfjobs: the service did not start; see the messages above", err=True)
+            typer.echo(
+                "tfjobs: the service did not start"
+                + (f"; the end of its logs:\n{_tail(log_paths)}" if log_paths else ""),
+                err=True,
+            )
             raise typer.Exit(1)
-        access = "auth on: tfjobs token create --owner NAME" if auth else "auth off, loopback only"
+        access = "auth on: tfjobs token create --owner NAME" if auth_on else "auth off, loopback only"
         typer.echo(
             f"\ntfjobs is up: API {url}  docs {url}/docs  ({workers} worker"
             f"{'s' if workers > 1 else ''}, data in {data_dir}; {access})\n"
-            "Ctrl-C stops everything.\n"
+            + ("" if verbose else f"Logs: {logs}/ (--verbose shows them here)\n")
+            + "Ctrl-C stops everything.\n"
         )
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
-        typer.echo("tfjobs: a process exited; stopping the others", err=True)
+        typer.echo(
+            "tfjobs: a process exited; stopping the others" + (f"\n{_tail(log_paths)}" if log_paths else ""),
+            err=True,
+        )
         raise typer.Exit(1)
     except KeyboardInterrupt:
         typer.echo("\ntfjobs: stopping...", err=True)
     finally:
         _stop(children)
+        for out in open_logs:
+            out.close()
 
 
-token = typer.Typer(help="Manage API tokens (stored hashed in the job store).", no_args_is_help=True)
+token = typer.Typer(
+    help="Create, list and revoke API tokens (stored hashed in the job store).", no_args_is_help=True
+)
 app.add_typer(token, name="token")
 
 
@@ -216,21 +301,12 @@ def token_create(owner: Annotated[str, typer.Option(help="who the token acts as"
     """Print a new API token for OWNER (uses the same TFJOBS_* store settings as the API)."""
     from app.core.config import Settings
     from app.store import crud
-    from app.store.db import Store, migrate
+    from app.store.db import Store
 
     if not owner.strip() or len(owner) > 64:
-        typer.echo("tfjobs: --owner must be 1 to 64 characters", err=True)
-        raise typer.Exit(2)
+        raise _fail("--owner must be 1 to 64 characters")
+    _migrate()
     store = Store(Settings().sqlalchemy_url)
-    migrate(store.engine)
     with store.session() as session:
         typer.echo(crud.create_token(session, owner=owner.strip()))
     store.dispose()
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()

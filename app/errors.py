@@ -9,7 +9,7 @@ ServiceError            base; ``status`` and a user-facing ``detail``
 ├── Unauthorized        401: no token, or one the store does not know
 └── TooManyRequests     429: over a per-owner limit; ``retry_after`` seconds
 
-LeaseLost               not HTTP: a worker's attempt no longer owns its job (fenced)
+(LeaseLost, a worker's fenced write, is not HTTP: it lives in app.store.errors.)
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from typing import Any
 __all__ = [
     "Conflict",
     "InvalidInput",
-    "LeaseLost",
     "NotFound",
     "PayloadTooLarge",
     "ServiceError",
@@ -67,7 +66,3 @@ class TooManyRequests(ServiceError):
     def __init__(self, detail: Any, *, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
-
-
-class LeaseLost(Exception):
-    """The job moved on to a newer attempt (or ended): this attempt must write nothing more."""

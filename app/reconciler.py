@@ -21,10 +21,11 @@ from celery import Celery
 
 from app.core.broker import QUEUE, TaskName
 from app.core.config import Settings
-from app.errors import LeaseLost
 from app.store import crud
 from app.store.db import Store
+from app.store.errors import LeaseLost
 from app.store.tables import utcnow
+from tfjobs import JobStatus
 
 __all__ = ["Reconciler", "reconcile_once"]
 
@@ -44,7 +45,7 @@ def reconcile_once(store: Store, celery: Celery, settings: Settings) -> dict[str
                     crud.finish_job(
                         session,
                         job_id=job_id,
-                        status="failed",
+                        status=JobStatus.FAILED,
                         attempt=attempt,
                         error_type="worker_lost",
                         error_message=f"its worker stopped answering {attempt} times (last on "

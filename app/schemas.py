@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from app.store.tables import Artifact, Dataset, Job, LogLine
+from tfjobs import JobStatus
 
 __all__ = [
     "ArtifactPublic",
@@ -43,7 +44,7 @@ class WorkerPublic(BaseModel):
 
 class JobPublic(BaseModel):
     id: str
-    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    status: JobStatus
     spec: dict[str, Any]
     created_at: datetime
     started_at: datetime | None

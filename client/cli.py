@@ -1,4 +1,7 @@
-"""The ``tfjobs`` command line: the client commands, plus ``up``/``api``/``worker`` from ``app.cli``.
+"""The ``tfjobs`` command line: the one root. The client's commands live here; the
+server's (``up``, ``api``, ``worker``, ``token``) come from the ``tfjobs.commands``
+entry points and load only when listed or run, so this module never imports the server
+and the client installs without it (``pip install tfjobs``).
 
 Exit codes: 0 the command did its work (a followed job succeeded); 1 a followed job
 failed or was cancelled; 2 usage errors, bad spec files, an unreachable server or a
@@ -13,18 +16,22 @@ import io
 import json
 import sys
 from collections.abc import Iterator
+from functools import cache
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
-from app.cli import app
 from client.errors import TfjobsError
 from client.plot import line_chart
 from client.sdk import DEFAULT_URL, Client, Job, load_spec
+from tfjobs import JobStatus
 
 __all__ = ["app", "main"]
 
@@ -32,7 +39,45 @@ console = Console()
 errors = Console(stderr=True, soft_wrap=True)  # one line per error, never wrapped
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE = 0, 1, 2
+COMMANDS_GROUP = "tfjobs.commands"  # entry points: each a Typer app whose commands join the root
 _state: dict[str, Any] = {}
+
+
+@cache
+def plugin_commands() -> dict[str, Any]:
+    """The commands other installed packages add to ``tfjobs`` (the server's, for one).
+
+    A plugin that cannot load is left out rather than breaking the client's commands.
+    """
+    commands: dict[str, Any] = {}
+    for entry in entry_points(group=COMMANDS_GROUP):
+        try:
+            group = typer.main.get_command(entry.load())
+        except ImportError:
+            continue
+        if isinstance(group, TyperGroup):
+            commands.update(group.commands)
+    return commands
+
+
+class Root(TyperGroup):
+    """The client's own commands first, then the plugins' (read lazily)."""
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        own = super().list_commands(ctx)
+        return own + [name for name in plugin_commands() if name not in own]
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
+        return super().get_command(ctx, cmd_name) or plugin_commands().get(cmd_name)
+
+
+app = typer.Typer(
+    cls=Root,
+    help="tfjobs: remote TensorFlow training jobs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 
 
 @app.callback()
@@ -138,7 +183,7 @@ def _follow(job: Job) -> int:
     )
     try:
         with progress:
-            task = progress.add_task(f"job {job.id[:8]}", total=epochs, info="queued")
+            task = progress.add_task(f"job {job.id[:8]}", total=epochs, info=JobStatus.QUEUED)
             for point in job.stream():
                 values = point["values"]
                 if point["kind"] == "epoch":
@@ -162,11 +207,13 @@ def _follow(job: Job) -> int:
         return 130
     job.refresh()
     _print_outcome(job, history)
-    return EXIT_OK if job.status == "succeeded" else EXIT_JOB_FAILED
+    return EXIT_OK if job.status == JobStatus.SUCCEEDED else EXIT_JOB_FAILED
 
 
 def _print_outcome(job: Job, history: list[dict[str, Any]]) -> None:
-    colour = {"succeeded": "green", "failed": "red", "cancelled": "yellow"}.get(job.status, "white")
+    colour = {JobStatus.SUCCEEDED: "green", JobStatus.FAILED: "red", JobStatus.CANCELLED: "yellow"}.get(
+        job.status, "white"
+    )
     console.print(f"job {job.id}: [{colour}]{job.status}[/{colour}]", highlight=False)
     if job.data.get("error"):
         console.print(f"  {job.data['error']['type']}: {job.data['error']['message']}", highlight=False)
@@ -186,7 +233,7 @@ def _print_outcome(job: Job, history: list[dict[str, Any]]) -> None:
         if all(v is not None for v in val):
             series["val_loss"] = val
         console.print(line_chart(series, title="loss by epoch"), highlight=False)
-    if job.status == "succeeded":
+    if job.status == JobStatus.SUCCEEDED:
         console.print(f"download: tfjobs download {job.id} -o {job.id[:8]}/", highlight=False)
 
 
@@ -294,7 +341,7 @@ def cancel(job_id: str) -> None:
         job = client.job(job_id).cancel()
         console.print(
             f"job {job.id}: {job.status}"
-            + (" (stopping within a few steps)" if job.status == "running" else "")
+            + (" (stopping within a few steps)" if job.status == JobStatus.RUNNING else "")
         )
 
 
@@ -358,12 +405,24 @@ def main() -> None:
         sys.exit(EXIT_USAGE)
     except (typer.Abort, KeyboardInterrupt):
         sys.exit(130)
-    except Exception as err:  # click's usage errors and anything unexpected: one line, exit 2
-        import click
-
-        if isinstance(err, click.ClickException):
-            err.show()
-            sys.exit(err.exit_code)
+    except ModuleNotFoundError as err:  # a server command on a client-only install
+        errors.print(
+            "[red]tfjobs:[/red] "
+            + escape(
+                f"this command needs the server's packages (missing module {err.name!r}): "
+                "pip install 'tfjobs[server]', or 'tfjobs[server,train]' for a worker"
+            ),
+            highlight=False,
+        )
+        sys.exit(EXIT_USAGE)
+    except typer.TyperException as err:  # usage errors: click's message and exit code
+        show = getattr(err, "show", None)
+        if show is not None:
+            show()
+        else:
+            errors.print(f"[red]tfjobs:[/red] {err.format_message()}", highlight=False)
+        sys.exit(err.exit_code)
+    except Exception as err:  # anything unexpected: one line, exit 2
         errors.print(f"[red]tfjobs:[/red] {type(err).__name__}: {err}", highlight=False)
         sys.exit(EXIT_USAGE)
 

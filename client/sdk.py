@@ -24,11 +24,11 @@ from typing import Any
 import httpx
 
 from client.errors import ApiError, ConnectionFailed, JobFailed
+from tfjobs import FINAL_STATUSES, JobStatus
 
 __all__ = ["DEFAULT_URL", "Client", "Datasets", "Job", "load_spec"]
 
 DEFAULT_URL = "http://127.0.0.1:8000"
-FINAL = frozenset({"succeeded", "failed", "cancelled"})
 
 
 def load_spec(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
@@ -196,11 +196,11 @@ class Job:
     def wait(self, timeout: float | None = None, *, poll: float = 0.5) -> Job:
         """Blocks until the job ends; raises :class:`JobFailed` unless it succeeded."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while self.refresh().status not in FINAL:
+        while self.refresh().status not in FINAL_STATUSES:
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"job {self.id} still {self.status} after {timeout}s")
             time.sleep(poll)
-        if self.status != "succeeded":
+        if self.status != JobStatus.SUCCEEDED:
             raise JobFailed(self)
         return self
 

@@ -1,14 +1,19 @@
 # The API: FastAPI on uvicorn. No TensorFlow in this image (the API never imports it).
-FROM python:3.11-slim
+#   docker build -f docker/api.Dockerfile .
+#   docker build -f docker/api.Dockerfile --build-arg BASE_IMAGE=registry.internal/python:3.11-slim .
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
-WORKDIR /srv/tfjobs
-COPY pyproject.toml README.md ./
-COPY tfcore ./tfcore
-COPY app ./app
-COPY worker ./worker
-RUN pip install . && useradd --create-home tfjobs && mkdir -p /data /artifacts \
-    && chown tfjobs /data /artifacts
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# What the package needs, and nothing else: .dockerignore is the list. Installed, then
+# removed, so that only the installed package is importable at run time.
+COPY . /tmp/tfjobs-src
+RUN pip install "/tmp/tfjobs-src[server]" && rm -rf /tmp/tfjobs-src \
+    && useradd --create-home --uid 10001 tfjobs \
+    && mkdir -p /data /artifacts && chown tfjobs /data /artifacts
 USER tfjobs
+WORKDIR /home/tfjobs
 EXPOSE 8000
+HEALTHCHECK --interval=5s --timeout=5s --retries=20 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=3)"]
 CMD ["tfjobs", "api", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,17 +1,21 @@
-# A training worker. BASE_IMAGE picks CPU or GPU TensorFlow:
+# A training worker. BASE_IMAGE picks CPU or GPU TensorFlow (or a mirror of either):
 #   docker build -f docker/worker.Dockerfile .                                       # CPU
 #   docker build -f docker/worker.Dockerfile --build-arg BASE_IMAGE=tensorflow/tensorflow:2.21.0-gpu .
 ARG BASE_IMAGE=tensorflow/tensorflow:2.21.0
 FROM ${BASE_IMAGE}
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 TF_CPP_MIN_LOG_LEVEL=2
-WORKDIR /srv/tfjobs
-COPY pyproject.toml README.md ./
-COPY tfcore ./tfcore
-COPY app ./app
-COPY worker ./worker
-# The base image already has TensorFlow 2.21; the train extra adds Keras >= 3.15 and the rest.
-RUN pip install ".[train]" && useradd --create-home tfjobs && mkdir -p /data /artifacts \
-    && chown tfjobs /data /artifacts
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    TF_CPP_MIN_LOG_LEVEL=2
+# What the package needs, and nothing else: .dockerignore is the list. Installed, then
+# removed, so that only the installed package is importable at run time.
+COPY . /tmp/tfjobs-src
+# The base image already has TensorFlow 2.21; the extras add Keras >= 3.15, Celery, the store.
+RUN pip install "/tmp/tfjobs-src[server,train]" && rm -rf /tmp/tfjobs-src \
+    && useradd --create-home --uid 10001 tfjobs \
+    && mkdir -p /data /artifacts && chown tfjobs /data /artifacts
 USER tfjobs
-CMD ["tfjobs", "worker", "--concurrency", "1"]
+WORKDIR /home/tfjobs
+# Healthy once TensorFlow has loaded and the worker takes jobs (it touches the file then).
+HEALTHCHECK --interval=5s --timeout=3s --start-period=120s --retries=3 \
+    CMD ["test", "-f", "/tmp/tfjobs-worker.ready"]
+CMD ["tfjobs", "worker", "--concurrency", "1", "--ready-file", "/tmp/tfjobs-worker.ready"]

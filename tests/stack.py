@@ -1,13 +1,19 @@
-"""Runs the real service as separate processes for integration tests: API (uvicorn) and workers."""
+"""Runs the real service as separate processes, for the tests and the benchmarks alike.
+
+One place that spawns and polls: ``running_stack`` starts an API (uvicorn) and workers
+with the given settings; ``running_up`` starts ``tfjobs up`` as a user types it. Both
+stop everything they started, whatever happens.
+"""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,14 +21,62 @@ from typing import IO
 
 import httpx
 
+from tfjobs import FINAL_STATUSES
+
+__all__ = ["REPO", "TFJOBS", "Stack", "clean_env", "free_port", "running_stack", "running_up", "wait_until"]
+
 REPO = Path(__file__).resolve().parents[1]
-FINAL = {"succeeded", "failed", "cancelled"}
+TFJOBS = [sys.executable, "-m", "client.cli"]  # the `tfjobs` console script, from this checkout
+FINAL = FINAL_STATUSES
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    """This process's environment without any ``TFJOBS_*`` setting, plus ``settings``."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("TFJOBS_")}, **settings}
+
+
+def wait_until(
+    predicate: Callable[[], bool],
+    timeout: float,
+    what: str,
+    *,
+    alive: Sequence[subprocess.Popen[bytes]] = (),
+    logs: Callable[[], str] = str,
+) -> None:
+    """Polls ``predicate`` until true; fails after ``timeout`` or when a process in ``alive`` exits."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        dead = [p.args for p in alive if p.poll() is not None]
+        if dead:
+            raise AssertionError(f"waiting for {what}: {dead[0]} exited\n{logs()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{logs()}")
+        time.sleep(0.2)
+
+
+def healthy(url: str) -> bool:
+    try:
+        return httpx.get(url + "/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _stop(processes: Sequence[subprocess.Popen[bytes]], grace: float = 30) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @dataclass
@@ -34,27 +88,40 @@ class Stack:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     log_files: list[IO[bytes]] = field(default_factory=list)
 
+    @property
+    def api_pid(self) -> int:
+        return self.processes[0].pid
+
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30)
 
-    def start_worker(self) -> subprocess.Popen[bytes]:
-        log = (self.logs / f"worker-{len(self.processes)}.log").open("wb")
+    def _spawn(self, argv: list[str], name: str) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"{name}.log").open("wb")
         self.log_files.append(log)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "worker"], env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT
-        )
+        process = subprocess.Popen(argv, env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         self.processes.append(process)
         return process
 
+    def start_worker(self, *, wait_ready: bool = False) -> subprocess.Popen[bytes]:
+        """One more worker process; with ``wait_ready``, returns once it takes jobs."""
+        name = f"worker-{len(self.processes)}"
+        ready = self.data_dir / "run" / f"{name}.ready"
+        ready.parent.mkdir(parents=True, exist_ok=True)
+        process = self._spawn([sys.executable, "-m", "worker", "--ready-file", str(ready)], name)
+        if wait_ready:
+            wait_until(ready.exists, 180, f"{name} to warm up", alive=[process], logs=self.tail_logs)
+        return process
+
     def wait_for_job(self, job_id: str, *, timeout: float = 180) -> dict:
-        deadline = time.monotonic() + timeout
+        job: dict = {}
         with self.client() as client:
-            while time.monotonic() < deadline:
-                job = client.get(f"/jobs/{job_id}").json()
-                if job["status"] in FINAL:
-                    return job
-                time.sleep(0.3)
-        raise AssertionError(f"job {job_id} did not finish in {timeout}s:\n{self.tail_logs()}")
+
+            def finished() -> bool:
+                job.update(client.get(f"/jobs/{job_id}").json())
+                return job["status"] in FINAL
+
+            wait_until(finished, timeout, f"job {job_id} to finish", logs=self.tail_logs)
+        return job
 
     def tail_logs(self) -> str:
         return "\n".join(
@@ -62,58 +129,86 @@ class Stack:
         )
 
 
-def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"API exited with {process.returncode}")
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError("API did not become healthy")
-
-
 @contextmanager
-def running_stack(tmp_path: Path, settings: Mapping[str, str], *, workers: int = 1) -> Iterator[Stack]:
-    """API + workers with the given ``TFJOBS_*`` settings; all stopped afterwards."""
+def running_stack(
+    tmp_path: Path,
+    settings: Mapping[str, str],
+    *,
+    workers: int = 1,
+    api_workers: int = 1,
+    wait_ready: bool = False,
+    inherit: bool = True,
+    quick_reports: bool = True,
+) -> Iterator[Stack]:
+    """API + ``workers`` workers with the given ``TFJOBS_*`` settings; all stopped afterwards.
+
+    ``wait_ready``: yield only once every worker has warmed up (benchmarks want this);
+    ``inherit=False`` drops the caller's own ``TFJOBS_*`` variables; ``quick_reports``
+    makes workers report and poll for cancels every 0.2 s (tests), not the defaults.
+    """
     port = free_port()
     logs = tmp_path / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    base = dict(os.environ) if inherit else clean_env()
     env = {
-        **os.environ,
+        **base,
         "TFJOBS_DATA_DIR": str(tmp_path / "data"),
         "TF_CPP_MIN_LOG_LEVEL": "2",
-        "TFJOBS_REPORT_EVERY_SECONDS": "0.2",
-        "TFJOBS_CANCEL_POLL_SECONDS": "0.2",
+        **(
+            {"TFJOBS_REPORT_EVERY_SECONDS": "0.2", "TFJOBS_CANCEL_POLL_SECONDS": "0.2"}
+            if quick_reports
+            else {}
+        ),
         **settings,
     }
     stack = Stack(f"http://127.0.0.1:{port}", env, tmp_path / "data", logs)
-    api_log = (logs / "api.log").open("wb")
-    stack.log_files.append(api_log)
-    api = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "api", "--port", str(port)],
-        env=env,
-        cwd=REPO,
-        stdout=api_log,
-        stderr=subprocess.STDOUT,
-    )
-    stack.processes.append(api)
+    api = stack._spawn([*TFJOBS, "api", "--port", str(port), "--workers", str(api_workers)], "api")
     try:
-        _wait_http(stack.url, api)
+        wait_until(lambda: healthy(stack.url), 60, "the API", alive=[api], logs=stack.tail_logs)
         for _ in range(workers):
-            stack.start_worker()
+            stack.start_worker(wait_ready=wait_ready)
         yield stack
     finally:
-        for process in stack.processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in stack.processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        _stop(stack.processes)
         for log in stack.log_files:
             log.close()
+
+
+@dataclass
+class Up:
+    """``tfjobs up`` running: its URL, data dir, process and everything it printed."""
+
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    output: Path
+
+    def printed(self) -> str:
+        return self.output.read_text(errors="replace")
+
+
+@contextmanager
+def running_up(
+    tmp_path: Path, *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[Up]:
+    """``tfjobs up --port P --data-dir TMP/data ARGS`` until its banner says it is up; stopped
+    with SIGTERM (as Ctrl-C would) afterwards."""
+    port = free_port()
+    data = tmp_path / "data"
+    output = tmp_path / "up.out"
+    with output.open("wb") as out:
+        process = subprocess.Popen(
+            [*TFJOBS, "up", "--port", str(port), "--data-dir", str(data), *args],
+            cwd=cwd or REPO,
+            env=dict(env) if env is not None else clean_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        up = Up(f"http://127.0.0.1:{port}", data, process, output)
+        try:
+            wait_until(
+                lambda: "tfjobs is up" in up.printed(), 180, "tfjobs up", alive=[process], logs=up.printed
+            )
+            yield up
+        finally:
+            _stop([process], grace=60)

@@ -2,67 +2,69 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
-import time
 
 import httpx
+import pytest
 
-from tests.stack import REPO, free_port
-
-TFJOBS = [sys.executable, "-m", "client.cli"]
-
-
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("TFJOBS_")}
+from app.cli import gpu_assignment, resolve_auth
+from tests.stack import REPO, TFJOBS, clean_env, running_up, wait_until
+from tfjobs import FINAL_STATUSES, JobStatus
 
 
-def test_up_runs_api_and_worker_on_the_embedded_default_and_stops_cleanly(tmp_path):
-    port = free_port()
-    log = (tmp_path / "up.log").open("wb")
-    up = subprocess.Popen(
-        [*TFJOBS, "up", "--port", str(port), "--data-dir", str(tmp_path / "d")],
-        cwd=tmp_path,
-        env=clean_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while "tfjobs is up" not in (tmp_path / "up.log").read_text():
-            assert up.poll() is None and time.monotonic() < deadline, (tmp_path / "up.log").read_text()
-            time.sleep(0.3)
-        banner = (tmp_path / "up.log").read_text()
-        assert f"API {url}" in banner and f"docs {url}/docs" in banner
-        with httpx.Client(base_url=url, timeout=30) as client:
+def test_up_honours_the_environment_prints_little_and_leaves_the_working_directory_clean(tmp_path):
+    """The operator's TFJOBS_AUTH=on wins (no flag given), third-party logs go to the data
+    dir, nothing is written where the command was typed, and a job trains end to end."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    env = clean_env(TFJOBS_AUTH="on")
+    with running_up(tmp_path, env=env, cwd=cwd) as up:
+        banner = up.printed()
+        assert f"API {up.url}" in banner and f"docs {up.url}/docs" in banner
+        assert "auth on" in banner and f"Logs: {up.data_dir}/logs/" in banner
+        for noise in ("alembic", "celery@", "Context impl", "cuInit", "superuser", " INFO "):
+            assert noise not in banner, f"{noise!r} reached the terminal:\n{banner}"
+        assert "celery" in (up.data_dir / "logs" / "worker-0.log").read_text().lower()
+
+        assert httpx.get(up.url + "/jobs").status_code == 401  # the environment's auth=on held
+        made = subprocess.run(
+            [*TFJOBS, "token", "create", "--owner", "alice"],
+            cwd=cwd,
+            env={**env, "TFJOBS_DATA_DIR": str(up.data_dir)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert made.returncode == 0, made.stderr
+        headers = {"Authorization": f"Bearer {made.stdout.strip()}"}
+        with httpx.Client(base_url=up.url, headers=headers, timeout=30) as client:
             job = client.post(
                 "/jobs", json={"model_type": "residual", "loss": "huber", "threshold": 2.0, "epochs": 2}
             ).json()
-            while (job := client.get(f"/jobs/{job['id']}").json())["status"] in ("queued", "running"):
-                assert time.monotonic() < deadline + 120
-                time.sleep(0.3)
-            assert job["status"] == "succeeded", (tmp_path / "up.log").read_text()[-3000:]
+
+            def finished() -> bool:
+                job.update(client.get(f"/jobs/{job['id']}").json())
+                return job["status"] in FINAL_STATUSES
+
+            wait_until(finished, 180, "the job", alive=[up.process], logs=up.printed)
+            assert job["status"] == JobStatus.SUCCEEDED, up.printed()
             model = client.get(f"/jobs/{job['id']}/artifacts/model.keras")
             assert model.status_code == 200 and model.content[:2] == b"PK"
-        assert (tmp_path / "d" / "tfjobs.db").exists()
-        assert (tmp_path / "d" / "artifacts" / job["id"]).is_dir()
-    finally:
-        up.send_signal(signal.SIGTERM)
-        code = up.wait(timeout=40)
-        log.close()
-    assert code == 0
-    children = subprocess.run(["pgrep", "-f", f"--port {port}"], capture_output=True, text=True)
+        assert (up.data_dir / "tfjobs.db").exists()
+        assert (up.data_dir / "broker" / "control").is_dir()  # kombu's control folder, under the data dir
+    assert up.process.returncode == 0
+    assert "stopping" in up.printed()
+    assert list(cwd.iterdir()) == []  # no control/, no data/, nothing
+    children = subprocess.run(
+        ["pgrep", "-f", f"--port {up.url.rsplit(':', 1)[1]}"], capture_output=True, text=True
+    )
     assert children.stdout.strip() == ""
-    assert "stopping" in (tmp_path / "up.log").read_text()
 
 
 def test_up_refuses_to_listen_beyond_loopback_with_auth_off(tmp_path):
     done = subprocess.run(
         [*TFJOBS, "up", "--host", "0.0.0.0", "--data-dir", str(tmp_path)],
-        cwd=REPO,
+        cwd=tmp_path,
         env=clean_env(),
         capture_output=True,
         text=True,
@@ -72,11 +74,51 @@ def test_up_refuses_to_listen_beyond_loopback_with_auth_off(tmp_path):
     assert "refusing to listen on 0.0.0.0" in done.stderr
 
 
-def test_cli_help_lists_the_commands():
+def test_up_refuses_a_flag_that_contradicts_the_environment(tmp_path):
+    done = subprocess.run(
+        [*TFJOBS, "up", "--no-auth", "--data-dir", str(tmp_path / "d")],
+        cwd=tmp_path,
+        env=clean_env(TFJOBS_AUTH="on"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "--no-auth contradicts TFJOBS_AUTH=on" in done.stderr
+    assert not (tmp_path / "d").exists()  # refused before anything was created
+
+
+@pytest.mark.parametrize(
+    ("flag", "environment", "expected"),
+    [
+        (None, None, False),
+        (True, None, True),
+        (False, None, False),
+        (None, "on", True),
+        (None, "off", False),
+        (True, "on", True),
+        (None, "true", True),
+        (False, "0", False),
+    ],
+)
+def test_auth_comes_from_the_flag_or_the_environment(flag, environment, expected):
+    assert resolve_auth(flag, environment) is expected
+
+
+@pytest.mark.parametrize(("flag", "environment"), [(False, "on"), (True, "off"), (None, "maybe")])
+def test_auth_contradictions_and_nonsense_are_refused(flag, environment):
+    import typer
+
+    with pytest.raises(typer.Exit) as refused:
+        resolve_auth(flag, environment)
+    assert refused.value.exit_code == 2
+
+
+def test_cli_help_lists_the_client_and_server_commands():
     done = subprocess.run([*TFJOBS, "--help"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
-    for command in ("up", "api", "worker"):
-        assert command in done.stdout
+    for command in ("submit", "follow", "up", "api", "worker", "token"):
+        assert f" {command} " in done.stdout
 
 
 def test_token_create_prints_a_token_the_api_accepts(tmp_path):
@@ -85,7 +127,7 @@ def test_token_create_prints_a_token_the_api_accepts(tmp_path):
     from app.core.config import Settings
     from app.main import create_app
 
-    env = {**clean_env(), "TFJOBS_DATA_DIR": str(tmp_path)}
+    env = clean_env(TFJOBS_DATA_DIR=str(tmp_path))
     done = subprocess.run(
         [*TFJOBS, "token", "create", "--owner", "alice"],
         cwd=REPO,
@@ -105,8 +147,6 @@ def test_token_create_prints_a_token_the_api_accepts(tmp_path):
 
 
 def test_workers_are_pinned_one_gpu_each_round_robin():
-    from app.cli import gpu_assignment
-
     assert gpu_assignment(3, 0) == [None, None, None]  # CPU-only machine: no pinning
     assert gpu_assignment(4, 2) == [0, 1, 0, 1]
     assert gpu_assignment(1, 8) == [0]

@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     from worker.celery_app import celery_app, warm_up
 
     if args.ready_file:
+        args.ready_file.unlink(missing_ok=True)  # a restarted container must not look ready early
         worker_ready.connect(lambda **_: args.ready_file.touch(), weak=False)
 
     solo = args.concurrency == 1

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.errors import LeaseLost
 from app.store import crud
 from app.store.db import Store
+from app.store.errors import LeaseLost
 from app.store.tables import utcnow
 from tfcore.report import Point
 

@@ -17,24 +17,36 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from app.core.config import Settings
-from app.errors import LeaseLost
 from app.store import crud
 from app.store.db import Store
+from app.store.errors import LeaseLost
 from tfcore.data import BUILTIN_DATASETS, DataLimits, Dataset, load_builtin, load_file
 from tfcore.errors import DataError, TfcoreError
 from tfcore.export import pack_folder
 from tfcore.runner import JobResult, export_job, run_job
 from tfcore.spec import JobSpec
+from tfjobs import JobStatus
 from worker.reporter import StoreReporter
 
-__all__ = ["WorkerContext", "train_job"]
+__all__ = ["Outcome", "WorkerContext", "train_job"]
 
 log = logging.getLogger(__name__)
 
 TENSORBOARD_TAR = "tensorboard.tar.gz"
+
+
+class Outcome(StrEnum):
+    """How an attempt can end without giving its job a final status (never stored as one)."""
+
+    LEASE_LOST = "lease_lost"  # a newer attempt owns the job: write nothing
+    HANDED_BACK = "handed_back"  # the worker is stopping: back to the queue, resumed later
+
+
+Ending = JobStatus | Outcome
 
 
 @dataclass
@@ -175,7 +187,8 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
         tensorboard_dir=tensorboard_dir,
     )
     watcher = JobWatcher(ctx, job_id, attempt)
-    status, summary, error, files = "failed", None, None, []
+    status: Ending = JobStatus.FAILED
+    summary, error, files = None, None, []
     try:
         reporter.log(f"attempt {attempt} on {ctx.hostname} ({ctx.device})")
         dataset = load_dataset(ctx, spec)
@@ -194,11 +207,11 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
             report_every_seconds=ctx.settings.report_every_seconds,
         )
         if watcher.lease_lost.is_set():
-            status = "lease_lost"
+            status = Outcome.LEASE_LOST
         elif result.stop_reason == "cancelled" and not watcher.cancelled.is_set():
-            status = "handed_back"  # the worker is stopping: the next attempt resumes
+            status = Outcome.HANDED_BACK  # the worker is stopping: the next attempt resumes
         elif result.stop_reason == "cancelled":
-            status = "cancelled"
+            status = JobStatus.CANCELLED
         else:
             reporter.close()  # all epoch scalars are on disk before the archive is packed
             reporter = None
@@ -220,7 +233,7 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
                 "epochs": float(len(result.history)),
                 "stopped_early": float(result.stop_reason == "early_stopping"),
             }
-            status = "succeeded"
+            status = JobStatus.SUCCEEDED
     except TfcoreError as err:
         error = (err.type, str(err))
     except Exception as err:  # anything else still ends the job, with a reason
@@ -232,16 +245,16 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
         watcher.stop()
         if error is not None and reporter is not None:
             reporter.log(f"failed: {error[1]}", level="error")
-        if status == "handed_back" and reporter is not None:
+        if status == Outcome.HANDED_BACK and reporter is not None:
             reporter.log("worker stopping: checkpointed, handing the job back to the queue")
         if reporter is not None:
             try:
                 reporter.close()
             except LeaseLost:
-                status = "lease_lost"
+                status = Outcome.LEASE_LOST
             except Exception as err:
                 error = error or ("internal_error", str(err))
-                status = "failed"
+                status = JobStatus.FAILED
 
     return _record_outcome(ctx, job_id, attempt, status, summary, error, files)
 
@@ -250,22 +263,22 @@ def _record_outcome(
     ctx: WorkerContext,
     job_id: str,
     attempt: int,
-    status: str,
+    status: Ending,
     summary: dict | None,
     error: tuple[str, str] | None,
     files: list[dict],
 ) -> str:
     """Writes the attempt's ending, fenced: a stale attempt changes nothing."""
-    if status == "lease_lost":
+    if status == Outcome.LEASE_LOST:
         log.warning("job %s: attempt %d was replaced; its results are discarded", job_id, attempt)
         return status
     try:
         with ctx.store.session() as session:
-            if status == "handed_back":
-                if not crud.release_job(session, job_id=job_id, attempt=attempt, outcome="handed_back"):
+            if status == Outcome.HANDED_BACK:
+                if not crud.release_job(session, job_id=job_id, attempt=attempt, outcome=Outcome.HANDED_BACK):
                     raise LeaseLost(job_id)
             else:
-                if status == "succeeded":
+                if status == JobStatus.SUCCEEDED:
                     crud.add_artifacts(session, job_id=job_id, files=files)
                 crud.finish_job(
                     session,
@@ -278,8 +291,8 @@ def _record_outcome(
                 )
     except LeaseLost:
         log.warning("job %s: attempt %d was replaced before it finished", job_id, attempt)
-        return "lease_lost"
-    if status == "handed_back" and ctx.requeue is not None:
+        return Outcome.LEASE_LOST
+    if status == Outcome.HANDED_BACK and ctx.requeue is not None:
         try:
             ctx.requeue(job_id)  # prompt pick-up elsewhere; else the reconciler re-sends it
         except Exception as err:

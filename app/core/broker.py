@@ -33,12 +33,15 @@ def broker_options(settings: Settings) -> tuple[str, dict[str, Any]]:
         # visibility timeout must outlast any job or Redis would hand it out again.
         return settings.broker_url, {"visibility_timeout": 7 * 24 * 3600}
     folder = settings.broker_folder
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     return "filesystem://", {
         "data_folder_in": str(folder / "queue"),
         "data_folder_out": str(folder / "queue"),
         "processed_folder": str(folder / "processed"),
+        # kombu's default is "control", relative to the current directory: every runtime
+        # file belongs under the data dir instead.
+        "control_folder": str(folder / "control"),
         "store_processed": False,
         "polling_interval": 0.1,  # the default second would dominate submit → start
     }

@@ -10,10 +10,9 @@ from prometheus_client.registry import Collector
 
 from app.store import crud
 from app.store.db import Store
+from tfjobs import JobStatus
 
 __all__ = ["ServiceMetrics"]
-
-STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 
 
 class _JobsCollector(Collector):
@@ -26,11 +25,11 @@ class _JobsCollector(Collector):
         with self.store.session() as session:
             counts = crud.count_jobs_by_status(session)
         jobs = GaugeMetricFamily("tfjobs_jobs", "Jobs in the store by status", labels=["status"])
-        for status in STATUSES:
+        for status in JobStatus:
             jobs.add_metric([status], counts.get(status, 0))
         yield jobs
         yield GaugeMetricFamily(
-            "tfjobs_queue_depth", "Jobs waiting for a worker", value=counts.get("queued", 0)
+            "tfjobs_queue_depth", "Jobs waiting for a worker", value=counts.get(JobStatus.QUEUED, 0)
         )
 
 

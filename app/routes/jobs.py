@@ -19,13 +19,13 @@ from app.schemas import JobPublic, JobsPublic
 from app.store import crud
 from app.store.tables import Job
 from tfcore.spec import JobSpec
+from tfjobs import FINAL_STATUSES, JobStatus
 
 __all__ = ["find_job", "router"]
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
-STATUS_PATTERN = "^(queued|running|succeeded|failed|cancelled)$"
 JOB_SPEC_BODY = {
     "requestBody": {
         "required": True,
@@ -140,7 +140,7 @@ def list_jobs(
     session: SessionDep,
     owner: OwnerDep,
     settings: SettingsDep,
-    status: Annotated[str | None, Query(pattern=STATUS_PATTERN)] = None,
+    status: JobStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
 ) -> JobsPublic:
@@ -165,6 +165,6 @@ def get_job(job_id: str, session: SessionDep, owner: OwnerDep) -> JobPublic:
 )
 def cancel_job(job_id: str, session: SessionDep, owner: OwnerDep) -> JobPublic:
     job = find_job(session, job_id, owner)
-    if job.status in crud.FINAL_STATUSES:
+    if job.status in FINAL_STATUSES:
         raise Conflict(f"job {job_id} has already finished ({job.status})")
     return JobPublic.of(crud.request_cancel(session, job=job))

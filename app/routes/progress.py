@@ -15,6 +15,7 @@ from app.deps import OwnerDep, SessionDep, SettingsDep, StoreDep
 from app.routes.jobs import find_job
 from app.schemas import LogLinePublic, LogsPage, MetricsPage
 from app.store import crud
+from tfjobs import FINAL_STATUSES, JobStatus
 
 __all__ = ["router"]
 
@@ -102,7 +103,7 @@ def _event_stream(
         # Status before rows, as in the pages: a final status means nothing is left to read.
         with store.session() as session:
             job = crud.get_job(session, job_id=job_id)
-            status = job.status if job else "cancelled"
+            status = job.status if job else JobStatus.CANCELLED
             return status, read(session, job_id=job_id, after=cursor, limit=page)
 
     async def events() -> AsyncIterator[str]:
@@ -116,7 +117,7 @@ def _event_stream(
             if rows:
                 idle = 0.0
                 continue
-            if status in crud.FINAL_STATUSES:
+            if status in FINAL_STATUSES:
                 yield f"event: end\ndata: {json.dumps({'status': status})}\n\n"
                 return
             await asyncio.sleep(POLL_SECONDS)

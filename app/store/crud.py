@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from app.errors import LeaseLost
+from app.store.errors import LeaseLost
 from app.store.tables import ApiToken, Artifact, Attempt, Dataset, Job, LogLine, MetricPoint, utcnow
+from tfjobs import FINAL_STATUSES, JobStatus
 
 __all__ = [
-    "FINAL_STATUSES",
     "add_artifacts",
     "append_logs",
     "append_points",
@@ -55,8 +55,6 @@ __all__ = [
     "stale_queued",
 ]
 
-FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
-
 
 def new_id() -> str:
     return uuid.uuid4().hex
@@ -78,7 +76,7 @@ def create_job(
     job = Job(
         id=new_id(),
         owner=owner,
-        status="queued",
+        status=JobStatus.QUEUED,
         spec=spec,
         progress_epochs=epochs,
         created_at=now,
@@ -131,18 +129,18 @@ def count_jobs_by_status(session: Session) -> dict[str, int]:
 
 def request_cancel(session: Session, *, job: Job) -> Job:
     """A queued job is cancelled at once (it will never start); a running one is flagged."""
-    if job.status == "queued":
+    if job.status == JobStatus.QUEUED:
         # Conditional update: a worker may be claiming this very job right now.
         changed = session.execute(
             update(Job)
-            .where(Job.id == job.id, Job.status == "queued")
-            .values(status="cancelled", cancel_requested=True, finished_at=utcnow())
+            .where(Job.id == job.id, Job.status == JobStatus.QUEUED)
+            .values(status=JobStatus.CANCELLED, cancel_requested=True, finished_at=utcnow())
         ).rowcount
         if changed:
             session.refresh(job)
             return job
         session.refresh(job)
-    if job.status == "running":
+    if job.status == JobStatus.RUNNING:
         job.cancel_requested = True
     return job
 
@@ -155,9 +153,9 @@ def claim_job(
     now = utcnow()
     changed = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.status == "queued", Job.cancel_requested.is_(False))
+        .where(Job.id == job_id, Job.status == JobStatus.QUEUED, Job.cancel_requested.is_(False))
         .values(
-            status="running",
+            status=JobStatus.RUNNING,
             started_at=func.coalesce(Job.started_at, now),
             attempts=Job.attempts + 1,
             worker_hostname=hostname,
@@ -183,7 +181,7 @@ def _current(job_id: str, attempt: int | None) -> Any:
     """WHERE clause for "this job, and still this attempt's" (no fencing when attempt is None)."""
     clause = Job.id == job_id
     if attempt is not None:
-        clause = clause & (Job.attempts == attempt) & (Job.status == "running")
+        clause = clause & (Job.attempts == attempt) & (Job.status == JobStatus.RUNNING)
     return clause
 
 
@@ -239,7 +237,7 @@ def release_job(session: Session, *, job_id: str, attempt: int, outcome: str) ->
     changed = session.execute(
         update(Job)
         .where(_current(job_id, attempt))
-        .values(status="queued", lease_expires_at=None, enqueued_at=now)
+        .values(status=JobStatus.QUEUED, lease_expires_at=None, enqueued_at=now)
     ).rowcount
     session.execute(
         update(Attempt)
@@ -250,14 +248,18 @@ def release_job(session: Session, *, job_id: str, attempt: int, outcome: str) ->
 
 
 def expired_leases(session: Session, *, now: datetime) -> list[Job]:
-    return list(session.scalars(select(Job).where(Job.status == "running", Job.lease_expires_at < now)))
+    return list(
+        session.scalars(select(Job).where(Job.status == JobStatus.RUNNING, Job.lease_expires_at < now))
+    )
 
 
 def stale_queued(session: Session, *, before: datetime) -> list[Job]:
     """Queued jobs last enqueued before ``before``: their message may be lost."""
     return list(
         session.scalars(
-            select(Job).where(Job.status == "queued", func.coalesce(Job.enqueued_at, Job.created_at) < before)
+            select(Job).where(
+                Job.status == JobStatus.QUEUED, func.coalesce(Job.enqueued_at, Job.created_at) < before
+            )
         )
     )
 
@@ -269,7 +271,7 @@ def mark_enqueued(session: Session, *, job_id: str) -> None:
 def count_queued(session: Session, *, owner: str) -> int:
     return int(
         session.scalar(
-            select(func.count()).select_from(Job).where(Job.owner == owner, Job.status == "queued")
+            select(func.count()).select_from(Job).where(Job.owner == owner, Job.status == JobStatus.QUEUED)
         )
         or 0
     )

@@ -19,7 +19,7 @@ from app.core.broker import QUEUE, TaskName, make_celery
 from app.core.config import Settings
 from tests.conftest import REDIS_URL
 from tests.roundtrip import keras_reloads
-from tests.stack import Stack, running_stack
+from tests.stack import Stack, running_stack, wait_until
 
 pytestmark = pytest.mark.chaos
 
@@ -46,21 +46,9 @@ def chaos_stack(tmp_path, redis_url) -> Iterator[Stack]:
         yield stack
 
 
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
 def epoch_of(stack: Stack, job_id: str) -> int:
     with stack.client() as client:
         return client.get(f"/jobs/{job_id}").json()["progress"]["epoch"]
-
-
-def wait_for_worker(stack: Stack, index: int) -> None:
-    log = stack.logs / f"worker-{index}.log"
-    wait_until(lambda: log.exists() and "ready" in log.read_text(), 120, f"worker {index} to start")
 
 
 def assert_trained_once_per_epoch(stack: Stack, job: dict, tmp_path) -> None:
@@ -82,8 +70,7 @@ def assert_trained_once_per_epoch(stack: Stack, job: dict, tmp_path) -> None:
 
 def long_job_underway(stack: Stack, *, epochs_done: int) -> tuple[subprocess.Popen[bytes], str]:
     """One worker training LONG, past ``epochs_done`` epochs: the worker and the job id."""
-    worker = stack.start_worker()
-    wait_for_worker(stack, 1)
+    worker = stack.start_worker(wait_ready=True)
     with stack.client() as client:
         job_id = client.post("/jobs", json=LONG).json()["id"]
     wait_until(lambda: epoch_of(stack, job_id) >= epochs_done, 120, f"epoch {epochs_done}")
@@ -123,10 +110,8 @@ def test_sigterm_hands_the_job_back_promptly_and_it_resumes_elsewhere(chaos_stac
 
 def test_a_message_delivered_twice_to_two_workers_trains_once(chaos_stack):
     stack = chaos_stack
-    stack.start_worker()
-    stack.start_worker()
-    wait_for_worker(stack, 1)
-    wait_for_worker(stack, 2)
+    stack.start_worker(wait_ready=True)
+    stack.start_worker(wait_ready=True)
     celery = make_celery(Settings(broker_url=stack.env["TFJOBS_BROKER_URL"]))
     with stack.client() as client:
         job_id = client.post("/jobs", json={**LONG, "epochs": 3}).json()["id"]

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import update
 
 from app.core.config import Settings
-from app.errors import LeaseLost
 from app.reconciler import reconcile_once
 from app.store import crud
 from app.store.db import Store, migrate
+from app.store.errors import LeaseLost
 from app.store.tables import Job, utcnow
 
 

@@ -1,0 +1,187 @@
+"""The package as each Dockerfile builds it, and as `pip install tfjobs` (client only) installs it.
+
+No Docker needed: these rebuild what the images do from the same file list
+(``.dockerignore``) and run the console script from the result, so a package that
+misses a module (the `ModuleNotFoundError: client` the images once had) fails here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import venv
+from pathlib import Path
+
+import pytest
+
+from tests.stack import REPO
+
+DOCKERFILES = {"api": REPO / "docker" / "api.Dockerfile", "worker": REPO / "docker" / "worker.Dockerfile"}
+
+
+def image_files() -> list[str]:
+    """The paths ``.dockerignore`` lets into the build context (it is an allowlist)."""
+    lines = (REPO / ".dockerignore").read_text().splitlines()
+    assert "*" in lines, ".dockerignore must start from nothing and list what the images get"
+    return [line[1:] for line in lines if line.startswith("!")]
+
+
+def extras_of(dockerfile: Path) -> str:
+    text = dockerfile.read_text()
+    assert "COPY . /tmp/tfjobs-src" in text  # the whole (allowlisted) context, in one COPY
+    (extras,) = re.findall(r'pip install "/tmp/tfjobs-src\[([a-z,]+)\]"', text)
+    return extras
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """The wheel built from exactly the files the images get."""
+    tmp = tmp_path_factory.mktemp("image-context")
+    context = tmp / "src"
+    for name in image_files():
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, context / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            context.mkdir(exist_ok=True)
+            shutil.copy2(source, context / name)
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp / "dist"),
+            str(context),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    (path,) = (tmp / "dist").glob("tfjobs-*.whl")
+    return path
+
+
+def test_the_images_install_the_package_with_the_right_extras():
+    assert extras_of(DOCKERFILES["api"]) == "server"  # no TensorFlow in the API image
+    assert extras_of(DOCKERFILES["worker"]) == "server,train"
+    for dockerfile in DOCKERFILES.values():
+        text = dockerfile.read_text()
+        assert re.search(r"^USER tfjobs$", text, re.M), f"{dockerfile.name} must not run as root"
+        assert re.search(r"^ARG BASE_IMAGE=", text, re.M), (
+            f"{dockerfile.name}: air-gapped builds need BASE_IMAGE"
+        )
+
+
+@pytest.mark.parametrize("image", sorted(DOCKERFILES))
+def test_the_console_script_runs_from_the_package_each_image_builds(image, wheel, tmp_path):
+    target = tmp_path / "site"
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    # -S: no site-packages processing, so this checkout's editable install is invisible;
+    # the dependencies come from this environment's site-packages, the code only from the wheel.
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(target), sysconfig.get_paths()["purelib"]]),
+        "PYTHONSAFEPATH": "1",
+    }
+    script = target / "bin" / "tfjobs"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-S", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+
+    helped = run(str(script), "--help")
+    assert helped.returncode == 0, helped.stderr
+    for command in ("submit", "download", "up", "api", "worker", "token"):
+        assert f" {command} " in helped.stdout
+    server = "app.main" if image == "api" else "worker.training"
+    where = run("-c", f"import {server}, client.cli, tfjobs; print(client.cli.__file__, tfjobs.__file__)")
+    assert where.returncode == 0, where.stderr
+    assert all(Path(p).is_relative_to(target) for p in where.stdout.split())
+
+
+@pytest.fixture(scope="module")
+def client_only(wheel, tmp_path_factory) -> Path:
+    """A fresh virtual environment with `pip install tfjobs` (the wheel, from PyPI its
+    dependencies): the client's dependencies and nothing else."""
+    home = tmp_path_factory.mktemp("client-only")
+    venv.create(home, with_pip=True)
+    done = subprocess.run(
+        [
+            str(home / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    return home
+
+
+def test_the_client_installs_and_runs_without_the_server(client_only, tmp_path):
+    python, tfjobs = client_only / "bin" / "python", client_only / "bin" / "tfjobs"
+    missing = subprocess.run(
+        [str(python), "-c", "import fastapi"], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
+    assert missing.returncode != 0  # really only the client's dependencies here
+
+    imported = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import sys, client; print(sorted(m for m in ('app', 'worker', 'tfcore') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.strip() == "[]"
+
+    helped = subprocess.run([str(tfjobs), "--help"], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert helped.returncode == 0, helped.stderr
+    assert " submit " in helped.stdout and " up " in helped.stdout
+
+    # A server command says what to install instead of a traceback.
+    up = subprocess.run(
+        [str(tfjobs), "up", "--data-dir", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert up.returncode == 2
+    assert "pip install 'tfjobs[server]'" in up.stderr and "Traceback" not in up.stderr
+
+    # And a client command does its job: an unreachable server is one clear line.
+    listed = subprocess.run(
+        [str(tfjobs), "--url", "http://127.0.0.1:9", "list"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert listed.returncode == 2 and "Traceback" not in listed.stderr, listed.stderr

@@ -38,7 +38,11 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # Always UTF-8 on the wire: a server initialised without a locale (SQL_ASCII) would
+    # otherwise hand psycopg raw bytes for every text column, version() included.
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args={"client_encoding": "utf8"}
+    )
 
 
 def migrate(engine: Engine) -> None:

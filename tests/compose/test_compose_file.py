@@ -1,4 +1,5 @@
-"""docker-compose.yml against the Compose Specification (no Docker engine here to run it)."""
+"""docker-compose.yml against the Compose Specification and the CLI (no Docker needed;
+``test_compose_stack.py`` runs it)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import typer
 import yaml
 
-from app.cli import app as cli
+from client.cli import app as cli
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO.parent / "shared" / "schemas" / "compose-spec.json"
 
 
@@ -31,7 +33,8 @@ def test_compose_file_follows_the_compose_specification(compose):
 
 
 def test_services_run_real_tfjobs_commands(compose):
-    commands = {c.name or c.callback.__name__ for c in cli.registered_commands}
+    root = typer.main.get_command(cli)
+    commands = set(root.list_commands(typer.Context(root)))  # the client's and the server's
     ours = {name: s for name, s in compose["services"].items() if "build" in s}
     assert set(ours) == {"api", "worker", "worker-gpu"}
     for name, service in ours.items():

@@ -1,0 +1,201 @@
+"""The real docker-compose.yml, run in Docker: build, start, train, kill, scale, tear down.
+
+Marker ``docker``. Skipped (with the reason) when no Docker daemon answers; on CI,
+``.ci/run`` starts one with ``../shared/docker/setup.sh``, so there it must not skip.
+Each run uses a throwaway project name and removes its containers and volumes.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import secrets
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from client import Client
+from tests.roundtrip import keras_reloads
+from tests.stack import REPO, free_port, wait_until
+from tfjobs import JobStatus
+
+pytestmark = pytest.mark.docker
+
+# ~400 steps per epoch at batch 4: long enough to be caught mid-training
+LONG = {
+    "model_type": "mlp",
+    "loss": "mse",
+    "epochs": 12,
+    "dataset": "synthetic",
+    "batch_size": 4,
+    "steps_per_execution": 20,
+}
+
+
+def docker_answers() -> bool:
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@dataclass
+class Compose:
+    project: str
+    env: dict[str, str]
+    url: str
+    token: str
+    seconds_to_healthy: float
+
+    def run(self, *args: str, timeout: float = 900, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            ["docker", "compose", "-p", self.project, *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check:
+            assert done.returncode == 0, (
+                f"docker compose {' '.join(args)}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+            )
+        return done
+
+    def exec(self, service: str, *command: str) -> subprocess.CompletedProcess[str]:
+        return self.run("exec", "-T", service, *command, check=False, timeout=120)
+
+    def logs(self) -> str:
+        return self.run("logs", "--no-color", "--tail", "60", check=False).stdout
+
+    def client(self) -> Client:
+        return Client(self.url, self.token)
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def compose() -> Iterator[Compose]:
+    if not docker_answers():
+        if os.environ.get("CI"):
+            pytest.fail(
+                "CI must run the compose tests: no Docker daemon answers (run ../shared/docker/setup.sh)"
+            )
+        pytest.skip("no Docker daemon answers `docker info` (../shared/docker/setup.sh starts one)")
+    token = "tfj_" + secrets.token_hex(24)
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TFJOBS_")},
+        "TFJOBS_BOOTSTRAP_TOKEN": token,
+        "TFJOBS_API_PORT": str(port),
+        "TFJOBS_LEASE_SECONDS": "5",  # a killed worker's job is resumed within seconds
+    }
+    stack = Compose(f"tfjobs-test-{secrets.token_hex(4)}", env, f"http://127.0.0.1:{port}", token, 0.0)
+    started = time.monotonic()
+    try:
+        done = stack.run(
+            "up", "--build", "--detach", "--wait", "--wait-timeout", "600", timeout=1200, check=False
+        )
+        assert done.returncode == 0, f"docker compose up failed:\n{done.stderr[-2000:]}\n{stack.logs()}"
+        stack.seconds_to_healthy = time.monotonic() - started
+        print(f"\ncompose: up --build --wait took {stack.seconds_to_healthy:.1f} s")
+        yield stack
+    finally:
+        stack.run("down", "--volumes", "--remove-orphans", "--timeout", "10", check=False, timeout=300)
+        left = subprocess.run(
+            ["docker", "volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={stack.project}"],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        assert left == [], f"docker compose down -v left volumes behind: {left}"
+
+
+def test_containers_run_as_non_root_and_the_api_image_has_no_tensorflow(compose):
+    for service in ("api", "worker"):
+        uid = compose.exec(service, "id", "-u")
+        assert uid.returncode == 0 and uid.stdout.strip() != "0", (service, uid.stdout, uid.stderr)
+        helped = compose.exec(service, "tfjobs", "--help")
+        assert helped.returncode == 0 and " up " in helped.stdout, helped.stderr
+    probe = "import importlib.util as u, sys; sys.exit(0 if u.find_spec('tensorflow') is None else 1)"
+    assert compose.exec("api", "python", "-c", probe).returncode == 0, "the API image has TensorFlow"
+    assert compose.exec("worker", "python", "-c", probe).returncode == 1  # the probe can tell
+
+
+def test_a_job_trains_streams_its_metrics_and_downloads_verified(compose, tmp_path):
+    started = time.monotonic()
+    with compose.client() as client:
+        job = client.submit(model_type="residual", loss="huber", threshold=2.0, epochs=4)
+        points = list(job.stream())  # live, until the job ends
+        job.wait()
+        seconds = time.monotonic() - started
+        print(f"\ncompose: submit → succeeded in {seconds:.1f} s")
+        assert [p["epoch"] for p in points if p["kind"] == "epoch"] == [1, 2, 3, 4]
+        assert [p["seq"] for p in points] == list(range(1, len(points) + 1))
+        folder = job.download(tmp_path / "model")  # raises if any sha256 differs
+        names = {a["name"] for a in job.artifacts()}
+    assert {"model.keras", "saved_model.tar.gz", "manifest.json", "history.csv"} <= names
+    assert all((folder / name).is_file() for name in names)
+    assert keras_reloads([folder], cwd=tmp_path) == ["ResidualRegressor"]
+
+
+def test_a_killed_worker_container_resumes_the_job_from_its_checkpoint(compose):
+    with compose.http() as http:
+        job_id = http.post("/jobs", json=LONG).json()["id"]
+
+        def epoch() -> int:
+            return http.get(f"/jobs/{job_id}").json()["progress"]["epoch"]
+
+        wait_until(lambda: epoch() >= 2, 300, "epoch 2", logs=compose.logs)
+        compose.run("kill", "-s", "SIGKILL", "worker")
+        killed_at = epoch()
+        compose.run("up", "--detach", "--wait", "--wait-timeout", "300", "worker", timeout=600)
+
+        def finished() -> bool:
+            return http.get(f"/jobs/{job_id}").json()["status"] in (
+                JobStatus.SUCCEEDED,
+                JobStatus.FAILED,
+                JobStatus.CANCELLED,
+            )
+
+        wait_until(finished, 600, "the resumed job", logs=compose.logs)
+        job = http.get(f"/jobs/{job_id}").json()
+        assert job["status"] == JobStatus.SUCCEEDED, job
+        assert job["attempts"] == 2
+        lines = [
+            x["message"] for x in http.get(f"/jobs/{job_id}/logs", params={"limit": 1000}).json()["lines"]
+        ]
+        assert any("resumed from the checkpoint after epoch" in line for line in lines), lines
+        points = http.get(f"/jobs/{job_id}/metrics", params={"limit": 1000}).json()["points"]
+        history = http.get(f"/jobs/{job_id}/artifacts/history.csv").text
+    epochs = list(range(1, LONG["epochs"] + 1))
+    assert killed_at < LONG["epochs"]
+    assert [p["seq"] for p in points] == list(range(1, len(points) + 1))  # no gap, no repeat
+    assert [p["epoch"] for p in points if p["kind"] == "epoch"] == epochs  # each epoch reported once
+    assert [int(row["epoch"]) for row in csv.DictReader(history.splitlines())] == epochs  # trained once
+
+
+def test_two_worker_containers_run_two_jobs_at_once(compose):
+    compose.run("up", "--detach", "--wait", "--wait-timeout", "300", "--scale", "worker=2", timeout=600)
+    with compose.http() as http:
+        ids = [http.post("/jobs", json={**LONG, "epochs": 4}).json()["id"] for _ in range(2)]
+
+        def both_running() -> bool:
+            jobs = [http.get(f"/jobs/{i}").json() for i in ids]
+            assert not any(j["status"] == JobStatus.SUCCEEDED for j in jobs), (
+                "one finished before the other began"
+            )
+            return all(j["status"] == JobStatus.RUNNING for j in jobs)
+
+        wait_until(both_running, 300, "both jobs to run at once", logs=compose.logs)
+        jobs = [http.get(f"/jobs/{i}").json() for i in ids]
+    assert jobs[0]["worker"]["hostname"] != jobs[1]["worker"]["hostname"]
+
+
+def test_the_gpu_profile_is_a_valid_configuration(compose):
+    config = compose.run("--profile", "gpu", "config", "--format", "json").stdout
+    assert '"worker-gpu"' in config and '"nvidia"' in config

@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,7 @@ from app.store import crud
 from app.store.tables import Dataset
 from tfcore.data import BUILTIN_DATASETS, DataLimits, load_file
 from tfcore.errors import DataError
-from tfcore.spec import JobSpec
+from tfcore.spec import JobSpec, Task
 
 __all__ = ["builtin_datasets", "resolve_dataset", "save_upload"]
 
@@ -60,7 +60,7 @@ def resolve_dataset(session: Session, spec: JobSpec, *, owner: str, settings: Se
                     }
                 ]
             )
-        task = dataset.task
+        task = cast(Task, dataset.task)
     if task != spec.task:
         raise InvalidInput(
             [

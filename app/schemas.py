@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel
 
 from app.store.tables import Artifact, Dataset, Job, LogLine
+from tfcore.spec import Task
 from tfjobs import JobStatus
 
 __all__ = [
@@ -59,9 +60,9 @@ class JobPublic(BaseModel):
     def of(cls, job: Job) -> JobPublic:
         return cls(
             id=job.id,
-            status=job.status,
+            status=JobStatus(job.status),
             spec=job.spec,
-            created_at=job.created_at,  # type: ignore[arg-type]
+            created_at=job.created_at,
             started_at=job.started_at,
             finished_at=job.finished_at,
             attempts=job.attempts,
@@ -135,7 +136,7 @@ class DatasetPublic(BaseModel):
     rows: int
     features: int
     target: str
-    task: Literal["regression", "binary"]
+    task: Task
     builtin: bool = False
     created_at: datetime | None = None
 
@@ -147,6 +148,6 @@ class DatasetPublic(BaseModel):
             rows=dataset.rows,
             features=dataset.features,
             target=dataset.target,
-            task=dataset.task,
+            task=cast(Task, dataset.task),
             created_at=dataset.created_at,
-        )  # type: ignore[arg-type]
+        )

@@ -63,11 +63,11 @@ def plugin_commands() -> dict[str, Any]:
 class Root(TyperGroup):
     """The client's own commands first, then the plugins' (read lazily)."""
 
-    def list_commands(self, ctx: typer.Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         own = super().list_commands(ctx)
         return own + [name for name in plugin_commands() if name not in own]
 
-    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         return super().get_command(ctx, cmd_name) or plugin_commands().get(cmd_name)
 
 
@@ -211,9 +211,12 @@ def _follow(job: Job) -> int:
 
 
 def _print_outcome(job: Job, history: list[dict[str, Any]]) -> None:
-    colour = {JobStatus.SUCCEEDED: "green", JobStatus.FAILED: "red", JobStatus.CANCELLED: "yellow"}.get(
-        job.status, "white"
-    )
+    colours: dict[str, str] = {
+        JobStatus.SUCCEEDED: "green",
+        JobStatus.FAILED: "red",
+        JobStatus.CANCELLED: "yellow",
+    }
+    colour = colours.get(job.status, "white")
     console.print(f"job {job.id}: [{colour}]{job.status}[/{colour}]", highlight=False)
     if job.data.get("error"):
         console.print(f"  {job.data['error']['type']}: {job.data['error']['message']}", highlight=False)

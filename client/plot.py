@@ -30,12 +30,12 @@ def line_chart(series: dict[str, list[float]], *, title: str = "", width: int = 
             row = height - 1 - round((y - lo) / span * (height - 1))
             grid[row][col] = marker
     label_width = max(len(f"{hi:.4g}"), len(f"{lo:.4g}"))
-    lines = [title.center(width + label_width + 2)] if title else []
-    for r, row in enumerate(grid):
+    out = [title.center(width + label_width + 2)] if title else []
+    for r, cells in enumerate(grid):
         label = f"{hi:.4g}" if r == 0 else f"{lo:.4g}" if r == height - 1 else ""
-        lines.append(f"{label:>{label_width}} ┤{''.join(row)}")
-    lines.append(" " * label_width + " └" + "─" * width)
-    lines.append(" " * label_width + f"  epoch 1{'':>{max(0, width - 8 - len(str(n)))}}{n}")
+        out.append(f"{label:>{label_width}} ┤{''.join(cells)}")
+    out.append(" " * label_width + " └" + "─" * width)
+    out.append(" " * label_width + f"  epoch 1{'':>{max(0, width - 8 - len(str(n)))}}{n}")
     legend = "   ".join(f"{m} {name}" for name, m in zip(series, MARKERS, strict=False))
-    lines.append(" " * label_width + "  " + legend)
-    return "\n".join(lines)
+    out.append(" " * label_width + "  " + legend)
+    return "\n".join(out)

@@ -309,7 +309,8 @@ class Job:
 
 def _sse_events(lines: Iterator[str]) -> Iterator[tuple[str, str, str | None]]:
     """(event, data, id) for each Server-Sent Event; comments and retry lines skipped."""
-    event, data, event_id = "message", [], None
+    event, event_id = "message", None
+    data: list[str] = []
     for line in lines:
         if not line:
             if data:

@@ -33,6 +33,14 @@ __all__ = [
 Shape = tuple[int | None, ...]
 
 
+def feature_width(shape: Shape) -> int:
+    """The last (feature) dimension, which every tabular model needs to know when it builds."""
+    width = shape[-1]
+    if width is None:
+        raise ValueError(f"expected a known number of features. Received: input_shape={shape}")
+    return width
+
+
 class TabularModel(keras.Model):
     """Shared frame: normalize → (noise) → body → (dropout) → dense head.
 
@@ -243,7 +251,7 @@ class ReconstructingRegressor(TabularModel):
     def build_body(self, input_shape: Shape) -> int:
         # As in the seed, the reconstruction layer is created here, once the input
         # width is known — and then built, which is what makes it reload correctly.
-        n_inputs = input_shape[-1]
+        n_inputs = feature_width(input_shape)
         self.reconstruct = MyDense(n_inputs, name="reconstruct", dtype=self.dtype_policy)
         shape = input_shape
         for layer in self.hidden:
@@ -282,7 +290,7 @@ class WideDeepRegressor(TabularModel):
         for layer in self.hidden:
             layer.build(shape)
             shape = (shape[0], layer.units)
-        return input_shape[-1] + self.hidden_units
+        return feature_width(input_shape) + self.hidden_units
 
     def call_body(self, x: Any, training: bool) -> Any:
         z = x

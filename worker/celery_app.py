@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 from celery.signals import worker_process_init, worker_shutting_down
 
@@ -49,7 +50,7 @@ def warm_up() -> None:
         run_job(
             JobSpec(model_type="mlp", loss="mse", epochs=1, batch_size=64),
             synthetic_regression(rows=256, features=4),
-            workdir=tmp,
+            workdir=Path(tmp),
         )
     for name in BUILTIN_DATASETS:  # imports scikit-learn and caches the built-ins now
         load_builtin(name)

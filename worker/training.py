@@ -178,7 +178,7 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
     job_dir = ctx.settings.artifacts_root / job_id
     work = job_dir / "work"
     tensorboard_dir = work / "tensorboard"
-    reporter: StoreReporter | None = StoreReporter(
+    reporter = StoreReporter(
         ctx.store,
         job_id,
         attempt=attempt,
@@ -186,6 +186,7 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
         last_log_seq=last_log_seq,
         tensorboard_dir=tensorboard_dir,
     )
+    open_reporter: StoreReporter | None = reporter  # None once closed on the way to success
     watcher = JobWatcher(ctx, job_id, attempt)
     status: Ending = JobStatus.FAILED
     summary, error, files = None, None, []
@@ -214,7 +215,7 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
             status = JobStatus.CANCELLED
         else:
             reporter.close()  # all epoch scalars are on disk before the archive is packed
-            reporter = None
+            open_reporter = None
             pack_folder(tensorboard_dir, work / TENSORBOARD_TAR, arcname="tensorboard")
             export_dir = job_dir / f"artifacts-{attempt}"  # per attempt: never shared, never overwritten
             shutil.rmtree(export_dir, ignore_errors=True)
@@ -239,17 +240,17 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
     except Exception as err:  # anything else still ends the job, with a reason
         log.exception("job %s failed", job_id)
         error = ("internal_error", f"{type(err).__name__}: {err}")
-        if reporter is not None:
-            reporter.log(traceback.format_exc(limit=5), level="error")
+        if open_reporter is not None:
+            open_reporter.log(traceback.format_exc(limit=5), level="error")
     finally:
         watcher.stop()
-        if error is not None and reporter is not None:
-            reporter.log(f"failed: {error[1]}", level="error")
-        if status == Outcome.HANDED_BACK and reporter is not None:
-            reporter.log("worker stopping: checkpointed, handing the job back to the queue")
-        if reporter is not None:
+        if error is not None and open_reporter is not None:
+            open_reporter.log(f"failed: {error[1]}", level="error")
+        if status == Outcome.HANDED_BACK and open_reporter is not None:
+            open_reporter.log("worker stopping: checkpointed, handing the job back to the queue")
+        if open_reporter is not None:
             try:
-                reporter.close()
+                open_reporter.close()
             except LeaseLost:
                 status = Outcome.LEASE_LOST
             except Exception as err:

@@ -13,9 +13,9 @@ import secrets
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import CursorResult, Executable, Table, func, select, text, update
 from sqlalchemy.orm import Session
 
 from app.store.errors import LeaseLost
@@ -54,6 +54,13 @@ __all__ = [
     "request_cancel",
     "stale_queued",
 ]
+
+
+def _rows_changed(session: Session, statement: Executable) -> int:
+    """Rows an UPDATE/DELETE changed (DML returns a CursorResult; the annotation says Result)."""
+    result = session.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount
 
 
 def new_id() -> str:
@@ -131,11 +138,12 @@ def request_cancel(session: Session, *, job: Job) -> Job:
     """A queued job is cancelled at once (it will never start); a running one is flagged."""
     if job.status == JobStatus.QUEUED:
         # Conditional update: a worker may be claiming this very job right now.
-        changed = session.execute(
+        changed = _rows_changed(
+            session,
             update(Job)
             .where(Job.id == job.id, Job.status == JobStatus.QUEUED)
-            .values(status=JobStatus.CANCELLED, cancel_requested=True, finished_at=utcnow())
-        ).rowcount
+            .values(status=JobStatus.CANCELLED, cancel_requested=True, finished_at=utcnow()),
+        )
         if changed:
             session.refresh(job)
             return job
@@ -151,7 +159,8 @@ def claim_job(
     """Moves a queued job to running for this worker, with a lease; None if it is not
     queued any more (running elsewhere, finished, cancelled): a duplicate message."""
     now = utcnow()
-    changed = session.execute(
+    changed = _rows_changed(
+        session,
         update(Job)
         .where(Job.id == job_id, Job.status == JobStatus.QUEUED, Job.cancel_requested.is_(False))
         .values(
@@ -161,8 +170,8 @@ def claim_job(
             worker_hostname=hostname,
             worker_device=device,
             lease_expires_at=now + timedelta(seconds=lease_seconds),
-        )
-    ).rowcount
+        ),
+    )
     if not changed:
         return None
     job = get_job(session, job_id=job_id)
@@ -188,11 +197,12 @@ def _current(job_id: str, attempt: int | None) -> Any:
 def renew_lease(session: Session, *, job_id: str, attempt: int, lease_seconds: float) -> bool:
     """The heartbeat: extends this attempt's lease; False if the job moved on without it."""
     return bool(
-        session.execute(
+        _rows_changed(
+            session,
             update(Job)
             .where(_current(job_id, attempt))
-            .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
-        ).rowcount
+            .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds)),
+        )
     )
 
 
@@ -209,7 +219,8 @@ def finish_job(
     """Final status (fenced: raises LeaseLost if ``attempt`` is no longer the job's)."""
     assert status in FINAL_STATUSES
     now = utcnow()
-    changed = session.execute(
+    changed = _rows_changed(
+        session,
         update(Job)
         .where(_current(job_id, attempt))
         .values(
@@ -219,8 +230,8 @@ def finish_job(
             error_type=error_type,
             error_message=error_message,
             lease_expires_at=None,
-        )
-    ).rowcount
+        ),
+    )
     if not changed:
         raise LeaseLost(f"job {job_id} is no longer attempt {attempt}'s")
     session.execute(
@@ -234,11 +245,12 @@ def release_job(session: Session, *, job_id: str, attempt: int, outcome: str) ->
     """Hands a running job back to the queue (worker stopping, lease expired); the
     attempt count stays, so the next claim is the next attempt. Fenced by ``attempt``."""
     now = utcnow()
-    changed = session.execute(
+    changed = _rows_changed(
+        session,
         update(Job)
         .where(_current(job_id, attempt))
-        .values(status=JobStatus.QUEUED, lease_expires_at=None, enqueued_at=now)
-    ).rowcount
+        .values(status=JobStatus.QUEUED, lease_expires_at=None, enqueued_at=now),
+    )
     session.execute(
         update(Attempt)
         .where(Attempt.job_id == job_id, Attempt.number == attempt, Attempt.finished_at.is_(None))
@@ -303,10 +315,11 @@ def append_points(
     finished_epochs = [p["epoch"] for p in points if p["kind"] == "epoch"]
     if finished_epochs:
         progress["progress_epoch"] = max(finished_epochs)
-    if not session.execute(update(Job).where(_current(job_id, attempt)).values(**progress)).rowcount:
+    if not _rows_changed(session, update(Job).where(_current(job_id, attempt)).values(**progress)):
         raise LeaseLost(f"job {job_id} is no longer attempt {attempt}'s")
     session.execute(
-        MetricPoint.__table__.insert(), [{"job_id": job_id, **p, "payload": point_payload(p)} for p in points]
+        cast(Table, MetricPoint.__table__).insert(),
+        [{"job_id": job_id, **p, "payload": point_payload(p)} for p in points],
     )
 
 
@@ -355,11 +368,11 @@ def append_logs(
 ) -> None:
     if not lines:
         return
-    if not session.execute(
-        update(Job).where(_current(job_id, attempt)).values(last_log_seq=lines[-1]["seq"])
-    ).rowcount:
+    if not _rows_changed(
+        session, update(Job).where(_current(job_id, attempt)).values(last_log_seq=lines[-1]["seq"])
+    ):
         raise LeaseLost(f"job {job_id} is no longer attempt {attempt}'s")
-    session.execute(LogLine.__table__.insert(), [{"job_id": job_id, **line} for line in lines])
+    session.execute(cast(Table, LogLine.__table__).insert(), [{"job_id": job_id, **line} for line in lines])
 
 
 def read_points(session: Session, *, job_id: str, after: int, limit: int) -> list[MetricPoint]:

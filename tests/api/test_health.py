@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from tests.api.conftest import MINIMAL
-from tests.tfcore.conftest import run_python
 
 
 def test_healthz_and_readyz(client):
@@ -44,12 +43,3 @@ def test_openapi_documents_every_route_and_the_job_spec(client):
     } <= set(schema["paths"])
     assert "threshold" in schema["components"]["schemas"]["JobSpec"]["properties"]
     assert client.get("/docs").status_code == 200
-
-
-def test_the_api_never_imports_tensorflow():
-    out = run_python(
-        "import sys, app.main, app.cli\n"
-        "app.main.create_app\n"
-        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
-    )
-    assert out.strip() == "[]"

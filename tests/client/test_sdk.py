@@ -134,13 +134,3 @@ def test_jobs_pages_through_everything(up):
     with Client(up.url) as client:
         total = len(list(client.jobs(page_size=1000)))
         assert len(list(client.jobs(page_size=1))) == total
-
-
-def test_the_client_imports_no_tensorflow():
-    from tests.tfcore.conftest import run_python
-
-    out = run_python(
-        "import sys, client, client.cli\n"
-        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
-    )
-    assert out.strip() == "[]"

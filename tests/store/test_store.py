@@ -142,3 +142,33 @@ def test_cursor_reads_use_the_primary_key_index(store):
             connection.execute(text("SET enable_seqscan = off"))
             plan = " ".join(r[0] for r in connection.execute(text("EXPLAIN " + query), {"j": job_id, "a": 0}))
             assert "metric_points_pkey" in plan, plan
+
+
+def test_a_postgresql_database_created_without_a_locale_still_works():
+    """A server initialised without a locale (SQL_ASCII, as a bare initdb leaves it) hands
+    psycopg bytes for text unless the client asks for UTF-8; the store always does."""
+    import uuid
+
+    import psycopg
+
+    from tests.conftest import PG_ADMIN_URL
+
+    name = f"tfjobs_ascii_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(
+            f"CREATE DATABASE \"{name}\" ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+        )
+    store = Store(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
+    try:
+        migrate(store.engine)
+        with store.session() as session:
+            job_id = crud.create_job(
+                session, spec={"epochs": 2, "note": "zoë ünïcode"}, epochs=2, owner="zoë"
+            ).id
+        with store.session() as session:
+            job = crud.get_job(session, job_id=job_id, owner="zoë")
+            assert job is not None and job.spec["note"] == "zoë ünïcode" and job.status == "queued"
+    finally:
+        store.dispose()
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

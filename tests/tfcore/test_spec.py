@@ -94,11 +94,3 @@ def test_spec_round_trips_through_json():
         {**MINIMAL, "lr_schedule": {"type": "exponential", "decay_steps": 10, "decay_rate": 0.9}}
     )
     assert JobSpec.model_validate_json(spec.model_dump_json()) == spec
-
-
-def test_importing_spec_does_not_import_tensorflow(fresh_python):
-    out = fresh_python(
-        "import sys, tfcore.spec, tfcore.errors, tfcore.data, tfcore.report\n"
-        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
-    )
-    assert out.strip() == "[]"

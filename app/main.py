@@ -24,6 +24,7 @@ from app.routes import artifacts, datasets, health, jobs, progress
 from app.store import crud
 from app.store.db import Store, migrate
 from tfcore.spec import JobSpec
+from tfjobs import __version__
 
 __all__ = ["create_app"]
 
@@ -146,7 +147,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
 
     app = FastAPI(
         title="tfjobs",
-        version="0.1.0",
+        version=__version__,
         lifespan=lifespan,
         description="Remote TensorFlow training jobs: submit a spec, follow live metrics, "
         "download verified models.",

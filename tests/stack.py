@@ -8,6 +8,7 @@ stop everything they started, whatever happens.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -21,9 +22,22 @@ from typing import IO
 
 import httpx
 
+from client import Client
 from tfjobs import FINAL_STATUSES
 
-__all__ = ["REPO", "TFJOBS", "Stack", "clean_env", "free_port", "running_stack", "running_up", "wait_until"]
+__all__ = [
+    "REPO",
+    "TFJOBS",
+    "Compose",
+    "Stack",
+    "clean_env",
+    "compose_stack",
+    "docker_answers",
+    "free_port",
+    "running_stack",
+    "running_up",
+    "wait_until",
+]
 
 REPO = Path(__file__).resolve().parents[1]
 TFJOBS = [sys.executable, "-m", "client.cli"]  # the `tfjobs` console script, from this checkout
@@ -212,3 +226,92 @@ def running_up(
             yield up
         finally:
             _stop([process], grace=60)
+
+
+def docker_answers() -> bool:
+    """True when a Docker daemon answers ``docker info``."""
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@dataclass
+class Compose:
+    """The real docker-compose.yml running under a throwaway project name."""
+
+    project: str
+    env: dict[str, str]
+    url: str
+    token: str
+    seconds_to_healthy: float = 0.0
+    build_seconds: float | None = None  # only when compose_stack was asked to build first
+
+    def run(self, *args: str, timeout: float = 900, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            ["docker", "compose", "-p", self.project, *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check:
+            assert done.returncode == 0, (
+                f"docker compose {' '.join(args)}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+            )
+        return done
+
+    def exec(self, service: str, *command: str) -> subprocess.CompletedProcess[str]:
+        return self.run("exec", "-T", service, *command, check=False, timeout=120)
+
+    def logs(self) -> str:
+        return self.run("logs", "--no-color", "--tail", "60", check=False).stdout
+
+    def client(self) -> Client:
+        return Client(self.url, self.token)
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
+
+
+@contextmanager
+def compose_stack(prefix: str, *, build_args: Sequence[str] = (), **settings: str) -> Iterator[Compose]:
+    """``docker compose up --build --wait`` of the real file, with a fresh bootstrap token and
+    API port and the given ``TFJOBS_*`` settings; ``down --volumes`` afterwards, always, and
+    a check that it left no volume behind."""
+    token = "tfj_" + secrets.token_hex(24)
+    port = free_port()
+    env = clean_env(TFJOBS_BOOTSTRAP_TOKEN=token, TFJOBS_API_PORT=str(port), **settings)
+    stack = Compose(f"{prefix}-{secrets.token_hex(4)}", env, f"http://127.0.0.1:{port}", token)
+    try:
+        if build_args:
+            started = time.monotonic()
+            stack.run("build", *build_args, timeout=1800)
+            stack.build_seconds = time.monotonic() - started
+        started = time.monotonic()
+        done = stack.run(
+            "up", "--build", "--detach", "--wait", "--wait-timeout", "600", timeout=1200, check=False
+        )
+        assert done.returncode == 0, f"docker compose up failed:\n{done.stderr[-2000:]}\n{stack.logs()}"
+        stack.seconds_to_healthy = time.monotonic() - started
+        yield stack
+    finally:
+        # --rmi local: drop this project's image tags (the layers stay cached for the next build)
+        stack.run(
+            "down",
+            "--volumes",
+            "--remove-orphans",
+            "--rmi",
+            "local",
+            "--timeout",
+            "10",
+            check=False,
+            timeout=300,
+        )
+        left = subprocess.run(
+            ["docker", "volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={stack.project}"],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        assert left == [], f"docker compose down -v left volumes behind: {left}"

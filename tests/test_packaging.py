@@ -185,3 +185,17 @@ def test_the_client_installs_and_runs_without_the_server(client_only, tmp_path):
         timeout=60,
     )
     assert listed.returncode == 2 and "Traceback" not in listed.stderr, listed.stderr
+
+
+def test_the_version_has_one_home(tmp_path):
+    from importlib.metadata import version
+
+    import tfcore
+    import tfjobs
+    from app.core.config import Settings
+    from app.main import create_app
+
+    api = create_app(Settings(data_dir=tmp_path))
+    assert version("tfjobs") == tfjobs.__version__ == tfcore.__version__ == api.openapi()["info"]["version"]
+    if getattr(api.state, "store", None) is not None:
+        api.state.store.dispose()

@@ -22,7 +22,7 @@ import sys
 from types import ModuleType
 from typing import Any
 
-__version__ = "0.1.0"
+from tfjobs import __version__  # one version for the whole distribution
 
 _HOOKED = ("tensorflow", "keras")
 

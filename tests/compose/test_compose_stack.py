@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import csv
 import os
-import secrets
-import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-import httpx
 import pytest
 
-from client import Client
 from tests.roundtrip import keras_reloads
-from tests.stack import REPO, free_port, wait_until
+from tests.stack import Compose, compose_stack, docker_answers, wait_until
 from tfjobs import JobStatus
 
 pytestmark = pytest.mark.docker
@@ -36,49 +31,6 @@ LONG = {
 }
 
 
-def docker_answers() -> bool:
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-@dataclass
-class Compose:
-    project: str
-    env: dict[str, str]
-    url: str
-    token: str
-    seconds_to_healthy: float
-
-    def run(self, *args: str, timeout: float = 900, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            ["docker", "compose", "-p", self.project, *args],
-            cwd=REPO,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if check:
-            assert done.returncode == 0, (
-                f"docker compose {' '.join(args)}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
-            )
-        return done
-
-    def exec(self, service: str, *command: str) -> subprocess.CompletedProcess[str]:
-        return self.run("exec", "-T", service, *command, check=False, timeout=120)
-
-    def logs(self) -> str:
-        return self.run("logs", "--no-color", "--tail", "60", check=False).stdout
-
-    def client(self) -> Client:
-        return Client(self.url, self.token)
-
-    def http(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
-
-
 @pytest.fixture(scope="module")
 def compose() -> Iterator[Compose]:
     if not docker_answers():
@@ -87,32 +39,10 @@ def compose() -> Iterator[Compose]:
                 "CI must run the compose tests: no Docker daemon answers (run ../shared/docker/setup.sh)"
             )
         pytest.skip("no Docker daemon answers `docker info` (../shared/docker/setup.sh starts one)")
-    token = "tfj_" + secrets.token_hex(24)
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TFJOBS_")},
-        "TFJOBS_BOOTSTRAP_TOKEN": token,
-        "TFJOBS_API_PORT": str(port),
-        "TFJOBS_LEASE_SECONDS": "5",  # a killed worker's job is resumed within seconds
-    }
-    stack = Compose(f"tfjobs-test-{secrets.token_hex(4)}", env, f"http://127.0.0.1:{port}", token, 0.0)
-    started = time.monotonic()
-    try:
-        done = stack.run(
-            "up", "--build", "--detach", "--wait", "--wait-timeout", "600", timeout=1200, check=False
-        )
-        assert done.returncode == 0, f"docker compose up failed:\n{done.stderr[-2000:]}\n{stack.logs()}"
-        stack.seconds_to_healthy = time.monotonic() - started
+    # a killed worker's job is resumed within seconds
+    with compose_stack("tfjobs-test", TFJOBS_LEASE_SECONDS="5") as stack:
         print(f"\ncompose: up --build --wait took {stack.seconds_to_healthy:.1f} s")
         yield stack
-    finally:
-        stack.run("down", "--volumes", "--remove-orphans", "--timeout", "10", check=False, timeout=300)
-        left = subprocess.run(
-            ["docker", "volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={stack.project}"],
-            capture_output=True,
-            text=True,
-        ).stdout.split()
-        assert left == [], f"docker compose down -v left volumes behind: {left}"
 
 
 def test_containers_run_as_non_root_and_the_api_image_has_no_tensorflow(compose):

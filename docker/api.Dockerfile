@@ -3,6 +3,8 @@
 #   docker build -f docker/api.Dockerfile --build-arg BASE_IMAGE=registry.internal/python:3.11-slim .
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
+# Air-gapped: --build-arg PIP_INDEX_URL=https://pypi.internal/simple (pip reads it).
+ARG PIP_INDEX_URL
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 # What the package needs, and nothing else: .dockerignore is the list. Installed, then

@@ -3,6 +3,8 @@
 #   docker build -f docker/worker.Dockerfile --build-arg BASE_IMAGE=tensorflow/tensorflow:2.21.0-gpu .
 ARG BASE_IMAGE=tensorflow/tensorflow:2.21.0
 FROM ${BASE_IMAGE}
+# Air-gapped: --build-arg PIP_INDEX_URL=https://pypi.internal/simple (pip reads it).
+ARG PIP_INDEX_URL
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     TF_CPP_MIN_LOG_LEVEL=2

@@ -1,6 +1,7 @@
 """The API's deliberate errors, each with its HTTP status.
 
 ServiceError            base; ``status`` and a user-facing ``detail``
+├── BadRequest          400: a header or parameter no client of ours would send
 ├── NotFound            404: no such job/dataset/artifact *for this caller*
 ├── Conflict            409: the request contradicts the resource's state
 ├── InvalidInput        422: the request is well-formed but not acceptable
@@ -17,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "BadRequest",
     "Conflict",
     "InvalidInput",
     "NotFound",
@@ -34,6 +36,10 @@ class ServiceError(Exception):
     def __init__(self, detail: Any) -> None:
         super().__init__(detail)
         self.detail = detail
+
+
+class BadRequest(ServiceError):
+    status = 400
 
 
 class NotFound(ServiceError):

@@ -23,6 +23,7 @@ from app.reconciler import Reconciler
 from app.routes import artifacts, datasets, health, jobs, progress
 from app.store import crud
 from app.store.db import Store, migrate
+from app.streams import Feeds
 from tfcore.spec import JobSpec
 from tfjobs import __version__
 
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.state.store = store
     app.state.celery = celery
     app.state.metrics = ServiceMetrics(store)
+    app.state.feeds = Feeds(store, page=settings.page_limit, max_per_owner=settings.max_streams_per_owner)
 
     for module in (jobs, progress, artifacts, datasets, health):
         app.include_router(module.router)

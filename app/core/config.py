@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=60.0, ge=1, description="a job's lease; renewed by heartbeat")
     max_attempts: int = Field(default=3, ge=1, description="tries before a job whose worker died fails")
     max_queued_per_owner: int = Field(default=100, ge=1, description="queued jobs per owner (429 beyond)")
+    max_streams_per_owner: int = Field(
+        default=100, ge=1, description="open SSE streams per owner and API process (429 beyond)"
+    )
 
     @cached_property
     def resolved_data_dir(self) -> Path:

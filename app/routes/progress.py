@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
-from app.deps import OwnerDep, SessionDep, SettingsDep, StoreDep
+from app.deps import OwnerDep, SessionDep, SettingsDep
+from app.errors import BadRequest
 from app.routes.jobs import find_job
 from app.schemas import LogLinePublic, LogsPage, MetricsPage
 from app.store import crud
-from tfjobs import FINAL_STATUSES, JobStatus
+from app.streams import Feeds, ReadRows
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/jobs", tags=["metrics"])
 
-After = Annotated[int, Query(ge=0, le=2**31 - 1, description="return items with seq > after")]
+MAX_SEQ = 2**31 - 1  # seqs are 32-bit in the store
+After = Annotated[int, Query(ge=0, le=MAX_SEQ, description="return items with seq > after")]
 Limit = Annotated[int | None, Query(ge=1, le=10_000, description="page size (capped by settings)")]
-POLL_SECONDS = 0.2  # how often a stream looks for new rows: well inside the 1 s visibility goal
-KEEPALIVE_SECONDS = 15.0
 
 
 @router.get(
@@ -74,9 +71,14 @@ def read_logs(
 
 
 def _resume_from(last_event_id: str | None, after: int) -> int:
-    if last_event_id and last_event_id.strip().isdigit():
-        return max(after, int(last_event_id.strip()))
-    return after
+    """Where a reconnecting stream resumes: the larger of ``after`` and ``Last-Event-ID``,
+    which must be what this API sent as ``id:`` — a small non-negative integer."""
+    if last_event_id is None or not last_event_id.strip():
+        return after
+    value = last_event_id.strip()
+    if not (value.isascii() and value.isdigit() and int(value) <= MAX_SEQ):
+        raise BadRequest(f"Last-Event-ID must be an event id this stream sent (an integer 0..{MAX_SEQ})")
+    return max(after, int(value))
 
 
 def _log_payloads(session: Any, *, job_id: str, after: int, limit: int) -> list[tuple[int, str]]:
@@ -86,102 +88,59 @@ def _log_payloads(session: Any, *, job_id: str, after: int, limit: int) -> list[
     ]
 
 
-def _event_stream(
-    request: Request,
-    store: Any,
-    *,
-    job_id: str,
-    start: int,
-    page: int,
-    read: Callable[..., list[tuple[int, str]]],
-    event: str,
+async def _event_stream(
+    request: Request, *, owner: str, job_id: str, kind: str, start: int, read: ReadRows
 ) -> StreamingResponse:
-    """SSE of ``(seq, json)`` rows after ``start``; ``id:`` is the seq, so reconnects resume
-    exactly where they left off."""
-
-    def poll(cursor: int) -> tuple[str, list[tuple[int, str]]]:
-        # Status before rows, as in the pages: a final status means nothing is left to read.
-        with store.session() as session:
-            job = crud.get_job(session, job_id=job_id)
-            status = job.status if job else JobStatus.CANCELLED
-            return status, read(session, job_id=job_id, after=cursor, limit=page)
-
-    async def events() -> AsyncIterator[str]:
-        cursor, idle = start, 0.0
-        yield "retry: 1000\n\n"
-        while not await request.is_disconnected():
-            status, rows = await run_in_threadpool(poll, cursor)
-            for seq, data in rows:
-                cursor = seq
-                yield f"id: {seq}\nevent: {event}\ndata: {data}\n\n"
-            if rows:
-                idle = 0.0
-                continue
-            if status in FINAL_STATUSES:
-                yield f"event: end\ndata: {json.dumps({'status': status})}\n\n"
-                return
-            await asyncio.sleep(POLL_SECONDS)
-            idle += POLL_SECONDS
-            if idle >= KEEPALIVE_SECONDS:
-                idle = 0.0
-                yield ": keep-alive\n\n"
-
+    """SSE of the job's rows after ``start`` from the process's shared feed. The ownership
+    check and the stream count happen before the response starts; the stream itself holds
+    no database connection (see app/streams.py)."""
+    feeds: Feeds = request.app.state.feeds
+    await feeds.check(job_id, owner, find_job)
+    feeds.admit(owner)
+    events = feeds.follow(
+        owner=owner,
+        job_id=job_id,
+        kind=kind,
+        event="point" if kind == "metrics" else "log",
+        start=start,
+        read=read,
+        disconnected=request.is_disconnected,
+    )
     return StreamingResponse(
-        events(),
+        events,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
+LastEventId = Annotated[str | None, Header(max_length=32)]
+
+
+# Async handlers without a session dependency: a dependency with `yield` would hold its
+# database session (and connection) open for as long as the stream runs.
 @router.get(
     "/{job_id}/metrics/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {}}}, 429: {"description": "too many open streams"}},
 )
-def stream_metrics(
-    job_id: str,
-    request: Request,
-    session: SessionDep,
-    store: StoreDep,
-    owner: OwnerDep,
-    settings: SettingsDep,
-    after: After = 0,
-    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+async def stream_metrics(
+    job_id: str, request: Request, owner: OwnerDep, after: After = 0, last_event_id: LastEventId = None
 ) -> StreamingResponse:
-    find_job(session, job_id, owner)
-    return _event_stream(
-        request,
-        store,
-        job_id=job_id,
-        start=_resume_from(last_event_id, after),
-        page=settings.page_limit,
-        read=crud.read_point_payloads,
-        event="point",
+    start = _resume_from(last_event_id, after)
+    return await _event_stream(
+        request, owner=owner, job_id=job_id, kind="metrics", start=start, read=crud.read_point_payloads
     )
 
 
 @router.get(
     "/{job_id}/logs/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {}}}, 429: {"description": "too many open streams"}},
 )
-def stream_logs(
-    job_id: str,
-    request: Request,
-    session: SessionDep,
-    store: StoreDep,
-    owner: OwnerDep,
-    settings: SettingsDep,
-    after: After = 0,
-    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+async def stream_logs(
+    job_id: str, request: Request, owner: OwnerDep, after: After = 0, last_event_id: LastEventId = None
 ) -> StreamingResponse:
-    find_job(session, job_id, owner)
-    return _event_stream(
-        request,
-        store,
-        job_id=job_id,
-        start=_resume_from(last_event_id, after),
-        page=settings.page_limit,
-        read=_log_payloads,
-        event="log",
+    start = _resume_from(last_event_id, after)
+    return await _event_stream(
+        request, owner=owner, job_id=job_id, kind="logs", start=start, read=_log_payloads
     )

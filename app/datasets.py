@@ -20,7 +20,7 @@ from app.errors import InvalidInput, PayloadTooLarge
 from app.schemas import DatasetPublic
 from app.store import crud
 from app.store.tables import Dataset
-from tfcore.data import BUILTIN_DATASETS, DataLimits, load_file
+from tfcore.data import BUILTIN_DATASETS, load_file
 from tfcore.errors import DataError
 from tfcore.spec import JobSpec, Task
 
@@ -98,7 +98,7 @@ def save_upload(
     try:
         with os.fdopen(fd, "wb") as out:
             size, sha256 = _copy_capped(upload, out, limit=settings.max_upload_mb << 20)
-        limits = DataLimits(max_rows=settings.max_rows, max_features=settings.max_features)
+        limits = settings.data_limits()
         try:
             data = load_file(tmp, target=target, name=Path(filename).name[:200] or "upload", limits=limits)
         except DataError as err:

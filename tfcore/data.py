@@ -13,9 +13,10 @@ import functools
 import io
 import math
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -48,6 +49,7 @@ class DataLimits:
 
     max_rows: int = 1_000_000
     max_features: int = 1_000
+    max_bytes: int = 1 << 30  # the arrays as stored (an NPZ's declared, uncompressed size)
 
 
 @dataclass(frozen=True)
@@ -169,91 +171,193 @@ def load_builtin(name: str, *, seed: int = 0) -> Dataset:
 # --- uploads ---------------------------------------------------------------------
 
 
+CSV_CHUNK_ROWS = 8192  # rows parsed into one float32 block at a time
+PREVIEW_NAMES = 8  # column names an error message quotes at most
+
+
+def _preview(names: list[str]) -> str:
+    """Column names for an error message, never the whole of a huge header."""
+    shown = [name[:40] for name in names[:PREVIEW_NAMES]]
+    more = f", … ({len(names)} columns)" if len(names) > PREVIEW_NAMES else ""
+    return "[" + ", ".join(repr(n) for n in shown) + more + "]"
+
+
+def _open_text(source: str | Path | bytes, name: str) -> io.TextIOBase:
+    """The CSV as a text stream (never the whole file in memory), after two checks on its
+    first bytes: UTF-8 and line endings the csv module reads row by row."""
+    binary: IO[bytes] = io.BytesIO(source) if isinstance(source, bytes) else Path(source).open("rb")
+    head = binary.read(1 << 16)
+    binary.seek(0)
+    if b"\r" in head and b"\n" not in head:
+        binary.close()
+        raise DataError(
+            f"{name}: lines end in CR only (classic Mac OS); save the CSV with LF or CRLF line endings"
+        )
+    # newline="": the csv module sees the line endings itself, as its documentation asks
+    return io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+
+
 def load_csv(
     source: str | Path | bytes, *, target: str, name: str = "upload.csv", limits: DataLimits = DataLimits()
 ) -> Dataset:
-    """A CSV with a header row and numeric cells; ``target`` names the label column."""
-    if isinstance(source, bytes):
-        raw = source
-    else:
-        raw = Path(source).read_bytes()
+    """A CSV with a header row and numeric cells; ``target`` names the label column.
+
+    Parsed as a stream with the standard library's csv module, CSV_CHUNK_ROWS rows at a
+    time into float32 blocks, so memory grows with the numbers (4 bytes each), not with
+    Python objects per cell: about 1–2× the file's size at the peak (tested). pandas would
+    do the same but add ~60 MB to the API image, which has no other use for it.
+    """
+    with _open_text(source, name) as text:
+        try:
+            return _parse_csv(csv.reader(text), target=target, name=name, limits=limits)
+        except UnicodeDecodeError as err:
+            raise DataError(f"{name}: not UTF-8 text (byte {err.start}); save the CSV as UTF-8") from None
+        except csv.Error as err:
+            raise DataError(f"{name}: not a well-formed CSV ({str(err)[:200]})") from None
+
+
+def _parse_csv(reader: Any, *, target: str, name: str, limits: DataLimits) -> Dataset:
+    """Rows of ``reader`` (a csv.reader) into one float32 table, checked as they come."""
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise DataError(f"{name}: not UTF-8 text (byte {err.start}); save the CSV as UTF-8") from None
-    if not text.strip():
-        raise DataError(f"{name}: the file is empty")
-    reader = csv.reader(io.StringIO(text))
-    header = [cell.strip() for cell in next(reader)]
-    if len(set(header)) != len(header):
-        raise DataError(f"{name}: the header names a column twice: {header}")
-    if target not in header:
-        raise DataError(f"{name}: no target column {target!r}; the header has {header}")
+        header = [cell.strip() for cell in next(reader)]
+    except StopIteration:
+        raise DataError(f"{name}: the file is empty") from None
     if len(header) - 1 > limits.max_features:
         raise DataError(f"{name}: {len(header) - 1} features is more than the limit of {limits.max_features}")
-    rows: list[list[float]] = []
-    for line_no, row in enumerate(reader, start=2):
+    if len(set(header)) != len(header):
+        twice = sorted({h for h in header if header.count(h) > 1})
+        raise DataError(f"{name}: the header names a column twice: {_preview(twice)}")
+    if target not in header:
+        raise DataError(f"{name}: no target column {target!r}; the header has {_preview(header)}")
+    width = len(header)
+    blocks: list[np.ndarray] = []
+    block = np.empty((CSV_CHUNK_ROWS, width), dtype=np.float32)
+    filled = rows = 0
+    for row in reader:
+        line_no = reader.line_num
         if not row or all(not cell.strip() for cell in row):
             continue
-        if len(row) != len(header):
+        if len(row) != width:
             raise DataError(
                 f"{name}: line {line_no} has {len(row)} cells but the header has "
-                f"{len(header)}; every row needs one value per column"
+                f"{width}; every row needs one value per column"
             )
-        if len(rows) >= limits.max_rows:
+        if rows >= limits.max_rows:
             raise DataError(f"{name}: more than the limit of {limits.max_rows} rows")
-        values = []
-        for column, cell in zip(header, row, strict=True):
-            try:
-                values.append(float(cell))
-            except ValueError:
-                raise DataError(
-                    f"{name}: column {column!r} is not numeric (line {line_no}: "
-                    f"{cell.strip()[:40]!r}); encode it as numbers or drop it"
-                ) from None
-        rows.append(values)
-    if not rows:
+        try:
+            block[filled] = [float(cell) for cell in row]
+        except ValueError:
+            column, cell = next((h, c) for h, c in zip(header, row, strict=True) if not _is_number(c))
+            raise DataError(
+                f"{name}: column {column[:40]!r} is not numeric (line {line_no}: "
+                f"{cell.strip()[:40]!r}); encode it as numbers or drop it"
+            ) from None
+        if np.isnan(block[filled]).any():
+            column = header[int(np.argwhere(np.isnan(block[filled]))[0][0])]
+            raise DataError(
+                f"{name}: empty or NaN cell in column {column[:40]!r} (line {line_no}); "
+                "fill or drop those rows"
+            )
+        filled += 1
+        rows += 1
+        if filled == CSV_CHUNK_ROWS:
+            blocks.append(block)
+            block = np.empty((CSV_CHUNK_ROWS, width), dtype=np.float32)
+            filled = 0
+    blocks.append(block[:filled])
+    if rows == 0:
         raise DataError(f"{name}: the file has a header but no data rows")
-    table = np.asarray(rows, dtype=np.float64)
-    nan_at = np.argwhere(np.isnan(table))
-    if nan_at.size:
-        line, col = int(nan_at[0][0]), int(nan_at[0][1])
-        raise DataError(
-            f"{name}: empty or NaN cell in column {header[col]!r} (data row {line + 1}); "
-            "fill or drop those rows"
-        )
+    table = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+    del blocks, block
     t = header.index(target)
     features = [h for i, h in enumerate(header) if i != t]
     return _make(name, np.delete(table, t, axis=1), table[:, t], features, target, limits)
 
 
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+NPZ_ARRAYS = ("x", "y")
+NPY_HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+
+
+def _npz_header(
+    archive: zipfile.ZipFile, key: str, name: str
+) -> tuple[zipfile.ZipInfo, tuple[int, ...], np.dtype]:
+    """The declared shape and dtype of ``key.npy``, read from its header alone."""
+    try:
+        info = archive.getinfo(f"{key}.npy")
+    except KeyError:
+        have = [n.removesuffix(".npy") for n in archive.namelist()][:PREVIEW_NAMES]
+        raise DataError(f"{name}: missing array {key!r}; an NPZ needs 'x' and 'y' (it has {have})") from None
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        read_header = NPY_HEADER_READERS.get(version)
+        if read_header is None:  # 3.0 exists only for structured dtypes, refused anyway
+            raise DataError(f"{name}: {key!r} is in .npy format {version}; save it with numpy.savez")
+        shape, _fortran, dtype = read_header(member)  # the header only: nothing is decompressed past it
+    if dtype.hasobject:
+        raise DataError(f"{name}: {key!r} holds Python objects; arrays must be real numbers")
+    if dtype.kind not in "biuf":
+        raise DataError(f"{name}: {key!r} has dtype {dtype}; arrays must hold real numbers (int or float)")
+    return info, tuple(int(n) for n in shape), dtype
+
+
 def load_npz(
     source: str | Path | bytes, *, name: str = "upload.npz", limits: DataLimits = DataLimits()
 ) -> Dataset:
-    """A NumPy ``.npz`` with arrays ``x`` (rows × features) and ``y`` (rows); never unpickles."""
+    """A NumPy ``.npz`` with arrays ``x`` (rows × features) and ``y`` (rows); never unpickles.
+
+    Every limit is checked against the arrays' headers (declared shape and dtype) before a
+    byte of data is decompressed, so a small archive that would inflate to gigabytes is
+    refused having cost nothing; what is then read is at most ``limits.max_bytes``.
+    """
     stream = io.BytesIO(source) if isinstance(source, bytes) else Path(source).open("rb")
     try:
-        with stream, np.load(stream, allow_pickle=False) as archive:
-            missing = [key for key in ("x", "y") if key not in archive.files]
-            if missing:
+        with stream, zipfile.ZipFile(stream) as archive:
+            headers = {key: _npz_header(archive, key, name) for key in NPZ_ARRAYS}
+            (_, x_shape, x_dtype), (_, y_shape, y_dtype) = headers["x"], headers["y"]
+            if len(x_shape) != 2:
                 raise DataError(
-                    f"{name}: missing arrays {missing}; an NPZ needs 'x' and 'y' (it has {archive.files})"
+                    f"{name}: 'x' must be a 2-D table (rows × features); its header says {x_shape}"
                 )
-            x, y = archive["x"], archive["y"]
+            if not (len(y_shape) == 1 or (len(y_shape) == 2 and y_shape[1] == 1)):
+                raise DataError(f"{name}: 'y' must have one value per row; its header says {y_shape}")
+            rows, features = x_shape
+            if rows > limits.max_rows:
+                raise DataError(f"{name}: {rows} rows is more than the limit of {limits.max_rows}")
+            if features > limits.max_features:
+                raise DataError(
+                    f"{name}: {features} features is more than the limit of {limits.max_features}"
+                )
+            if y_shape[0] != rows:
+                raise DataError(f"{name}: {rows} feature rows but {y_shape[0]} targets")
+            declared = rows * features * x_dtype.itemsize + y_shape[0] * y_dtype.itemsize
+            if declared > limits.max_bytes:
+                raise DataError(
+                    f"{name}: the arrays would take {declared / 2**20:,.0f} MB in memory, more than the "
+                    f"limit of {limits.max_bytes / 2**20:,.0f} MB"
+                )
+            arrays = {}
+            for key, (info, _shape, _dtype) in headers.items():
+                with archive.open(info) as member:
+                    arrays[key] = np.lib.format.read_array(member, allow_pickle=False)
     except DataError:
         raise
-    except ValueError as err:  # object arrays need pickle, which we refuse
-        raise DataError(f"{name}: arrays must be numeric, not Python objects ({err})") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as err:
-        raise DataError(f"{name}: not a readable .npz archive ({err})") from None
-    if not (np.issubdtype(x.dtype, np.number) and np.issubdtype(y.dtype, np.number)):
-        raise DataError(f"{name}: 'x' and 'y' must be numeric; got {x.dtype} and {y.dtype}")
-    if y.ndim == 2 and y.shape[1] == 1:
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as err:
+        raise DataError(f"{name}: not a readable .npz archive ({str(err)[:200]})") from None
+    x, y = arrays["x"], arrays["y"]
+    if y.ndim == 2:
         y = y[:, 0]
-    if y.ndim != 1:
-        raise DataError(f"{name}: 'y' must have one value per row; got shape {y.shape}")
-    features = [f"x{i}" for i in range(x.shape[1])] if x.ndim == 2 else []
-    return _make(name, x, y, features, "y", limits)
+    return _make(name, x, y, [f"x{i}" for i in range(x.shape[1])], "y", limits)
 
 
 def load_file(

@@ -24,7 +24,7 @@ from app.core.config import Settings
 from app.store import crud
 from app.store.db import Store
 from app.store.errors import LeaseLost
-from tfcore.data import BUILTIN_DATASETS, DataLimits, Dataset, load_builtin, load_file
+from tfcore.data import BUILTIN_DATASETS, Dataset, load_builtin, load_file
 from tfcore.errors import DataError, TfcoreError
 from tfcore.export import pack_folder
 from tfcore.runner import JobResult, export_job, run_job
@@ -126,7 +126,7 @@ def load_dataset(ctx: WorkerContext, spec: JobSpec) -> Dataset:
         record = crud.get_dataset(session, dataset_id=name)
     if record is None:
         raise DataError(f"dataset {name!r} no longer exists")
-    limits = DataLimits(max_rows=ctx.settings.max_rows, max_features=ctx.settings.max_features)
+    limits = ctx.settings.data_limits()
     return load_file(
         ctx.settings.datasets_root / record.path,
         target=record.target if record.format == "csv" else None,

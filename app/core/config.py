@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from tfcore.data import DataLimits
 
 __all__ = ["Settings", "get_settings", "settings"]
 
@@ -34,6 +38,9 @@ class Settings(BaseSettings):
     max_epochs: int = Field(default=1000, ge=1, description="largest epochs a spec may ask for")
     max_rows: int = Field(default=1_000_000, ge=10, description="largest dataset, in rows")
     max_features: int = Field(default=1_000, ge=1, description="largest dataset, in feature columns")
+    max_dataset_mb: int = Field(
+        default=1024, ge=1, description="largest dataset in memory (an NPZ's arrays, uncompressed), MB"
+    )
     max_body_kb: int = Field(default=64, ge=1, description="largest JSON request body")
     page_limit: int = Field(default=1000, ge=1, description="largest page of metrics, logs or jobs")
     report_every_steps: int = Field(default=50, ge=1, description="step points at most every N steps")
@@ -70,6 +77,14 @@ class Settings(BaseSettings):
     @property
     def artifacts_root(self) -> Path:
         return (self.artifacts_dir or self.resolved_data_dir / "artifacts").expanduser().resolve()
+
+    def data_limits(self) -> DataLimits:
+        """The dataset limits the API checks on upload and the worker again on load."""
+        from tfcore.data import DataLimits
+
+        return DataLimits(
+            max_rows=self.max_rows, max_features=self.max_features, max_bytes=self.max_dataset_mb << 20
+        )
 
     @property
     def datasets_root(self) -> Path:

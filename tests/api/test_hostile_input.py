@@ -7,9 +7,15 @@ import io
 import json
 import tarfile
 import zipfile
+from collections.abc import Iterator
 
+import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
+from app.core.config import Settings
+from app.main import create_app
+from tests import hostile
 from tests.api.conftest import MINIMAL
 
 BAD_JOB_BODIES = [
@@ -99,6 +105,42 @@ HOSTILE_UPLOADS = [
     ("header-only.csv", b"a,b,y\n", {"target": "y"}),
     ("x.csv", b"a,y\n1,2\n" * 12, {"target": "y" * 300}),
 ]
+
+
+MALFORMED_UPLOADS = [  # each was once a 500 (or, for the bomb, 3.3 GB of API memory)
+    ("cr-only.csv", hostile.cr_only_csv(), {"target": "y"}, "CR only"),
+    ("huge-cell.csv", hostile.huge_cell_csv(), {"target": "y"}, "not a well-formed CSV"),
+    ("corrupt.npz", hostile.corrupted_npz(), {}, "not a readable .npz archive"),
+    ("huge-shape.npz", hostile.npz_declaring((10**12, 10)), {}, "rows is more than the limit"),
+    ("bomb.npz", hostile.decompression_bomb(), {}, "more than the limit of 1,024 MB"),
+    ("complex.npz", hostile.npz_bytes(x=np.ones((20, 2), complex), y=np.zeros(20)), {}, "real numbers"),
+    ("timedelta.npz", hostile.npz_bytes(x=np.ones((20, 2), "m8[s]"), y=np.zeros(20)), {}, "real numbers"),
+    ("wide.csv", hostile.wide_header_csv(60_000), {"target": "y"}, "features is more than the limit"),
+]
+
+
+@pytest.fixture
+def roomy_client(tmp_path) -> Iterator[TestClient]:
+    """The app with a 16 MB upload limit, so the bomb gets past the upload cap to the loader."""
+    app = create_app(Settings(data_dir=tmp_path / "data", max_upload_mb=16))
+    with TestClient(app) as client:
+        client.app_state = app.state  # type: ignore[attr-defined]
+        yield client
+    app.state.store.dispose()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "data", "message"), MALFORMED_UPLOADS, ids=[u[0] for u in MALFORMED_UPLOADS]
+)
+def test_malformed_uploads_are_422_and_name_the_problem(roomy_client, name, content, data, message):
+    client = roomy_client
+    response = client.post("/datasets", files={"file": (name, content)}, data=data)
+    assert response.status_code == 422, (response.status_code, response.text[:300])
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "file"] and message in error["msg"]
+    assert len(response.content) < 1000  # never the whole header back
+    root = client.app_state.settings.datasets_root
+    assert not root.exists() or list(root.iterdir()) == []
 
 
 @pytest.mark.parametrize(("name", "content", "data"), HOSTILE_UPLOADS, ids=[u[0] for u in HOSTILE_UPLOADS])

@@ -1,10 +1,18 @@
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 
+from tests.hostile import (
+    corrupted_npz,
+    cr_only_csv,
+    decompression_bomb,
+    huge_cell_csv,
+    npz_bytes,
+    npz_declaring,
+    numeric_csv,
+    wide_header_csv,
+)
 from tfcore.data import (
     DataLimits,
     load_builtin,
@@ -69,17 +77,11 @@ def test_limits_apply():
         load_csv(rows, target="y", limits=DataLimits(max_features=1))
 
 
-def npz_bytes(**arrays) -> bytes:
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()
-
-
 def test_npz_round_trip_and_errors():
     x = np.random.default_rng(0).normal(size=(20, 3))
     data = load_npz(npz_bytes(x=x, y=(x[:, 0] > 0).astype(float)))
     assert data.task == "binary" and data.features == 3
-    with pytest.raises(DataError, match=r"missing arrays \['y'\]"):
+    with pytest.raises(DataError, match=r"missing array 'y'.*it has \['x'\]"):
         load_npz(npz_bytes(x=x))
     with pytest.raises(DataError, match=r"not a readable \.npz"):
         load_npz(b"PK\x03\x04garbage")
@@ -89,7 +91,7 @@ def test_npz_round_trip_and_errors():
 
 def test_npz_never_unpickles():
     objects = np.array([{"a": 1}] * 20, dtype=object)
-    with pytest.raises(DataError, match="numeric"):
+    with pytest.raises(DataError, match="Python objects; arrays must be real numbers"):
         load_npz(npz_bytes(x=objects, y=np.zeros(20)))
 
 
@@ -121,3 +123,67 @@ def test_pipeline_shuffles_with_the_seed_and_batches():
     assert first == second and [len(b) for b in first] == [4, 4, 2]
     flat = [v for batch in first for v in batch]
     assert sorted(flat) == list(range(10)) and flat != list(range(10))
+
+
+# --- hostile files: each once gave a 500 or gigabytes of memory --------------------
+
+
+def test_a_decompression_bomb_is_refused_by_its_declared_size_before_decompressing():
+    bomb = decompression_bomb()
+    assert len(bomb) < 5 << 20
+    with pytest.raises(DataError, match=r"would take 1,909 MB in memory, more than the limit of 1,024 MB"):
+        load_npz(bomb)
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        ((10**12, 10), "1000000000000 rows is more than the limit"),
+        ((100, 10**6), "features is more than the limit"),
+    ],
+)
+def test_absurd_declared_shapes_are_refused_from_the_header(shape, message):
+    with pytest.raises(DataError, match=message):
+        load_npz(npz_declaring(shape))
+
+
+@pytest.mark.parametrize("dtype", ["complex128", "timedelta64[s]", "datetime64[s]", "U3"])
+def test_arrays_that_are_not_real_numbers_are_refused(dtype):
+    x = np.ones((20, 2)).astype(dtype) if dtype != "U3" else np.full((20, 2), "abc")
+    with pytest.raises(DataError, match=r"'x' has dtype .*; arrays must hold real numbers"):
+        load_npz(npz_bytes(x=x, y=np.zeros(20)))
+
+
+def test_a_corrupted_deflate_stream_is_a_data_error():
+    with pytest.raises(DataError, match=r"not a readable \.npz archive"):
+        load_npz(corrupted_npz())
+
+
+def test_csv_with_cr_only_line_endings_says_so():
+    with pytest.raises(DataError, match="CR only"):
+        load_csv(cr_only_csv(), target="y")
+
+
+def test_csv_with_a_huge_cell_is_a_data_error():
+    with pytest.raises(DataError, match="not a well-formed CSV"):
+        load_csv(huge_cell_csv(), target="y")
+
+
+def test_errors_never_echo_a_whole_huge_header():
+    with pytest.raises(DataError) as refused:
+        load_csv(wide_header_csv(100_000), target="y", limits=DataLimits(max_features=200_000))
+    assert "no target column 'y'" in str(refused.value) and "(100000 columns)" in str(refused.value)
+    assert len(str(refused.value)) < 400
+
+
+def test_a_large_csv_is_parsed_in_bounded_memory():
+    """The table, not Python objects per cell: peak allocation stays near the file's size."""
+    import tracemalloc
+
+    data = numeric_csv(8)
+    tracemalloc.start()
+    dataset = load_csv(data, target="y")
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert dataset.rows > 60_000
+    assert peak < 2 * len(data), f"peak {peak / 2**20:.1f} MB for a {len(data) / 2**20:.1f} MB CSV"

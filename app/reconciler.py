@@ -3,7 +3,8 @@
 Every few seconds (a quarter of the lease) it
 * re-queues running jobs whose lease ran out — their worker was killed, ran out of
   memory or lost its node — and re-sends their message, so any worker resumes them
-  from their last checkpoint; after ``max_attempts`` tries such a job fails instead;
+  from their last checkpoint; after ``max_attempts`` *lost* attempts such a job fails
+  instead (a hand-back by a stopping worker is an attempt, for fencing, but no loss);
 * re-sends the message of jobs queued for longer than a lease: if Redis restarted or
   was flushed, the message is gone but the job is not. A duplicate message is harmless:
   claiming a job is a conditional update, so only one delivery ever trains it.
@@ -32,37 +33,56 @@ __all__ = ["Reconciler", "reconcile_once"]
 log = logging.getLogger(__name__)
 
 
+ATTEMPT_LOST = "lost"  # an attempt whose worker stopped answering (its lease ran out)
+
+
+def _lost_message(
+    history: list[tuple[int, str, str | None]], lost: list[int], attempt: int, host: str | None, limit: int
+) -> str:
+    """What happened to the job, attempt by attempt: losses count, hand-backs do not."""
+    handed_back = sum(outcome == "handed_back" for _, _, outcome in history)
+    hosts = sorted({h for n, h, _ in history if n in lost} | ({host} if host else set()))
+    extra = f"; {handed_back} more handed back by a stopping worker (not counted)" if handed_back else ""
+    return (
+        f"its worker was lost {len(lost)} times (attempts {', '.join(map(str, lost))} on "
+        f"{', '.join(hosts)}; the last was attempt {attempt}){extra}: giving up after "
+        f"TFJOBS_MAX_ATTEMPTS={limit} lost attempts"
+    )
+
+
 def reconcile_once(store: Store, celery: Celery, settings: Settings) -> dict[str, int]:
     """One pass; returns how many jobs it re-queued, failed and re-sent."""
     counts = {"requeued": 0, "failed": 0, "resent": 0}
+    requeued: list[str] = []
     now = utcnow()
     with store.session() as session:
         expired = [(j.id, j.attempts, j.worker_hostname) for j in crud.expired_leases(session, now=now)]
     for job_id, attempt, host in expired:
         try:
             with store.session() as session:
-                if attempt >= settings.max_attempts:
+                history = crud.attempt_outcomes(session, job_id=job_id)
+                lost = [n for n, _, outcome in history if outcome == ATTEMPT_LOST or n == attempt]
+                if len(lost) >= settings.max_attempts:
                     crud.finish_job(
                         session,
                         job_id=job_id,
                         status=JobStatus.FAILED,
                         attempt=attempt,
                         error_type="worker_lost",
-                        error_message=f"its worker stopped answering {attempt} times (last on "
-                        f"{host}); giving up after TFJOBS_MAX_ATTEMPTS="
-                        f"{settings.max_attempts}",
+                        error_message=_lost_message(history, lost, attempt, host, settings.max_attempts),
                     )
                     counts["failed"] += 1
                     continue
-                crud.release_job(session, job_id=job_id, attempt=attempt, outcome="lost")
+                crud.release_job(session, job_id=job_id, attempt=attempt, outcome=ATTEMPT_LOST)
             log.warning("job %s: the lease of attempt %d on %s expired; re-queued", job_id, attempt, host)
             counts["requeued"] += 1
+            requeued.append(job_id)
         except LeaseLost:
             continue  # another reconciler, or the worker itself, got there first
     before = now - timedelta(seconds=settings.lease_seconds)
     with store.session() as session:
         stale = [j.id for j in crud.stale_queued(session, before=before)]
-    stale += [job_id for job_id, attempt, _ in expired if attempt < settings.max_attempts]
+    stale += requeued
     for job_id in dict.fromkeys(stale):
         try:
             celery.send_task(TaskName.TRAIN, kwargs={"job_id": job_id}, queue=QUEUE)

@@ -405,7 +405,7 @@ def fit(
                 stop_reason = "cancelled"
                 break
         if stop_reason == "cancelled":
-            reporter.log(f"cancelled during epoch {epoch} at step {step}")
+            reporter.log(f"stopped during epoch {epoch} at step {step}")  # the caller says why
             break
 
         # validate, then one epoch point with everything

@@ -156,8 +156,24 @@ def _checkpoints_for(work: Path, attempt: int) -> Path:
     return folder
 
 
+def _requeue(ctx: WorkerContext, job_id: str) -> None:
+    """Sends the job's message again for prompt pick-up elsewhere (else the reconciler will)."""
+    if ctx.requeue is None:
+        return
+    try:
+        ctx.requeue(job_id)
+    except Exception as err:
+        log.warning("job %s: could not re-enqueue (%s); the reconciler will", job_id, err)
+
+
 def train_job(ctx: WorkerContext, job_id: str) -> str:
     """Runs the job if it is still queued; returns its final status (or why it was skipped)."""
+    if shutdown_requested.is_set():
+        # A stopping worker starts nothing: claiming would cost the job an attempt only to
+        # hand it back at once (often its own hand-back's message, delivered during shutdown).
+        log.info("job %s: this worker is stopping; leaving the job to another worker", job_id)
+        _requeue(ctx, job_id)
+        return "skipped:worker_stopping"
     with ctx.store.session() as session:
         job = crud.claim_job(
             session,
@@ -213,6 +229,7 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
             status = Outcome.HANDED_BACK  # the worker is stopping: the next attempt resumes
         elif result.stop_reason == "cancelled":
             status = JobStatus.CANCELLED
+            reporter.log("cancelled (a cancel was requested)")
         else:
             reporter.close()  # all epoch scalars are on disk before the archive is packed
             open_reporter = None
@@ -247,7 +264,9 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
         if error is not None and open_reporter is not None:
             open_reporter.log(f"failed: {error[1]}", level="error")
         if status == Outcome.HANDED_BACK and open_reporter is not None:
-            open_reporter.log("worker stopping: checkpointed, handing the job back to the queue")
+            open_reporter.log(
+                "handed back (worker stopping): the next attempt resumes from the last checkpoint"
+            )
         if open_reporter is not None:
             try:
                 open_reporter.close()
@@ -293,10 +312,7 @@ def _record_outcome(
     except LeaseLost:
         log.warning("job %s: attempt %d was replaced before it finished", job_id, attempt)
         return Outcome.LEASE_LOST
-    if status == Outcome.HANDED_BACK and ctx.requeue is not None:
-        try:
-            ctx.requeue(job_id)  # prompt pick-up elsewhere; else the reconciler re-sends it
-        except Exception as err:
-            log.warning("job %s: could not re-enqueue (%s); the reconciler will", job_id, err)
+    if status == Outcome.HANDED_BACK:
+        _requeue(ctx, job_id)
     log.info("job %s %s", job_id, status)
     return status

@@ -241,6 +241,16 @@ def finish_job(
     )
 
 
+def attempt_outcomes(session: Session, *, job_id: str) -> list[tuple[int, str, str | None]]:
+    """``(number, hostname, outcome)`` of every attempt, oldest first."""
+    rows = session.execute(
+        select(Attempt.number, Attempt.hostname, Attempt.outcome)
+        .where(Attempt.job_id == job_id)
+        .order_by(Attempt.number)
+    )
+    return [(number, host, outcome) for number, host, outcome in rows]
+
+
 def release_job(session: Session, *, job_id: str, attempt: int, outcome: str) -> bool:
     """Hands a running job back to the queue (worker stopping, lease expired); the
     attempt count stays, so the next claim is the next attempt. Fenced by ``attempt``."""

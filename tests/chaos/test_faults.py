@@ -108,6 +108,38 @@ def test_sigterm_hands_the_job_back_promptly_and_it_resumes_elsewhere(chaos_stac
     assert_trained_once_per_epoch(stack, job, tmp_path)
 
 
+def test_a_graceful_stop_then_a_crash_does_not_lose_the_job(tmp_path, redis_url):
+    """A hand-back is an attempt (for fencing) but not a loss: with TFJOBS_MAX_ATTEMPTS=2,
+    one SIGTERM and one SIGKILL still end in success on the third attempt."""
+    settings = {
+        "TFJOBS_BROKER_URL": redis_url,
+        "TFJOBS_DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}",
+        "TFJOBS_LEASE_SECONDS": "3",
+        "TFJOBS_MAX_ATTEMPTS": "2",
+    }
+    with running_stack(tmp_path, settings, workers=0) as stack:
+        first, job_id = long_job_underway(stack, epochs_done=2)
+        first.send_signal(signal.SIGTERM)  # a redeploy: the job is handed back
+        first.wait(timeout=30)
+        second = stack.start_worker(wait_ready=True)
+        with stack.client() as client:
+            wait_until(lambda: client.get(f"/jobs/{job_id}").json()["attempts"] == 2, 60, "attempt 2")
+        wait_until(lambda: epoch_of(stack, job_id) >= 4, 120, "epoch 4 on the second worker")
+        second.send_signal(signal.SIGKILL)  # then a crash
+        second.wait()
+        stack.start_worker()
+        job = stack.wait_for_job(job_id, timeout=300)
+        with stack.client() as client:
+            lines = [
+                x["message"]
+                for x in client.get(f"/jobs/{job_id}/logs", params={"limit": 1000}).json()["lines"]
+            ]
+        assert job["status"] == "succeeded", (job.get("error"), stack.tail_logs())
+        assert job["attempts"] == 3
+        assert any(line.startswith("handed back (worker stopping)") for line in lines)
+        assert_trained_once_per_epoch(stack, job, tmp_path)
+
+
 def test_a_message_delivered_twice_to_two_workers_trains_once(chaos_stack):
     stack = chaos_stack
     stack.start_worker(wait_ready=True)

@@ -32,14 +32,17 @@ def store(tmp_path):
     store.dispose()
 
 
-def running_job(store: Store, *, attempts: int, lease_left: float) -> str:
+def running_job(store: Store, *, earlier: tuple[str, ...] = (), lease_left: float) -> str:
+    """A job running its attempt ``len(earlier) + 1`` on node-7, its earlier attempts ended
+    with the given outcomes ("lost": the lease ran out; "handed_back": the worker stopped)."""
     with store.session() as session:
         job_id = crud.create_job(session, spec={}, epochs=3).id
-    for _ in range(attempts):
+    for number, outcome in enumerate(earlier, start=1):
         with store.session() as session:
-            session.execute(update(Job).where(Job.id == job_id).values(status="queued"))
-            crud.claim_job(session, job_id=job_id, hostname="node-7", device="CPU")
+            crud.claim_job(session, job_id=job_id, hostname=f"node-{number}", device="CPU")
+            crud.release_job(session, job_id=job_id, attempt=number, outcome=outcome)
     with store.session() as session:
+        crud.claim_job(session, job_id=job_id, hostname="node-7", device="CPU")
         session.execute(
             update(Job)
             .where(Job.id == job_id)
@@ -49,8 +52,8 @@ def running_job(store: Store, *, attempts: int, lease_left: float) -> str:
 
 
 def test_an_expired_lease_is_requeued_and_resent(store):
-    job_id = running_job(store, attempts=1, lease_left=-1)
-    live = running_job(store, attempts=1, lease_left=60)
+    job_id = running_job(store, lease_left=-1)
+    live = running_job(store, lease_left=60)
     broker = RecordingBroker()
     counts = reconcile_once(store, broker, Settings(max_attempts=3))
     assert counts["requeued"] == 1 and broker.sent == [job_id]
@@ -64,15 +67,33 @@ def test_an_expired_lease_is_requeued_and_resent(store):
         crud.finish_job(session, job_id=job_id, status="succeeded", attempt=1)
 
 
-def test_after_max_attempts_the_job_fails_with_a_reason(store):
-    job_id = running_job(store, attempts=3, lease_left=-1)
+def test_after_max_lost_attempts_the_job_fails_saying_what_happened(store):
+    job_id = running_job(store, earlier=("lost", "handed_back", "lost"), lease_left=-1)
     broker = RecordingBroker()
     counts = reconcile_once(store, broker, Settings(max_attempts=3))
     assert counts["failed"] == 1 and broker.sent == []
     with store.session() as session:
         job = crud.get_job(session, job_id=job_id)
     assert job.status == "failed" and job.error_type == "worker_lost"
-    assert "3 times" in job.error_message and "node-7" in job.error_message
+    assert "lost 3 times (attempts 1, 3, 4 on node-1, node-3, node-7" in job.error_message
+    assert "1 more handed back by a stopping worker (not counted)" in job.error_message
+
+
+def test_hand_backs_do_not_count_towards_max_attempts(store):
+    """One graceful stop (a hand-back) and then one crash: the job is re-queued, not failed,
+    even though this is its third attempt and TFJOBS_MAX_ATTEMPTS is 3."""
+    job_id = running_job(store, earlier=("handed_back", "handed_back"), lease_left=-1)
+    broker = RecordingBroker()
+    counts = reconcile_once(store, broker, Settings(max_attempts=3))
+    assert counts == {"requeued": 1, "failed": 0, "resent": 1} and broker.sent == [job_id]
+    with store.session() as session:
+        job = crud.get_job(session, job_id=job_id)
+        assert (job.status, job.attempts) == ("queued", 3)
+        assert [o for _, _, o in crud.attempt_outcomes(session, job_id=job_id)] == [
+            "handed_back",
+            "handed_back",
+            "lost",
+        ]
 
 
 def test_long_queued_jobs_are_resent_once_per_lease(store):

@@ -89,7 +89,7 @@ def test_cancel_is_checked_between_compiled_calls():
     _, result = run(spec(epochs=5, steps_per_execution=2), reporter=reporter, should_stop=should_stop)
     assert result.stop_reason == "cancelled"
     assert result.steps == 6 and result.history == []
-    assert any("cancelled during epoch 1 at step 6" in line for line in reporter.lines)
+    assert any("stopped during epoch 1 at step 6" in line for line in reporter.lines)
 
 
 def test_nan_loss_stops_with_epoch_and_step():

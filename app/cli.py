@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Annotated
 
@@ -228,21 +229,9 @@ def up(
 
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    log_paths: list[Path] = []
-    open_logs: list[IO[bytes]] = []
-    children: list[subprocess.Popen[bytes]] = []
-
-    def start(argv: list[str], name: str) -> None:
-        # Third-party start-up noise (the Celery banner, TensorFlow's device probing)
-        # goes to a file unless --verbose; `up` itself says what a user needs.
-        out: IO[bytes] | None = None
-        if not verbose:
-            log_paths.append(logs / f"{name}.log")
-            out = log_paths[-1].open("ab")
-            open_logs.append(out)
-        children.append(
-            subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT if out else None)
-        )
+    run_dir = data_dir / "run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    supervisor = Supervisor(env, logs=None if verbose else logs)
 
     def shutdown(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
@@ -250,23 +239,17 @@ def up(
     signal.signal(signal.SIGTERM, shutdown)
     url = f"http://{host}:{port}"
     try:
-        start([*TFJOBS, "api", "--host", host, "--port", str(port)], "api")
-        run_dir = data_dir / "run"
-        run_dir.mkdir(parents=True, exist_ok=True)
+        supervisor.start("api", [*TFJOBS, "api", "--host", host, "--port", str(port)])
         ready_files = [run_dir / f"worker-{i}.ready" for i in range(workers)]
         for i, (ready, gpu) in enumerate(
             zip(ready_files, gpu_assignment(workers, count_gpus()), strict=True)
         ):
             ready.unlink(missing_ok=True)
             pin = [f"--gpu={gpu}"] if gpu is not None else []
-            start([*WORKER, "--ready-file", str(ready), *pin], f"worker-{i}")
+            supervisor.start(f"worker-{i}", [*WORKER, "--ready-file", str(ready), *pin])
         typer.echo(f"tfjobs: starting the API and {workers} worker(s) (TensorFlow loads once)...", err=True)
-        if not _wait_ready(url, ready_files, children, timeout=300):
-            typer.echo(
-                "tfjobs: the service did not start"
-                + (f"; the end of its logs:\n{_tail(log_paths)}" if log_paths else ""),
-                err=True,
-            )
+        if not _wait_ready(url, ready_files, supervisor.processes(), timeout=300):
+            typer.echo("tfjobs: the service did not start" + supervisor.tail(), err=True)
             raise typer.Exit(1)
         access = "auth on: tfjobs token create --owner NAME" if auth_on else "auth off, loopback only"
         typer.echo(
@@ -275,19 +258,88 @@ def up(
             + ("" if verbose else f"Logs: {logs}/ (--verbose shows them here)\n")
             + "Ctrl-C stops everything.\n"
         )
-        while all(child.poll() is None for child in children):
+        while True:  # until Ctrl-C or SIGTERM: a child that dies is started again
+            supervisor.watch()
             time.sleep(0.5)
-        typer.echo(
-            "tfjobs: a process exited; stopping the others" + (f"\n{_tail(log_paths)}" if log_paths else ""),
-            err=True,
-        )
-        raise typer.Exit(1)
     except KeyboardInterrupt:
         typer.echo("\ntfjobs: stopping...", err=True)
     finally:
-        _stop(children)
-        for out in open_logs:
-            out.close()
+        supervisor.stop()
+
+
+class Supervisor:
+    """`tfjobs up`'s children: started, watched, restarted with backoff when they die (the
+    OOM killer, a crash), and stopped together. A restart never touches the others, so a
+    dying worker does not take the API down with it."""
+
+    BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)  # seconds before the 1st, 2nd, … restart in a row
+    STABLE_SECONDS = 60.0  # a child that ran this long starts its backoff over
+
+    def __init__(self, env: dict[str, str], *, logs: Path | None) -> None:
+        self.env, self.logs = env, logs
+        self.children: dict[str, _Child] = {}
+
+    def start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        child = self.children.setdefault(name, _Child(name, argv))
+        # Third-party start-up noise (the Celery banner, TensorFlow's device probing)
+        # goes to a file unless --verbose; `up` itself says what a user needs.
+        out: IO[bytes] | None = None
+        if self.logs is not None:
+            out = (self.logs / f"{name}.log").open("ab")
+        child.process = subprocess.Popen(
+            argv, env=self.env, stdout=out, stderr=subprocess.STDOUT if out else None
+        )
+        if out is not None:
+            out.close()  # the child has its own copy of the descriptor
+        child.started = time.monotonic()
+        child.restart_at = None
+        return child.process
+
+    def processes(self) -> list[subprocess.Popen[bytes]]:
+        return [c.process for c in self.children.values() if c.process is not None]
+
+    def watch(self) -> None:
+        """Schedules a restart for each child that exited, and starts those that are due."""
+        now = time.monotonic()
+        for child in self.children.values():
+            assert child.process is not None
+            code = child.process.poll()
+            if code is None:
+                continue
+            if child.restart_at is None:
+                if now - child.started >= self.STABLE_SECONDS:
+                    child.restarts = 0
+                delay = self.BACKOFF[min(child.restarts, len(self.BACKOFF) - 1)]
+                child.restarts += 1
+                child.restart_at = now + delay
+                how = f"signal {signal.Signals(-code).name}" if code < 0 else f"code {code}"
+                where = f" (its log: {self.logs / (child.name + '.log')})" if self.logs else ""
+                typer.echo(
+                    f"tfjobs: {child.name} (pid {child.process.pid}) exited with {how}; "
+                    f"restarting it in {delay:g} s{where}",
+                    err=True,
+                )
+            elif now >= child.restart_at:
+                process = self.start(child.name, child.argv)
+                typer.echo(f"tfjobs: {child.name} restarted (pid {process.pid})", err=True)
+
+    def tail(self) -> str:
+        if self.logs is None:
+            return "; see the messages above"
+        return "; the end of its logs:\n" + _tail([self.logs / f"{name}.log" for name in self.children])
+
+    def stop(self) -> None:
+        _stop(self.processes())
+
+
+@dataclass
+class _Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    restarts: int = 0
+    restart_at: float | None = None
 
 
 token = typer.Typer(

@@ -150,3 +150,33 @@ def test_workers_are_pinned_one_gpu_each_round_robin():
     assert gpu_assignment(3, 0) == [None, None, None]  # CPU-only machine: no pinning
     assert gpu_assignment(4, 2) == [0, 1, 0, 1]
     assert gpu_assignment(1, 8) == [0]
+
+
+def test_up_restarts_a_killed_worker_and_the_api_keeps_serving(tmp_path):
+    """The OOM killer sends SIGKILL: `up` says so, starts the worker again, and the API
+    answers throughout; a job submitted afterwards trains on the new worker."""
+    import os
+    import signal
+
+    with running_up(tmp_path) as up:
+        ready = up.data_dir / "run" / "worker-0.ready"
+        found = subprocess.run(
+            ["pgrep", "-P", str(up.process.pid), "-f", str(ready)], capture_output=True, text=True
+        )
+        (pid,) = map(int, found.stdout.split())
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: "worker-0 restarted" in up.printed(), 30, "the restart", alive=[up.process])
+        with httpx.Client(base_url=up.url, timeout=30) as client:
+            assert client.get("/healthz").status_code == 200
+            wait_until(ready.exists, 120, "the new worker to warm up", alive=[up.process], logs=up.printed)
+            job = client.post("/jobs", json={"model_type": "mlp", "loss": "mse", "epochs": 2}).json()
+
+            def finished() -> bool:
+                job.update(client.get(f"/jobs/{job['id']}").json())
+                return job["status"] in FINAL_STATUSES
+
+            wait_until(finished, 120, "the job", alive=[up.process], logs=up.printed)
+        assert job["status"] == JobStatus.SUCCEEDED
+        printed = up.printed()
+    assert f"worker-0 (pid {pid}) exited with signal SIGKILL; restarting it in 1 s" in printed
+    assert "stopping the others" not in printed

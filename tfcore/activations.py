@@ -25,7 +25,7 @@ def _stable_softplus(z: tf.Tensor):
         # sigmoid(z) written so that exp(z) = inf gives 1 - 0 = 1, not inf/inf.
         return upstream * (1 - 1 / (1 + tf.exp(z)))
 
-    result = tf.math.log(1 + tf.exp(-tf.abs(z))) + tf.maximum(0.0, z)
+    result = tf.math.log(1 + tf.exp(-tf.abs(z))) + tf.nn.relu(z)  # relu: max(0, z) in z's own dtype
     return result, gradient
 
 

@@ -42,12 +42,17 @@ ARTIFACT_NAMES = (MODEL_KERAS, SAVED_MODEL_TAR, HISTORY_CSV, MANIFEST)
 # sums in different orders: seen here up to ~2e-5 relative to the outputs' scale.
 # A broken reload (random or missing weights) is off by the scale itself.
 RTOL = 1e-4
+# float16 keeps about three significant digits, and the two runtimes round differently
+# inside every layer: seen up to ~1e-3 of the outputs' scale. Still far below a broken reload.
+RTOL_HALF = 1e-2
 
 
-def tolerance(expected: np.ndarray) -> tuple[float, float]:
-    """``(rtol, atol)`` for comparing a reload with ``expected``, scaled to its magnitude."""
+def tolerance(expected: np.ndarray, *, half: bool = False) -> tuple[float, float]:
+    """``(rtol, atol)`` for comparing a reload with ``expected``, scaled to its magnitude;
+    ``half``: the model computes in float16 (mixed precision)."""
+    rtol = RTOL_HALF if half else RTOL
     scale = max(1.0, float(np.max(np.abs(expected)))) if np.size(expected) else 1.0
-    return RTOL, RTOL * scale
+    return rtol, rtol * scale
 
 
 def sha256_file(path: Path) -> str:
@@ -58,10 +63,10 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify_predictions(expected: np.ndarray, actual: np.ndarray, *, what: str) -> None:
+def verify_predictions(expected: np.ndarray, actual: np.ndarray, *, what: str, half: bool = False) -> None:
     """Raises :class:`ExportError` unless ``actual`` matches ``expected`` within tolerance."""
     actual = np.asarray(actual, dtype=np.float64).reshape(expected.shape)
-    rtol, atol = tolerance(expected)
+    rtol, atol = tolerance(expected, half=half)
     if not np.allclose(actual, expected, rtol=rtol, atol=atol):
         worst = float(np.max(np.abs(actual - expected)))
         raise ExportError(
@@ -128,17 +133,25 @@ def export_model(
     staging.mkdir(parents=True)
     try:
         inputs = np.asarray(example_inputs, dtype=np.float32)
+        half = model.dtype_policy.compute_dtype in ("float16", "bfloat16")  # mixed precision
         expected = np.asarray(model(inputs, training=False), dtype=np.float64)
 
         model.save(staging / MODEL_KERAS)
-        model.export(str(staging / SAVED_MODEL_DIR), format="tf_saved_model", verbose=False)
+        # Rows come in as float32 whatever the model computes in: a mixed-precision model
+        # would otherwise ask its callers for float16 (its input dtype) and serve nobody.
+        signature = [tf.TensorSpec(shape=(None, inputs.shape[1]), dtype=tf.float32, name="inputs")]
+        model.export(
+            str(staging / SAVED_MODEL_DIR), format="tf_saved_model", verbose=False, input_signature=signature
+        )
         pack_folder(staging / SAVED_MODEL_DIR, staging / SAVED_MODEL_TAR)
         _write_history(staging / HISTORY_CSV, history)
 
         # Verify before publishing: safe mode refuses any code-carrying object.
         reloaded = keras.models.load_model(staging / MODEL_KERAS, safe_mode=True)
-        verify_predictions(expected, reloaded(inputs, training=False), what=MODEL_KERAS)
-        verify_predictions(expected, _serve(staging / SAVED_MODEL_DIR, inputs), what=SAVED_MODEL_TAR)
+        verify_predictions(expected, reloaded(inputs, training=False), what=MODEL_KERAS, half=half)
+        verify_predictions(
+            expected, _serve(staging / SAVED_MODEL_DIR, inputs), what=SAVED_MODEL_TAR, half=half
+        )
 
         for name, source in (extra_files or {}).items():
             if Path(name).name != name or name in (*ARTIFACT_NAMES, SAVED_MODEL_DIR):
@@ -163,7 +176,7 @@ def export_model(
                 "inputs": _as_lists(inputs),
                 "outputs": _as_lists(expected),
                 # how close a reload must come: np.allclose(out, outputs, rtol, atol)
-                **dict(zip(("rtol", "atol"), tolerance(expected), strict=True)),
+                **dict(zip(("rtol", "atol"), tolerance(expected, half=half), strict=True)),
             },
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, allow_nan=False))

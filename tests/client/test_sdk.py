@@ -100,9 +100,10 @@ def test_stream_interrupted_and_resumed_yields_every_point_once(up):
         assert seqs == [p["seq"] for p in direct.job(job.id).metrics()]
 
 
-def test_wait_download_and_load_model(up, tmp_path):
+@pytest.mark.parametrize("mixed_precision", [False, True], ids=["float32", "mixed_precision"])
+def test_wait_download_and_load_model(up, tmp_path, mixed_precision):
     with Client(up.url) as client:
-        job = client.submit(MINIMAL).wait(timeout=120)
+        job = client.submit({**MINIMAL, "mixed_precision": mixed_precision}).wait(timeout=120)
         folder = job.download(tmp_path / "job")
         assert (folder / "saved_model" / "saved_model.pb").exists()
         model = job.load_model()

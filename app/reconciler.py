@@ -5,9 +5,11 @@ Every few seconds (a quarter of the lease) it
   memory or lost its node — and re-sends their message, so any worker resumes them
   from their last checkpoint; after ``max_attempts`` *lost* attempts such a job fails
   instead (a hand-back by a stopping worker is an attempt, for fencing, but no loss);
-* re-sends the message of jobs queued for longer than a lease: if Redis restarted or
-  was flushed, the message is gone but the job is not. A duplicate message is harmless:
-  claiming a job is a conditional update, so only one delivery ever trains it.
+* re-sends the message of jobs queued for longer than a lease when the broker's queue
+  holds fewer messages than there are queued jobs: if Redis restarted or was flushed,
+  the message is gone but the job is not; jobs merely waiting for a free worker keep
+  theirs and get no second one. A duplicate message is harmless anyway: claiming a job
+  is a conditional update, so only one delivery ever trains it.
 
 Each change is a conditional update, so several API processes can run it at once.
 """
@@ -16,11 +18,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 from celery import Celery
 
-from app.core.broker import QUEUE, TaskName
+from app.core.broker import QUEUE, TaskName, queue_depth
 from app.core.config import Settings
 from app.store import crud
 from app.store.db import Store
@@ -50,8 +53,11 @@ def _lost_message(
     )
 
 
-def reconcile_once(store: Store, celery: Celery, settings: Settings) -> dict[str, int]:
-    """One pass; returns how many jobs it re-queued, failed and re-sent."""
+def reconcile_once(
+    store: Store, celery: Celery, settings: Settings, *, depth_of: Callable[[], int | None] | None = None
+) -> dict[str, int]:
+    """One pass; returns how many jobs it re-queued, failed and re-sent. ``depth_of``
+    overrides how the broker's queue depth is read (tests)."""
     counts = {"requeued": 0, "failed": 0, "resent": 0}
     requeued: list[str] = []
     now = utcnow()
@@ -82,6 +88,13 @@ def reconcile_once(store: Store, celery: Celery, settings: Settings) -> dict[str
     before = now - timedelta(seconds=settings.lease_seconds)
     with store.session() as session:
         stale = [j.id for j in crud.stale_queued(session, before=before)]
+        waiting = crud.count_all_queued(session) if stale else 0
+    if stale:
+        # Jobs waiting for a free worker still have their message in the queue: re-send only
+        # as many as the queue is short of (Redis flushed or restarted), oldest first.
+        depth = queue_depth(celery) if depth_of is None else depth_of()
+        missing = waiting - depth if depth is not None else len(stale)
+        stale = stale[: max(0, missing)]
     stale += requeued
     for job_id in dict.fromkeys(stale):
         try:

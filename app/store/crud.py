@@ -290,6 +290,12 @@ def mark_enqueued(session: Session, *, job_id: str) -> None:
     session.execute(update(Job).where(Job.id == job_id).values(enqueued_at=utcnow()))
 
 
+def count_all_queued(session: Session) -> int:
+    return int(
+        session.scalar(select(func.count()).select_from(Job).where(Job.status == JobStatus.QUEUED)) or 0
+    )
+
+
 def count_queued(session: Session, *, owner: str) -> int:
     return int(
         session.scalar(

@@ -107,3 +107,31 @@ def test_long_queued_jobs_are_resent_once_per_lease(store):
     assert reconcile_once(store, broker, Settings(lease_seconds=60))["resent"] == 1
     assert broker.sent == [old] and fresh not in broker.sent
     assert reconcile_once(store, broker, Settings(lease_seconds=60))["resent"] == 0  # re-stamped
+
+
+def test_jobs_waiting_for_a_worker_are_not_resent_but_lost_messages_are(store, redis_url):
+    """No worker, five jobs queued for longer than a lease: their messages are in Redis, so
+    nothing is re-sent (it once sent one more per job every lease period); after a FLUSHDB
+    every one of them is re-sent, once."""
+    import redis
+
+    from app.core.broker import QUEUE, TaskName, make_celery, queue_depth
+
+    settings = Settings(broker_url=redis_url, lease_seconds=60)
+    celery = make_celery(settings)
+    ids = []
+    for _ in range(5):
+        with store.session() as session:
+            ids.append(crud.create_job(session, spec={}, epochs=1).id)
+        celery.send_task(TaskName.TRAIN, kwargs={"job_id": ids[-1]}, queue=QUEUE)
+    with store.session() as session:
+        session.execute(update(Job).values(enqueued_at=utcnow() - timedelta(seconds=120)))
+    assert queue_depth(celery) == 5
+    assert reconcile_once(store, celery, settings)["resent"] == 0
+    assert reconcile_once(store, celery, settings)["resent"] == 0
+    assert queue_depth(celery) == 5
+
+    redis.Redis.from_url(redis_url).flushdb()  # every message is gone; the jobs are not
+    assert reconcile_once(store, celery, settings)["resent"] == 5
+    assert queue_depth(celery) == 5
+    assert reconcile_once(store, celery, settings)["resent"] == 0  # re-stamped: not again

@@ -9,9 +9,8 @@ from celery import Celery
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
+from app.auth import LOCAL_OWNER, owner_of
 from app.core.config import Settings
-from app.errors import Unauthorized
-from app.store import crud
 from app.store.db import Store
 
 __all__ = ["CeleryDep", "OwnerDep", "SessionDep", "SettingsDep", "StoreDep"]
@@ -34,22 +33,13 @@ def _celery(request: Request) -> Celery:
     return request.app.state.celery
 
 
-LOCAL_OWNER = "local"
-
-
 def _owner(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
-    """The caller's owner name: from the bearer token with auth on, else "local"."""
+    """The caller's owner name: found by the Authenticate middleware with auth on, else "local"."""
     settings: Settings = request.app.state.settings
     if not settings.auth:
         return LOCAL_OWNER
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("send `Authorization: Bearer <token>` (create one: tfjobs token create)")
-    with request.app.state.store.session() as session:
-        owner = crud.owner_of_token(session, token=token.strip())
-    if owner is None:
-        raise Unauthorized("unknown or revoked token")
-    return owner
+    owner = getattr(request.state, "owner", None)
+    return owner if owner is not None else owner_of(request.app.state.store, authorization)
 
 
 StoreDep = Annotated[Store, Depends(_store)]

@@ -8,6 +8,8 @@ ServiceError            base; ``status`` and a user-facing ``detail``
 ├── PayloadTooLarge     413: a body or upload is over its limit
 ├── Unavailable         503: a backing service (store, broker) cannot be reached
 ├── Unauthorized        401: no token, or one the store does not know
+├── Forbidden           403: a valid request this deployment does not allow
+├── UnsupportedMediaType 415: a body in a format the route does not take
 └── TooManyRequests     429: over a per-owner limit; ``retry_after`` seconds
 
 (LeaseLost, a worker's fenced write, is not HTTP: it lives in app.store.errors.)
@@ -18,6 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "Forbidden",
+    "UnsupportedMediaType",
     "BadRequest",
     "Conflict",
     "InvalidInput",
@@ -64,6 +68,14 @@ class Unavailable(ServiceError):
 
 class Unauthorized(ServiceError):
     status = 401
+
+
+class Forbidden(ServiceError):
+    status = 403
+
+
+class UnsupportedMediaType(ServiceError):
+    status = 415
 
 
 class TooManyRequests(ServiceError):

@@ -15,6 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.auth import Authenticate
 from app.core.broker import make_celery
 from app.core.config import Settings, get_settings
 from app.core.observability import ServiceMetrics
@@ -178,5 +179,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
 
     app.add_middleware(RecordLatency, metrics=app.state.metrics)
     app.add_middleware(BodySizeLimit, settings=settings)
+    if settings.auth:  # outermost: an unauthenticated request is answered before its body is read
+        app.add_middleware(Authenticate, store=store)
     app.openapi = lambda: _openapi_with_job_spec(app)  # type: ignore[method-assign]
     return app

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
         default=None, min_length=16, description="a token registered at API start (compose)"
     )
     bootstrap_owner: str = Field(default="admin", description="owner of the bootstrap token")
+    metrics_token: str | None = Field(
+        default=None, min_length=16, description="with auth on, the bearer token /metrics accepts"
+    )
     lease_seconds: float = Field(default=60.0, ge=1, description="a job's lease; renewed by heartbeat")
     max_attempts: int = Field(default=3, ge=1, description="tries before a job whose worker died fails")
     max_queued_per_owner: int = Field(default=100, ge=1, description="queued jobs per owner (429 beyond)")

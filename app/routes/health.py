@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
+from app.auth import check_metrics_token
 from app.core.broker import ping_broker
 from app.deps import SettingsDep, StoreDep
 
@@ -37,6 +39,17 @@ async def readyz(store: StoreDep, settings: SettingsDep) -> JSONResponse:
     return JSONResponse(checks, status_code=200 if ready else 503)
 
 
-@router.get("/metrics", response_class=Response)
-def prometheus_metrics(request: Request) -> Response:
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        401: {"description": "not the metrics token"},
+        403: {"description": "auth on, no metrics token set"},
+    },
+)
+def prometheus_metrics(
+    request: Request, settings: SettingsDep, authorization: Annotated[str | None, Header()] = None
+) -> Response:
+    """Prometheus metrics. With auth on, scrape with `Authorization: Bearer $TFJOBS_METRICS_TOKEN`."""
+    check_metrics_token(settings, authorization)
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -7,14 +7,14 @@ import json
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Response, status
+from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from app.core.broker import QUEUE, TaskName
 from app.datasets import resolve_dataset
 from app.deps import CeleryDep, OwnerDep, SessionDep, SettingsDep, StoreDep
-from app.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unavailable
+from app.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unavailable, UnsupportedMediaType
 from app.schemas import JobPublic, JobsPublic
 from app.store import crud
 from app.store.tables import Job
@@ -59,6 +59,15 @@ def validate_spec(body: Any, *, max_epochs: int) -> JobSpec:
         ) from None
 
 
+def require_json(content_type: str | None) -> None:
+    """A job spec is JSON: anything else is 415, whatever it holds."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+        raise UnsupportedMediaType(
+            f"send the job spec as JSON (Content-Type: application/json), not {media or 'no content type'}"
+        )
+
+
 def _request_hash(spec: JobSpec) -> str:
     canonical = json.dumps(spec.model_dump(mode="json", exclude_unset=True), sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -71,6 +80,7 @@ def _request_hash(spec: JobSpec) -> str:
     openapi_extra=JOB_SPEC_BODY,
     responses={
         409: {"description": "Idempotency-Key reused with another body"},
+        415: {"description": "the body is not JSON"},
         429: {"description": "too many queued jobs"},
         422: {"description": "invalid spec"},
         503: {"description": "broker down"},
@@ -78,6 +88,7 @@ def _request_hash(spec: JobSpec) -> str:
 )
 def create_job(
     *,
+    request: Request,
     body: Annotated[Any, Body()] = None,
     response: Response,
     store: StoreDep,
@@ -86,6 +97,7 @@ def create_job(
     owner: OwnerDep,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> JobPublic:
+    require_json(request.headers.get("content-type"))
     spec = validate_spec(body, max_epochs=settings.max_epochs)
     request_hash = _request_hash(spec)
     with store.session() as session:

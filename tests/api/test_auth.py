@@ -125,3 +125,49 @@ def test_bootstrap_token_from_the_environment(tmp_path):
     with TestClient(app) as client:
         assert client.get("/jobs", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     app.state.store.dispose()
+
+
+def test_metrics_need_their_own_token_when_auth_is_on(tmp_path):
+    metrics_token = "m" * 32
+    for settings, headers, expected in [
+        (Settings(data_dir=tmp_path / "a", auth=True), {}, 403),  # no metrics token set: closed
+        (Settings(data_dir=tmp_path / "b", auth=True, metrics_token=metrics_token), {}, 401),
+        (
+            Settings(data_dir=tmp_path / "c", auth=True, metrics_token=metrics_token),
+            {"Authorization": "Bearer " + "x" * 32},
+            401,
+        ),
+        (
+            Settings(data_dir=tmp_path / "d", auth=True, metrics_token=metrics_token),
+            {"Authorization": f"Bearer {metrics_token}"},
+            200,
+        ),
+        (Settings(data_dir=tmp_path / "e", auth=False), {}, 200),  # local, loopback only
+    ]:
+        app = create_app(settings)
+        with TestClient(app) as client:
+            response = client.get("/metrics", headers=headers)
+            assert response.status_code == expected, (settings.auth, headers, response.text)
+            if expected == 200:
+                assert "tfjobs_jobs" in response.text
+        app.state.store.dispose()
+
+
+def test_an_anonymous_upload_is_refused_before_its_body_is_read(tmp_path):
+    """A 50 MB multipart body without a token: the 401 arrives after the headers and the
+    first megabyte, while the client still has 49 MB to send."""
+    import socket
+
+    from tests.stack import running_stack
+
+    with running_stack(tmp_path, {"TFJOBS_AUTH": "on", "TFJOBS_MAX_UPLOAD_MB": "64"}, workers=0) as stack:
+        port = int(stack.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(
+                b"POST /datasets HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                b"Content-Length: 52428800\r\n\r\n--b\r\nContent-Disposition: form-data; name=file; "
+                b'filename="big.csv"\r\n\r\n' + b"1," * (1 << 19)
+            )
+            sock.settimeout(5)
+            answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:200]

@@ -59,15 +59,23 @@ def test_bad_job_bodies_are_4xx_and_create_nothing(client, body):
     assert client.get("/healthz").status_code == 200
 
 
-def test_wrong_content_types_are_4xx(client):
+def test_a_body_that_is_not_json_is_415(client):
     for content_type, body in [
-        ("text/plain", json.dumps(MINIMAL)),
+        ("text/plain", json.dumps(MINIMAL)),  # valid JSON, but not said to be: 415 all the same
         ("application/xml", "<spec/>"),
         ("multipart/form-data; boundary=x", "--x--"),
+        ("application/x-www-form-urlencoded", "model_type=mlp"),
     ]:
         response = client.post("/jobs", content=body, headers={"content-type": content_type})
-        assert 400 <= response.status_code < 500
-    assert client.get("/jobs").json()["items"] == []
+        assert response.status_code == 415, (content_type, response.status_code)
+        assert "Content-Type: application/json" in response.json()["detail"]
+    assert (
+        client.post(
+            "/jobs", json=MINIMAL, headers={"content-type": "application/json; charset=utf-8"}
+        ).status_code
+        == 201
+    )
+    assert len(client.get("/jobs").json()["items"]) == 1
 
 
 def _zip_bomb_like() -> bytes:

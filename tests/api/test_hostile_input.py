@@ -160,37 +160,34 @@ def test_hostile_uploads_are_refused_and_leave_nothing(client, name, content, da
     assert not root.exists() or list(root.iterdir()) == []
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "../manifest.json",
-        "..%2F..%2Fetc%2Fpasswd",
-        "%2Fetc%2Fpasswd",
-        "model.keras%2F..%2F..",
-        "....//....//etc/passwd",
-        "%00",
-        "~root",
-        "C:%5Cwindows%5Cwin.ini",
-        "a" * 300,
-    ],
-)
+PATH_TRICKS = [
+    "../manifest.json",
+    "..%2F..%2Fetc%2Fpasswd",
+    "%2Fetc%2Fpasswd",
+    "model.keras%2F..%2F..",
+    "....//....//etc/passwd",
+    "%00",
+    "~root",
+    "C:%5Cwindows%5Cwin.ini",
+    "a" * 300,
+]
+BAD_QUERIES = ["after=-5", "after=1e9999", "limit=abc", "after=99999999999999999999", "limit=-1"]
+BAD_EVENT_IDS = ["abc", "-1", "9" * 15, "9" * 20, "' OR 1=1 --", "\xb2", "1e3", "\u0663"]
+
+
+@pytest.mark.parametrize("name", PATH_TRICKS)
 def test_path_tricks_in_artifact_names_are_404(client, name):
     job_id = client.post("/jobs", json=MINIMAL).json()["id"]
     assert client.get(f"/jobs/{job_id}/artifacts/{name}").status_code == 404
 
 
-@pytest.mark.parametrize(
-    "query", ["after=-5", "after=1e9999", "limit=abc", "after=99999999999999999999", "limit=-1"]
-)
+@pytest.mark.parametrize("query", BAD_QUERIES)
 def test_bad_query_values_are_422(client, query):
     job_id = client.post("/jobs", json=MINIMAL).json()["id"]
     assert client.get(f"/jobs/{job_id}/metrics?{query}").status_code == 422
 
 
-@pytest.mark.parametrize(
-    "value",
-    ["abc", "-1", "9" * 15, "9" * 20, "' OR 1=1 --", "\xb2", "1e3", "\u0663"],
-)
+@pytest.mark.parametrize("value", BAD_EVENT_IDS)
 def test_a_last_event_id_we_never_sent_is_400_not_a_crash(client, value):
     """Byte 0xB2 reads as "²", which str.isdigit() accepts and int() refuses; 20 digits
     overflow the store's integers. Only what the stream sent as `id:` is taken."""

@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     max_streams_per_owner: int = Field(
         default=100, ge=1, description="open SSE streams per owner and API process (429 beyond)"
     )
+
+    @field_validator("metrics_token", "bootstrap_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # compose passes `${TFJOBS_METRICS_TOKEN:-}` through as "" when the operator sets none
+        return None if value == "" else value
 
     @cached_property
     def resolved_data_dir(self) -> Path:

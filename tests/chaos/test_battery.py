@@ -26,7 +26,14 @@ from tests.stack import running_stack
 pytestmark = pytest.mark.chaos
 
 MINIMAL = {"model_type": "residual", "loss": "huber", "threshold": 2.0, "epochs": 2}
-BAD_TOKENS = [None, "Bearer tfj_forged", "Basic YWxpY2U6eA==", "Bearer", "bearer  tfj_", "Bearer " + "x" * 5000]
+BAD_TOKENS = [
+    None,
+    "Bearer tfj_forged",
+    "Basic YWxpY2U6eA==",
+    "Bearer",
+    "bearer  tfj_",
+    "Bearer " + "x" * 5000,
+]
 
 
 def test_the_hostile_battery_against_a_running_api(tmp_path):

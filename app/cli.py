@@ -18,7 +18,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, Annotated, Any
 
 import typer
 
@@ -133,6 +133,24 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _port_free(host: str, port: int) -> bool:
+    """Whether the API could listen there: checked in a millisecond, not after 14 s of start-up."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return True  # let uvicorn report an unknown host in its own words
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind(address)
+        except OSError:
+            return False
+    return True
+
+
 def _api_healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
@@ -217,6 +235,8 @@ def up(
             f"refusing to listen on {host}: authentication is off, so `tfjobs up` only "
             "listens on loopback (127.0.0.1); add --auth to serve other hosts"
         )
+    if not _port_free(host, port):
+        raise _fail(f"port {port} is in use on {host} (try --port {port + 1})")
     data_dir = (data_dir or Path(os.environ.get("TFJOBS_DATA_DIR", "data"))).expanduser().resolve()
     env = {
         **os.environ,
@@ -347,18 +367,95 @@ token = typer.Typer(
 )
 app.add_typer(token, name="token")
 
+TokenDataDir = Annotated[
+    Path | None,
+    typer.Option(
+        help="the store of this data dir, as `tfjobs up --data-dir` (env TFJOBS_DATA_DIR; default ./data)"
+    ),
+]
+
+
+def _token_store(data_dir: Path | None, *, create: bool = False) -> tuple[Any, str]:
+    """The store the API of ``data_dir`` uses (or TFJOBS_DATABASE_URL), and how to name it.
+    A SQLite store that does not exist yet is only made with ``create``: a token written
+    into a new, empty store is a token no running server will ever accept."""
+    from app.core.config import Settings
+    from app.store.db import Store
+
+    settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
+    url = settings.sqlalchemy_url
+    where = url if settings.database_url else str(settings.resolved_data_dir / "tfjobs.db")
+    if not settings.database_url and not (settings.resolved_data_dir / "tfjobs.db").exists():
+        if not create:
+            raise _fail(
+                f"no tfjobs store at {where}: pass the server's --data-dir (or set TFJOBS_DATA_DIR / "
+                "TFJOBS_DATABASE_URL), or --create to start a new store there"
+            )
+    return Store(url), where
+
 
 @token.command("create")
-def token_create(owner: Annotated[str, typer.Option(help="who the token acts as")]) -> None:
-    """Print a new API token for OWNER (uses the same TFJOBS_* store settings as the API)."""
-    from app.core.config import Settings
+def token_create(
+    owner: Annotated[str, typer.Option(help="who the token acts as")],
+    data_dir: TokenDataDir = None,
+    create: Annotated[bool, typer.Option("--create", help="make the store if it does not exist yet")] = False,
+) -> None:
+    """Print a new API token for OWNER (the store: --data-dir, or the TFJOBS_* settings)."""
     from app.store import crud
-    from app.store.db import Store
 
     if not owner.strip() or len(owner) > 64:
         raise _fail("--owner must be 1 to 64 characters")
-    _migrate()
-    store = Store(Settings().sqlalchemy_url)
+    store, where = _token_store(data_dir, create=create)
+    _migrate_store(store)  # a new store gets its tables; an existing one is brought up to date
     with store.session() as session:
-        typer.echo(crud.create_token(session, owner=owner.strip()))
+        new = crud.create_token(session, owner=owner.strip())
     store.dispose()
+    typer.echo(new)
+    typer.echo(f"tfjobs: token for {owner.strip()!r} stored in {where}", err=True)
+
+
+@token.command("list")
+def token_list(data_dir: TokenDataDir = None) -> None:
+    """List the tokens: an id (the start of the token's hash), owner, created."""
+    from app.store import crud
+
+    store, where = _token_store(data_dir)
+    with store.session() as session:
+        rows = [(t.token_hash[:12], t.owner, t.created_at) for t in crud.list_tokens(session)]
+    store.dispose()
+    typer.echo(f"{'id':<14}{'owner':<24}created")
+    for token_id, owner, created in rows:
+        typer.echo(f"{token_id:<14}{owner:<24}{created:%Y-%m-%d %H:%M:%S}")
+    typer.echo(f"tfjobs: {len(rows)} token(s) in {where}", err=True)
+
+
+@token.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="the id `tfjobs token list` shows (at least 8 characters)")],
+    data_dir: TokenDataDir = None,
+) -> None:
+    """Revoke a token: requests with it get 401 from then on."""
+    from app.store import crud
+
+    token_id = token_id.strip().lower()
+    if len(token_id) < 8 or not all(c in "0123456789abcdef" for c in token_id):
+        raise _fail("give the token's id as `tfjobs token list` shows it (at least 8 hex characters)")
+    store, where = _token_store(data_dir)
+    with store.session() as session:
+        matches = [t.token_hash for t in crud.list_tokens(session) if t.token_hash.startswith(token_id)]
+        if len(matches) > 1:
+            raise _fail(f"{token_id!r} is the start of {len(matches)} token ids; give more of it")
+        revoked = crud.revoke_tokens(session, hash_prefix=token_id) if matches else []
+    store.dispose()
+    if not revoked:
+        raise _fail(f"no token {token_id!r} in {where}")
+    typer.echo(f"revoked token {token_id} of {revoked[0].owner!r} in {where}")
+
+
+def _migrate_store(store: Any) -> None:
+    import logging
+
+    from app.store.db import migrate
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    migrate(store.engine)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.errors import InvalidInput, PayloadTooLarge
+from app.lookup import unique_prefix
 from app.schemas import DatasetPublic
 from app.store import crud
 from app.store.tables import Dataset
@@ -42,13 +43,37 @@ def builtin_datasets() -> list[DatasetPublic]:
     ]
 
 
+def _find_dataset(session: Session, name: str, owner: str) -> Dataset | None:
+    """The owner's dataset by id, unique id prefix, or unique name (422 if a name is ambiguous)."""
+    dataset = crud.get_dataset(session, dataset_id=name, owner=owner)
+    if dataset is None:
+        (full,) = unique_prefix(session, Dataset, owner, name, what="dataset") or (None,)
+        dataset = crud.get_dataset(session, dataset_id=full, owner=owner) if full else None
+    if dataset is None:
+        named = crud.datasets_named(session, owner=owner, name=name)
+        if len(named) > 1:
+            raise InvalidInput(
+                [
+                    {
+                        "loc": ["body", "dataset"],
+                        "type": "ambiguous",
+                        "msg": f"{len(named)} of your datasets are named {name!r} "
+                        f"({', '.join(d.id for d in named)}); give the id",
+                    }
+                ]
+            )
+        dataset = named[0] if named else None
+    return dataset
+
+
 def resolve_dataset(session: Session, spec: JobSpec, *, owner: str, settings: Settings) -> Dataset | None:
-    """Checks the spec's dataset exists for this owner and suits its loss; 422 if not."""
+    """Checks the spec's dataset exists for this owner and suits its loss; 422 if not.
+    Returns the uploaded dataset (found by id, id prefix or name), None for a built-in."""
     name = spec.dataset_name
     if name in BUILTIN_DATASETS:
         task, dataset = BUILTIN_DATASETS[name].task, None
     else:
-        dataset = crud.get_dataset(session, dataset_id=name, owner=owner)
+        dataset = _find_dataset(session, name, owner)
         if dataset is None:
             raise InvalidInput(
                 [

@@ -163,14 +163,14 @@ class Feeds:
         if self.open[owner] <= 0:
             del self.open[owner]
 
-    async def check(self, job_id: str, owner: str, find: Callable[..., Any]) -> None:
-        """The job exists for ``owner`` (else ``find`` raises 404), read off the event loop."""
+    async def check(self, job_id: str, owner: str, find: Callable[..., Any]) -> str:
+        """The job's full id if it exists for ``owner`` (else ``find`` raises), read off the loop."""
 
-        def look() -> None:
+        def look() -> str:
             with self.store.session() as session:
-                find(session, job_id, owner)
+                return str(find(session, job_id, owner).id)
 
-        await _in_thread(look)
+        return str(await _in_thread(look))
 
     async def follow(
         self, *, owner: str, job_id: str, kind: str, event: str, start: int, read: ReadRows, disconnected: Any

@@ -31,11 +31,12 @@ from typer.core import TyperGroup
 from client.errors import TfjobsError
 from client.plot import line_chart
 from client.sdk import DEFAULT_URL, Client, Job, load_spec
-from tfjobs import JobStatus
+from tfjobs import JobStatus, __version__
 
 __all__ = ["app", "main"]
 
-console = Console()
+# soft_wrap: a long line stays one line (a pipe or a log file must never get hard breaks)
+console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)  # one line per error, never wrapped
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE = 0, 1, 2
@@ -74,16 +75,28 @@ class Root(TyperGroup):
 app = typer.Typer(
     cls=Root,
     help="tfjobs: remote TensorFlow training jobs.",
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"tfjobs {__version__}", highlight=False)
+        raise typer.Exit(0)
 
 
 @app.callback()
 def _options(
-    url: Annotated[str, typer.Option(envvar="TFJOBS_URL", help="the tfjobs server")] = DEFAULT_URL,
+    url: Annotated[
+        str, typer.Option(envvar="TFJOBS_URL", help="the tfjobs server (host:port or a URL)")
+    ] = DEFAULT_URL,
     token: Annotated[str | None, typer.Option(envvar="TFJOBS_TOKEN", help="API token")] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_print_version, help="print the version and exit"),
+    ] = False,
 ) -> None:
     """tfjobs: remote TensorFlow training jobs."""
     _state.update(url=url, token=token)
@@ -135,6 +148,7 @@ def submit(
     spec: Annotated[str, typer.Argument(help="a JSON or YAML spec file, or - for stdin")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="show live progress")] = False,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a field: key=value")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print only the job id (for scripts)")] = False,
 ) -> None:
     """Submit a training job; prints its id at once."""
     try:
@@ -143,11 +157,14 @@ def submit(
         raise _fail(str(err)) from None
     with _client() as client:
         job = client.submit(body)
-        console.print(
-            f"submitted job [bold]{job.id}[/bold] ({body.get('model_type')}, "
-            f"{body.get('loss')}, {body.get('epochs')} epochs)",
-            highlight=False,
-        )
+        if quiet:
+            sys.stdout.write(job.id + "\n")
+        else:
+            console.print(
+                f"submitted job [bold]{job.id}[/bold] ({body.get('model_type')}, "
+                f"{body.get('loss')}, {body.get('epochs')} epochs)",
+                highlight=False,
+            )
         if follow:
             raise typer.Exit(_follow(job))
 
@@ -285,40 +302,59 @@ def metrics(
     with _client() as client:
         job = client.job(job_id)
         points = job.stream() if follow_ else job.metrics()
-        _print_points(points, format_)
+        _print_points(points, format_, follow=follow_)
 
 
-def _print_points(points: Iterator[dict[str, Any]], format_: str) -> None:
-    if format_ == "json":
-        # one JSON document (a list) unless following, where each point is a line
-        collected = list(points)
-        sys.stdout.write(json.dumps(collected) + "\n")
+POINT_FIELDS = ("seq", "kind", "epoch", "step", "time")
+EPOCH_EXTRAS = ("lr", "epoch_seconds", "samples_per_second")
+
+
+def _row(point: dict[str, Any]) -> dict[str, Any]:
+    return {**{k: point[k] for k in POINT_FIELDS}, **point["values"]}
+
+
+def _epoch_columns(first: dict[str, Any]) -> list[str]:
+    """The columns of an epoch point, known from the first point of any kind: a step point
+    carries the training values; an epoch point adds each one's val_ twin and the extras."""
+    values = list(first["values"])
+    if first["kind"] != "epoch":
+        values += [f"val_{k}" for k in values] + list(EPOCH_EXTRAS)
+    return [*POINT_FIELDS, *dict.fromkeys(values)]
+
+
+def _print_points(points: Iterator[dict[str, Any]], format_: str, *, follow: bool = False) -> None:
+    """Points as a table, CSV or JSON. Following, each point is written (and flushed) as it
+    arrives: CSV rows under a header from the first point, JSON as JSON Lines."""
+    if format_ == "json" and follow:
+        for point in points:
+            sys.stdout.write(json.dumps(point) + "\n")
+            sys.stdout.flush()
         return
-    rows = (
-        {
-            "seq": p["seq"],
-            "kind": p["kind"],
-            "epoch": p["epoch"],
-            "step": p["step"],
-            "time": p["time"],
-            **p["values"],
-        }
-        for p in points
-    )
+    if format_ == "json":
+        sys.stdout.write(json.dumps(list(points)) + "\n")
+        return
+    if format_ == "csv" and follow:
+        writer: csv.DictWriter[str] | None = None
+        for point in points:
+            if writer is None:
+                writer = csv.DictWriter(sys.stdout, fieldnames=_epoch_columns(point), extrasaction="ignore")
+                writer.writeheader()
+            writer.writerow(_row(point))
+            sys.stdout.flush()
+        return
     if format_ == "csv":
-        buffer: list[dict[str, Any]] = list(rows)
+        buffer = [_row(p) for p in points]
         names = list(dict.fromkeys(k for row in buffer for k in row))
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=names)
-        writer.writeheader()
-        writer.writerows(buffer)
+        csv_writer = csv.DictWriter(out, fieldnames=names)
+        csv_writer.writeheader()
+        csv_writer.writerows(buffer)
         sys.stdout.write(out.getvalue())
         return
-    for row in rows:
-        values = {k: v for k, v in row.items() if k not in ("seq", "kind", "epoch", "step", "time")}
+    for point in points:
         console.print(
-            f"{row['seq']:>6} {row['kind']:<5} epoch {row['epoch']:<4} step {row['step']:<7} "
-            f"{_shown_metrics(values)}",
+            f"{point['seq']:>6} {point['kind']:<5} epoch {point['epoch']:<4} step {point['step']:<7} "
+            f"{_shown_metrics(point['values'])}",
             highlight=False,
         )
 
@@ -395,11 +431,23 @@ def datasets_list() -> None:
     console.print(table)
 
 
+def usage_message(err: typer.TyperException) -> str:
+    """``missing job id (see: tfjobs status --help)`` rather than a parser's class name."""
+    param = getattr(err, "param", None)
+    ctx = getattr(err, "ctx", None)
+    where = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+    if type(err).__name__ == "MissingParameter" and param is not None:
+        return f"missing {(param.name or 'argument').replace('_', ' ')}{where}"
+    message = err.format_message().rstrip(".")
+    return message[:1].lower() + message[1:] + where
+
+
 def main() -> None:
     """Entry point: one clear line for every expected error."""
+    args = sys.argv[1:] or ["--help"]  # `tfjobs` alone: the help, and success
     try:
         # Outside standalone mode click returns the code of a typer.Exit instead of exiting.
-        code = app(standalone_mode=False)
+        code = app(args, prog_name="tfjobs", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as done:
         sys.exit(done.exit_code)
@@ -418,13 +466,9 @@ def main() -> None:
             highlight=False,
         )
         sys.exit(EXIT_USAGE)
-    except typer.TyperException as err:  # usage errors: click's message and exit code
-        show = getattr(err, "show", None)
-        if show is not None:
-            show()
-        else:
-            errors.print(f"[red]tfjobs:[/red] {err.format_message()}", highlight=False)
-        sys.exit(err.exit_code)
+    except typer.TyperException as err:  # usage errors: one line in the CLI's own words
+        errors.print(f"[red]tfjobs:[/red] {escape(usage_message(err))}", highlight=False)
+        sys.exit(EXIT_USAGE)
     except Exception as err:  # anything unexpected: one line, exit 2
         errors.print(f"[red]tfjobs:[/red] {type(err).__name__}: {err}", highlight=False)
         sys.exit(EXIT_USAGE)

@@ -26,7 +26,7 @@ import httpx
 from client.errors import ApiError, ConnectionFailed, JobFailed
 from tfjobs import FINAL_STATUSES, JobStatus
 
-__all__ = ["DEFAULT_URL", "Client", "Datasets", "Job", "load_spec"]
+__all__ = ["DEFAULT_URL", "Client", "Datasets", "Job", "load_spec", "normalize_url"]
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -64,6 +64,12 @@ def load_spec(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
+def normalize_url(url: str) -> str:
+    """``localhost:8100`` → ``http://localhost:8100``: a URL typed without a scheme is HTTP."""
+    url = url.strip().rstrip("/")
+    return url if "://" in url else f"http://{url}"
+
+
 class Client:
     """A connection to a tfjobs server.
 
@@ -83,7 +89,7 @@ class Client:
         retries: int = 3,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.url = (url or os.environ.get("TFJOBS_URL") or DEFAULT_URL).rstrip("/")
+        self.url = normalize_url(url or os.environ.get("TFJOBS_URL") or DEFAULT_URL)
         token = token or os.environ.get("TFJOBS_TOKEN")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.retries = retries

@@ -121,29 +121,50 @@ def test_cli_help_lists_the_client_and_server_commands():
         assert f" {command} " in done.stdout
 
 
-def test_token_create_prints_a_token_the_api_accepts(tmp_path):
+def tfjobs(*args: str, cwd, env=None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*TFJOBS, *args], cwd=cwd, env=env or clean_env(), capture_output=True, text=True, timeout=60
+    )
+
+
+def test_token_create_refuses_to_invent_a_store(tmp_path):
+    """Run from the wrong directory it once wrote into a new ./data/tfjobs.db that no
+    server read, and printed a token that only ever got 401."""
+    done = tfjobs("token", "create", "--owner", "alice", cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    assert (
+        f"no tfjobs store at {tmp_path / 'data' / 'tfjobs.db'}" in done.stderr and "--create" in done.stderr
+    )
+    assert list(tmp_path.iterdir()) == []  # nothing created
+
+
+def test_tokens_are_created_listed_and_revoked_in_the_store_the_api_reads(tmp_path):
     from fastapi.testclient import TestClient
 
     from app.core.config import Settings
     from app.main import create_app
 
-    env = clean_env(TFJOBS_DATA_DIR=str(tmp_path))
-    done = subprocess.run(
-        [*TFJOBS, "token", "create", "--owner", "alice"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    token = done.stdout.strip()
+    store = tmp_path / "server-data"
+    made = tfjobs("token", "create", "--owner", "alice", "--data-dir", str(store), "--create", cwd=REPO)
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
     assert token.startswith("tfj_") and len(token) > 40
-    app = create_app(Settings(data_dir=tmp_path, auth=True))
+    assert f"stored in {store / 'tfjobs.db'}" in made.stderr
+    listed = tfjobs("token", "list", "--data-dir", str(store), cwd=tmp_path)
+    (row,) = listed.stdout.splitlines()[1:]
+    token_id, owner, _ = row.split(maxsplit=2)
+    assert owner == "alice" and len(token_id) == 12
+
+    app = create_app(Settings(data_dir=store, auth=True))
     with TestClient(app) as client:
-        assert client.get("/jobs", headers={"Authorization": f"Bearer {token}"}).status_code == 200
-        assert client.get("/jobs").status_code == 401
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.get("/jobs", headers=headers).status_code == 200
+        revoked = tfjobs("token", "revoke", token_id, cwd=tmp_path, env=clean_env(TFJOBS_DATA_DIR=str(store)))
+        assert revoked.returncode == 0 and "revoked token" in revoked.stdout, revoked.stderr
+        response = client.get("/jobs", headers=headers)
+        assert response.status_code == 401 and response.json()["detail"] == "unknown or revoked token"
     app.state.store.dispose()
+    assert tfjobs("token", "revoke", token_id, "--data-dir", str(store), cwd=tmp_path).returncode == 2
 
 
 def test_workers_are_pinned_one_gpu_each_round_robin():
@@ -180,3 +201,20 @@ def test_up_restarts_a_killed_worker_and_the_api_keeps_serving(tmp_path):
         printed = up.printed()
     assert f"worker-0 (pid {pid}) exited with signal SIGKILL; restarting it in 1 s" in printed
     assert "stopping the others" not in printed
+
+
+def test_up_on_a_port_in_use_says_so_at_once(tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        done = tfjobs("up", "--port", str(port), "--data-dir", str(tmp_path / "d"), cwd=tmp_path)
+        seconds = time.monotonic() - started
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"tfjobs: port {port} is in use on 127.0.0.1 (try --port {port + 1})"
+    assert seconds < 5  # the interpreter's start-up; the check itself takes a millisecond
+    assert not (tmp_path / "d").exists()

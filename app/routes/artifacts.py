@@ -7,7 +7,7 @@ from fastapi.responses import FileResponse
 
 from app.deps import OwnerDep, SessionDep, SettingsDep
 from app.errors import NotFound
-from app.routes.jobs import find_job
+from app.lookup import find_job
 from app.schemas import ArtifactPublic, ArtifactsPublic
 from app.store import crud
 
@@ -18,8 +18,8 @@ router = APIRouter(prefix="/jobs", tags=["artifacts"])
 
 @router.get("/{job_id}/artifacts", response_model=ArtifactsPublic)
 def list_artifacts(job_id: str, session: SessionDep, owner: OwnerDep) -> ArtifactsPublic:
-    find_job(session, job_id, owner)
-    return ArtifactsPublic(items=[ArtifactPublic.of(a) for a in crud.list_artifacts(session, job_id=job_id)])
+    job = find_job(session, job_id, owner)
+    return ArtifactsPublic(items=[ArtifactPublic.of(a) for a in crud.list_artifacts(session, job_id=job.id)])
 
 
 @router.get(
@@ -33,10 +33,10 @@ def list_artifacts(job_id: str, session: SessionDep, owner: OwnerDep) -> Artifac
 def download_artifact(
     job_id: str, name: str, session: SessionDep, owner: OwnerDep, settings: SettingsDep
 ) -> FileResponse:
-    find_job(session, job_id, owner)
-    artifact = crud.get_artifact(session, job_id=job_id, name=name)
+    job = find_job(session, job_id, owner)
+    artifact = crud.get_artifact(session, job_id=job.id, name=name)
     if artifact is None:
-        raise NotFound(f"job {job_id} has no artifact {name!r}")
+        raise NotFound(f"job {job.id} has no artifact {name!r}")
     # The path comes from the store (written by the worker), never from the request.
     root = settings.artifacts_root
     path = (root / artifact.path).resolve()

@@ -14,14 +14,15 @@ from sqlalchemy.exc import IntegrityError
 from app.core.broker import QUEUE, TaskName
 from app.datasets import resolve_dataset
 from app.deps import CeleryDep, OwnerDep, SessionDep, SettingsDep, StoreDep
-from app.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unavailable, UnsupportedMediaType
+from app.errors import Conflict, InvalidInput, TooManyRequests, Unavailable, UnsupportedMediaType
+from app.lookup import find_job
 from app.schemas import JobPublic, JobsPublic
 from app.store import crud
 from app.store.tables import Job
 from tfcore.spec import JobSpec
 from tfjobs import FINAL_STATUSES, JobStatus
 
-__all__ = ["find_job", "router"]
+__all__ = ["router"]
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -32,14 +33,6 @@ JOB_SPEC_BODY = {
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobSpec"}}},
     }
 }
-
-
-def find_job(session: Any, job_id: str, owner: str) -> Job:
-    """The caller's job, or 404 — another owner's job does not exist for them."""
-    job = crud.get_job(session, job_id=job_id, owner=owner)
-    if job is None:
-        raise NotFound(f"no job {job_id!r}")
-    return job
 
 
 def validate_spec(body: Any, *, max_epochs: int) -> JobSpec:
@@ -105,7 +98,9 @@ def create_job(
             existing = crud.find_job_by_key(session, owner=owner, idempotency_key=idempotency_key)
             if existing is not None:
                 return _replay(existing, request_hash, response)
-        resolve_dataset(session, spec, owner=owner, settings=settings)
+        dataset = resolve_dataset(session, spec, owner=owner, settings=settings)
+        if dataset is not None and spec.dataset != dataset.id:  # a name or prefix: store the id
+            spec = spec.model_copy(update={"dataset": dataset.id})
         if crud.count_queued(session, owner=owner) >= settings.max_queued_per_owner:
             raise TooManyRequests(
                 f"you already have {settings.max_queued_per_owner} queued jobs (the "
@@ -178,5 +173,5 @@ def get_job(job_id: str, session: SessionDep, owner: OwnerDep) -> JobPublic:
 def cancel_job(job_id: str, session: SessionDep, owner: OwnerDep) -> JobPublic:
     job = find_job(session, job_id, owner)
     if job.status in FINAL_STATUSES:
-        raise Conflict(f"job {job_id} has already finished ({job.status})")
+        raise Conflict(f"job {job.id} has already finished ({job.status})")
     return JobPublic.of(crud.request_cancel(session, job=job))

@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from app.deps import OwnerDep, SessionDep, SettingsDep
 from app.errors import BadRequest
-from app.routes.jobs import find_job
+from app.lookup import find_job
 from app.schemas import LogLinePublic, LogsPage, MetricsPage
 from app.store import crud
 from app.streams import Feeds, ReadRows
@@ -42,9 +42,9 @@ def read_metrics(
     # Status first, points second: a final status guarantees the page below is complete.
     job = find_job(session, job_id, owner)
     rows = crud.read_point_payloads(
-        session, job_id=job_id, after=after, limit=min(limit or settings.page_limit, settings.page_limit)
+        session, job_id=job.id, after=after, limit=min(limit or settings.page_limit, settings.page_limit)
     )
-    head = json.dumps({"job_id": job_id, "status": job.status})[:-1]
+    head = json.dumps({"job_id": job.id, "status": job.status})[:-1]
     body = f'{head},"points":[{",".join(p for _, p in rows)}],"next":{rows[-1][0] if rows else after}}}'
     return Response(body, media_type="application/json")
 
@@ -60,10 +60,10 @@ def read_logs(
 ) -> LogsPage:
     job = find_job(session, job_id, owner)
     lines = crud.read_logs(
-        session, job_id=job_id, after=after, limit=min(limit or settings.page_limit, settings.page_limit)
+        session, job_id=job.id, after=after, limit=min(limit or settings.page_limit, settings.page_limit)
     )
     return LogsPage(
-        job_id=job_id,
+        job_id=job.id,
         status=job.status,
         lines=[LogLinePublic.of(x) for x in lines],
         next=lines[-1].seq if lines else after,
@@ -95,7 +95,7 @@ async def _event_stream(
     check and the stream count happen before the response starts; the stream itself holds
     no database connection (see app/streams.py)."""
     feeds: Feeds = request.app.state.feeds
-    await feeds.check(job_id, owner, find_job)
+    job_id = await feeds.check(job_id, owner, find_job)  # a prefix becomes the full id
     feeds.admit(owner)
     events = feeds.follow(
         owner=owner,

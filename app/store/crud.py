@@ -43,7 +43,11 @@ __all__ = [
     "mark_enqueued",
     "owner_of_token",
     "list_artifacts",
+    "datasets_named",
+    "ids_with_prefix",
     "list_datasets",
+    "list_tokens",
+    "revoke_tokens",
     "list_jobs",
     "read_logs",
     "point_payload",
@@ -428,6 +432,23 @@ def get_dataset(session: Session, *, dataset_id: str, owner: str | None = None) 
     return session.scalar(query)
 
 
+def ids_with_prefix(
+    session: Session, table: type[Job] | type[Dataset], *, owner: str, prefix: str
+) -> list[str]:
+    """The owner's ids that start with ``prefix`` (lowercase hex only: no LIKE wildcards)."""
+    assert all(c in "0123456789abcdef" for c in prefix)
+    query = (
+        select(table.id).where(table.owner == owner, table.id.startswith(prefix)).order_by(table.id).limit(10)
+    )
+    return list(session.scalars(query))
+
+
+def datasets_named(session: Session, *, owner: str, name: str) -> list[Dataset]:
+    return list(
+        session.scalars(select(Dataset).where(Dataset.owner == owner, Dataset.name == name).limit(10))
+    )
+
+
 def list_datasets(session: Session, *, owner: str | None = None) -> list[Dataset]:
     query = select(Dataset).order_by(Dataset.created_at.desc())
     if owner is not None:
@@ -462,6 +483,19 @@ def create_token(session: Session, *, owner: str, token: str | None = None) -> s
     if session.get(ApiToken, hash_token(token)) is None:
         session.add(ApiToken(token_hash=hash_token(token), owner=owner, created_at=utcnow()))
     return token
+
+
+def list_tokens(session: Session) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).order_by(ApiToken.owner, ApiToken.created_at)))
+
+
+def revoke_tokens(session: Session, *, hash_prefix: str) -> list[ApiToken]:
+    """Deletes the tokens whose hash starts with ``hash_prefix`` (hex); returns them."""
+    assert all(c in "0123456789abcdef" for c in hash_prefix)
+    found = list(session.scalars(select(ApiToken).where(ApiToken.token_hash.startswith(hash_prefix))))
+    for record in found:
+        session.delete(record)
+    return found
 
 
 def owner_of_token(session: Session, *, token: str) -> str | None:

@@ -142,3 +142,38 @@ def test_broker_down_stores_nothing_and_says_503(client, monkeypatch):
     response = client.post("/jobs", json=MINIMAL)
     assert response.status_code == 503 and "nothing was stored" in response.json()["detail"]
     assert client.get("/jobs").json()["items"] == []
+
+
+def test_a_unique_id_prefix_finds_the_job_everywhere(client):
+    job_id = client.post("/jobs", json=MINIMAL).json()["id"]
+    for prefix in (job_id[:8], job_id[:6], job_id[:8].upper()):
+        assert client.get(f"/jobs/{prefix}").json()["id"] == job_id
+    assert client.get(f"/jobs/{job_id[:8]}/metrics").json()["job_id"] == job_id
+    assert client.get(f"/jobs/{job_id[:8]}/logs").status_code == 200
+    assert client.get(f"/jobs/{job_id[:8]}/artifacts").json() == {"items": []}
+    assert client.get(f"/jobs/{job_id[:5]}").status_code == 404  # too short to be safe
+    assert client.get("/jobs/zzzzzzzz").status_code == 404
+
+
+def test_an_ambiguous_prefix_is_409_listing_the_candidates(client, monkeypatch):
+    from app.store import crud
+
+    ids = iter(["abcdef01" + "0" * 24, "abcdef02" + "0" * 24])
+    monkeypatch.setattr(crud, "new_id", lambda: next(ids))
+    first, second = (client.post("/jobs", json=MINIMAL).json()["id"] for _ in range(2))
+    response = client.get("/jobs/abcdef")
+    assert response.status_code == 409
+    assert first in response.json()["detail"] and second in response.json()["detail"]
+    assert client.get("/jobs/abcdef02").json()["id"] == second
+
+
+def test_a_spec_may_name_an_uploaded_dataset_by_its_name_or_an_id_prefix(client):
+    csv = b"a,b,y\n" + b"".join(f"{i},{i % 5},{i * 3}\n".encode() for i in range(20))
+    dataset = client.post("/datasets", files={"file": ("houses.csv", csv)}, data={"target": "y"}).json()
+    for name in ("houses.csv", dataset["id"][:8]):
+        job = client.post("/jobs", json={**MINIMAL, "loss": "mse", "dataset": name}).json()
+        assert job["spec"]["dataset"] == dataset["id"]  # stored as the id: the worker needs no guessing
+    client.post("/datasets", files={"file": ("houses.csv", csv)}, data={"target": "y"})
+    response = client.post("/jobs", json={**MINIMAL, "loss": "mse", "dataset": "houses.csv"})
+    assert response.status_code == 422
+    assert "2 of your datasets are named 'houses.csv'" in response.json()["detail"][0]["msg"]

@@ -166,3 +166,46 @@ def test_ctrl_c_stops_following_not_the_job(up):
         assert f"Resume with: tfjobs follow {job.id}" in stderr and "Traceback" not in stderr
         assert client.job(job.id).status == "running"  # the job goes on
         job.cancel()
+
+
+def test_the_cli_for_scripts_quiet_ids_prefixes_and_urls_without_a_scheme(up, tmp_path):
+    spec = write(tmp_path, "spec.json", json.dumps({"model_type": "mlp", "loss": "mse", "epochs": 2}))
+    host_port = up.url.removeprefix("http://")
+    done = up.tfjobs("submit", spec, "--quiet", env={"TFJOBS_URL": host_port})  # no scheme: http
+    assert done.returncode == 0, done.stderr
+    job_id = done.stdout.strip()
+    assert len(job_id) == 32 and done.stdout == job_id + "\n"
+    status = up.tfjobs("status", job_id[:8])  # the 8 characters the CLI prints elsewhere
+    assert status.returncode == 0 and json.loads(status.stdout)["id"] == job_id
+
+
+def test_metrics_follow_streams_json_lines_and_csv_rows(up, tmp_path):
+    spec = write(tmp_path, "spec.json", json.dumps({"model_type": "mlp", "loss": "mse", "epochs": 3}))
+    job_id = up.tfjobs("submit", spec, "-q").stdout.strip()
+    lines = up.tfjobs("metrics", job_id, "--follow", "--format", "json").stdout.splitlines()
+    points = [json.loads(line) for line in lines]  # JSON Lines: one point per line
+    assert [p["seq"] for p in points] == list(range(1, len(points) + 1))
+    assert [p["epoch"] for p in points if p["kind"] == "epoch"] == [1, 2, 3]
+    rows = list(csv.DictReader(io.StringIO(up.tfjobs("metrics", job_id, "-f", "--format", "csv").stdout)))
+    assert len(rows) == len(points) and rows[-1]["kind"] == "epoch" and rows[-1]["val_loss"]
+
+
+def test_help_version_and_usage_errors_speak_like_the_rest(up):
+    bare = up.tfjobs()
+    assert bare.returncode == 0 and "Usage: tfjobs" in bare.stdout and bare.stderr == ""
+    assert up.tfjobs("-h").returncode == 0
+    version = up.tfjobs("--version")
+    assert version.returncode == 0 and version.stdout.startswith("tfjobs 0.")
+    missing = up.tfjobs("status")
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == "tfjobs: missing job id (see: tfjobs status --help)"
+    for args in (("nosuch",), ("list", "--limit", "abc"), ("status",)):
+        done = up.tfjobs(*args)
+        assert done.stderr.startswith("tfjobs: ") and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "Error" not in done.stderr and "Exception" not in done.stderr
+
+
+def test_piped_output_is_never_hard_wrapped(up):
+    long = "x" * 300
+    done = up.tfjobs("status", long, env={"COLUMNS": "80"})
+    assert done.returncode == 2 and long in done.stderr.replace("\n", "") and done.stderr.count("\n") == 1

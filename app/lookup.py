@@ -1,0 +1,41 @@
+"""Finding the caller's job or dataset by what people type: a full id, a unique prefix of
+one (the CLI prints 8 characters), or for a dataset its name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.errors import Conflict, NotFound
+from app.store import crud
+from app.store.tables import Job
+
+__all__ = ["MIN_PREFIX", "find_job", "unique_prefix"]
+
+MIN_PREFIX = 6  # the CLI prints 8; fewer would match too much to be useful
+
+
+def find_job(session: Any, job_id: str, owner: str) -> Job:
+    """The caller's job by its id or a unique prefix of it (at least MIN_PREFIX characters),
+    or 404 — another owner's job does not exist for them; 409 names the candidates when
+    a prefix matches several."""
+    job = crud.get_job(session, job_id=job_id, owner=owner)
+    if job is None:
+        (full,) = unique_prefix(session, Job, owner, job_id, what="job") or (None,)
+        job = crud.get_job(session, job_id=full, owner=owner) if full else None
+    if job is None:
+        raise NotFound(f"no job {job_id!r}")
+    return job
+
+
+def unique_prefix(session: Any, table: Any, owner: str, prefix: str, *, what: str) -> list[str]:
+    """``[full id]`` for a prefix that names one of the owner's rows, ``[]`` for none;
+    409 listing the candidates when it names several."""
+    prefix = prefix.lower()
+    if not (MIN_PREFIX <= len(prefix) < 32 and all(c in "0123456789abcdef" for c in prefix)):
+        return []
+    ids = crud.ids_with_prefix(session, table, owner=owner, prefix=prefix)
+    if len(ids) > 1:
+        raise Conflict(
+            f"{prefix!r} is the start of {len(ids)} {what} ids ({', '.join(ids)}); give more of it"
+        )
+    return ids

@@ -7,7 +7,7 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel
 
-from app.store.tables import Artifact, Dataset, Job, LogLine
+from app.store.tables import Artifact, Attempt, Dataset, Job, LogLine
 from tfcore.spec import Task
 from tfjobs import JobStatus
 
@@ -43,6 +43,28 @@ class WorkerPublic(BaseModel):
     device: str | None
 
 
+class AttemptPublic(BaseModel):
+    """One try at a job: where it ran and how it ended (null while it runs)."""
+
+    number: int
+    worker: WorkerPublic
+    started_at: datetime
+    finished_at: datetime | None
+    ended_as: Literal["succeeded", "failed", "cancelled", "handed_back", "lease_lost"] | None
+
+    @classmethod
+    def of(cls, attempt: Attempt) -> AttemptPublic:
+        # the store says "lost" for an attempt whose lease ran out (the reconciler's word)
+        ended = "lease_lost" if attempt.outcome == "lost" else attempt.outcome
+        return cls(
+            number=attempt.number,
+            worker=WorkerPublic(hostname=attempt.hostname, device=attempt.device),
+            started_at=attempt.started_at,
+            finished_at=attempt.finished_at,
+            ended_as=cast(Any, ended),
+        )
+
+
 class JobPublic(BaseModel):
     id: str
     status: JobStatus
@@ -55,6 +77,7 @@ class JobPublic(BaseModel):
     summary: dict[str, float | None] | None
     error: ErrorPublic | None
     worker: WorkerPublic | None
+    attempt_history: list[AttemptPublic] | None = None  # GET /jobs/{id} only: every try, oldest first
 
     @classmethod
     def of(cls, job: Job) -> JobPublic:

@@ -233,7 +233,9 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
         else:
             reporter.close()  # all epoch scalars are on disk before the archive is packed
             open_reporter = None
-            pack_folder(tensorboard_dir, work / TENSORBOARD_TAR, arcname="tensorboard")
+            # Under the job's id: several jobs' archives unpack side by side into one logdir
+            # (tensorboard/<id>/train, …/validation) instead of overwriting each other.
+            pack_folder(tensorboard_dir, work / TENSORBOARD_TAR, arcname=f"tensorboard/{job_id}")
             export_dir = job_dir / f"artifacts-{attempt}"  # per attempt: never shared, never overwritten
             shutil.rmtree(export_dir, ignore_errors=True)
             digests = export_job(result, export_dir, extra_files={TENSORBOARD_TAR: work / TENSORBOARD_TAR})

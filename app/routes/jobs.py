@@ -16,7 +16,7 @@ from app.datasets import resolve_dataset
 from app.deps import CeleryDep, OwnerDep, SessionDep, SettingsDep, StoreDep
 from app.errors import Conflict, InvalidInput, TooManyRequests, Unavailable, UnsupportedMediaType
 from app.lookup import find_job
-from app.schemas import JobPublic, JobsPublic
+from app.schemas import AttemptPublic, JobPublic, JobsPublic
 from app.store import crud
 from app.store.tables import Job
 from tfcore.spec import JobSpec
@@ -161,7 +161,9 @@ def list_jobs(
 
 @router.get("/{job_id}", response_model=JobPublic, responses={404: {"description": "no such job"}})
 def get_job(job_id: str, session: SessionDep, owner: OwnerDep) -> JobPublic:
-    return JobPublic.of(find_job(session, job_id, owner))
+    job = find_job(session, job_id, owner)
+    history = [AttemptPublic.of(a) for a in crud.list_attempts(session, job_id=job.id)]
+    return JobPublic.of(job).model_copy(update={"attempt_history": history})
 
 
 @router.post(

@@ -43,6 +43,7 @@ __all__ = [
     "mark_enqueued",
     "owner_of_token",
     "list_artifacts",
+    "list_attempts",
     "datasets_named",
     "ids_with_prefix",
     "list_datasets",
@@ -243,6 +244,10 @@ def finish_job(
         .where(Attempt.job_id == job_id, Attempt.finished_at.is_(None))
         .values(finished_at=now, outcome=status)
     )
+
+
+def list_attempts(session: Session, *, job_id: str) -> list[Attempt]:
+    return list(session.scalars(select(Attempt).where(Attempt.job_id == job_id).order_by(Attempt.number)))
 
 
 def attempt_outcomes(session: Session, *, job_id: str) -> list[tuple[int, str, str | None]]:

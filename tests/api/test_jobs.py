@@ -35,6 +35,7 @@ def test_submit_stores_enqueues_and_answers_201(client):
         "summary",
         "error",
         "worker",
+        "attempt_history",
     }
     (message,) = queued_messages(client)
     assert message["headers"]["task"] == "tfjobs.train"
@@ -177,3 +178,27 @@ def test_a_spec_may_name_an_uploaded_dataset_by_its_name_or_an_id_prefix(client)
     response = client.post("/jobs", json={**MINIMAL, "loss": "mse", "dataset": "houses.csv"})
     assert response.status_code == 422
     assert "2 of your datasets are named 'houses.csv'" in response.json()["detail"][0]["msg"]
+
+
+def test_a_job_lists_its_attempts_and_how_each_ended(client):
+    from app.store import crud
+
+    job_id = client.post("/jobs", json=MINIMAL).json()["id"]
+    store = client.app_state.store
+    for number, (host, outcome) in enumerate([("node-a", "handed_back"), ("node-b", "lost")], start=1):
+        with store.session() as session:
+            crud.claim_job(session, job_id=job_id, hostname=host, device="CPU")
+            crud.release_job(session, job_id=job_id, attempt=number, outcome=outcome)
+    with store.session() as session:
+        crud.claim_job(session, job_id=job_id, hostname="node-c", device="GPU:0 H200")
+        crud.finish_job(session, job_id=job_id, status="succeeded", attempt=3)
+    job = client.get(f"/jobs/{job_id}").json()
+    assert job["attempts"] == 3
+    history = job["attempt_history"]
+    assert [(a["number"], a["worker"]["hostname"], a["ended_as"]) for a in history] == [
+        (1, "node-a", "handed_back"),
+        (2, "node-b", "lease_lost"),
+        (3, "node-c", "succeeded"),
+    ]
+    assert history[2]["worker"]["device"] == "GPU:0 H200" and all(a["finished_at"] for a in history)
+    assert client.get("/jobs").json()["items"][0]["attempt_history"] is None  # the list stays light

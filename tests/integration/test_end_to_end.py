@@ -113,8 +113,9 @@ def test_minimal_spec_trains_streams_and_downloads_verified_models(stack, tmp_pa
     }
     with tarfile.open(folder / "tensorboard.tar.gz") as tar:
         names = tar.getnames()
-    assert any(n.startswith("tensorboard/train/") for n in names)
-    assert any(n.startswith("tensorboard/validation/") for n in names)
+    # under the job's id, so several jobs' runs unpack side by side in one logdir
+    assert any(n.startswith(f"tensorboard/{job['id']}/train/") for n in names), names
+    assert any(n.startswith(f"tensorboard/{job['id']}/validation/") for n in names)
     assert keras_reloads([folder], cwd=tmp_path) == ["ResidualRegressor"]
     assert saved_models_serve_without_tfcore([folder], cwd=tmp_path)
 

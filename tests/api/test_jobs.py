@@ -41,7 +41,7 @@ def test_submit_stores_enqueues_and_answers_201(client):
     assert message["headers"]["task"] == "tfjobs.train"
     _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
     assert kwargs == {"job_id": job["id"]}
-    assert client.get(f"/jobs/{job['id']}").json() == job
+    assert client.get(f"/jobs/{job['id']}").json() == {**job, "attempt_history": []}  # not started yet
 
 
 @pytest.mark.parametrize(

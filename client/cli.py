@@ -15,6 +15,8 @@ import csv
 import io
 import json
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from functools import cache
 from importlib.metadata import entry_points
@@ -24,7 +26,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -185,31 +187,83 @@ def _shown_metrics(values: dict[str, Any], limit: int = 8) -> str:
     return "  ".join(f"{k}={values[k]:.4g}" for k in order[:limit] if values[k] is not None)
 
 
+def eta_seconds(epoch_seconds: list[float], done: int, total: int) -> float | None:
+    """Seconds left at the recent epoch rate (the mean of the last 3 epochs' durations):
+    the job's own pace, not how fast the points reached us (a re-follow replays them at once)."""
+    if not epoch_seconds or done >= total:
+        return 0.0 if done >= total else None
+    recent = epoch_seconds[-3:]
+    return (total - done) * sum(recent) / len(recent)
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "-:--:--"
+    whole = round(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
 def _follow(job: Job) -> int:
+    """Live progress from the job's real state at the first frame: its status and epoch as
+    the API reports them, then every point; a watcher refreshes the status while no point
+    arrives (queued → running), and the ETA comes from the epochs' own durations."""
+    job.refresh()
     epochs = job.data["progress"]["epochs"]
     history: list[dict[str, Any]] = []
+    durations: list[float] = []
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
+        TextColumn("eta {task.fields[eta]}"),
         console=console,
         transient=False,
     )
+    last_point = [time.monotonic()]
+    done_watching = threading.Event()
+
+    def status_line() -> str:
+        status = job.data["status"]
+        if status == JobStatus.RUNNING and job.data["progress"]["step"] == 0:
+            return "running (starting)"
+        return str(status)
+
     try:
         with progress:
-            task = progress.add_task(f"job {job.id[:8]}", total=epochs, info=JobStatus.QUEUED)
+            task = progress.add_task(
+                f"epoch {job.data['progress']['epoch']}/{epochs}",
+                total=epochs,
+                completed=job.data["progress"]["epoch"],
+                info=status_line(),
+                eta=_clock(None),
+            )
+
+            def watch() -> None:  # the status changes between points too (queued → running)
+                while not done_watching.wait(1.0):
+                    if time.monotonic() - last_point[0] >= 1.0:
+                        try:
+                            job.refresh()
+                        except TfjobsError:
+                            continue
+                        if not history and not durations:
+                            progress.update(task, info=status_line())
+
+            watcher = threading.Thread(target=watch, daemon=True)
+            watcher.start()
             for point in job.stream():
+                last_point[0] = time.monotonic()
                 values = point["values"]
                 if point["kind"] == "epoch":
                     history.append({"epoch": point["epoch"], **values})
+                    if values.get("epoch_seconds") is not None:
+                        durations.append(float(values["epoch_seconds"]))
                     progress.update(
                         task,
                         completed=point["epoch"],
                         description=f"epoch {point['epoch']}/{epochs}",
                         info=_shown_metrics(values, limit=4),
+                        eta=_clock(eta_seconds(durations, point["epoch"], epochs)),
                     )
                 else:
                     progress.update(
@@ -217,11 +271,14 @@ def _follow(job: Job) -> int:
                         description=f"epoch {point['epoch']}/{epochs}",
                         info=f"step {point['step']}  loss={values.get('loss', float('nan')):.4g}",
                     )
+            done_watching.set()
     except KeyboardInterrupt:
         errors.print(
             f"\nstopped following; job {job.id} goes on. Resume with: tfjobs follow {job.id}", highlight=False
         )
         return 130
+    finally:
+        done_watching.set()
     job.refresh()
     _print_outcome(job, history)
     return EXIT_OK if job.status == JobStatus.SUCCEEDED else EXIT_JOB_FAILED

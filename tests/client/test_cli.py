@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 
 from client.sdk import Client
 
@@ -209,3 +210,20 @@ def test_piped_output_is_never_hard_wrapped(up):
     long = "x" * 300
     done = up.tfjobs("status", long, env={"COLUMNS": "80"})
     assert done.returncode == 2 and long in done.stderr.replace("\n", "") and done.stderr.count("\n") == 1
+
+
+def test_following_draws_the_real_state_from_the_first_frame_and_a_sane_eta(up, tmp_path):
+    from client.cli import eta_seconds
+
+    spec = write(tmp_path, "spec.json", json.dumps({"model_type": "mlp", "loss": "mse", "epochs": 3}))
+    job_id = up.tfjobs("submit", spec, "-q").stdout.strip()
+    assert up.tfjobs("follow", job_id).returncode == 0
+    # a finished job, followed again, on a terminal (TTY_COMPATIBLE: rich draws live frames)
+    again = up.tfjobs("follow", job_id[:8], env={"TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1"})
+    assert again.returncode == 0
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", again.stdout)  # drop the cursor and colour codes
+    frames = [f for f in re.split(r"[\r\n]", text) if " eta " in f]
+    assert frames and "queued" not in frames[0] and "epoch 3/3" in frames[0], frames[:3]
+    # the ETA is the remaining epochs at the epochs' own pace, however fast the points arrive
+    assert abs(eta_seconds([2.0, 2.0, 4.0], done=3, total=10) - 7 * 8.0 / 3) < 1e-9
+    assert eta_seconds([], done=0, total=10) is None and eta_seconds([1.0], done=10, total=10) == 0.0

@@ -27,7 +27,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 from typer.core import TyperGroup
 
 from client.errors import TfjobsError
@@ -211,14 +211,16 @@ def _follow(job: Job) -> int:
     epochs = job.data["progress"]["epochs"]
     history: list[dict[str, Any]] = []
     durations: list[float] = []
+    # At 80 columns the metrics give way (ellipsis), never the epoch, the times or the ETA.
     progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-        TextColumn("eta {task.fields[eta]}"),
+        TextColumn("[bold]{task.description}", table_column=Column(no_wrap=True)),
+        BarColumn(bar_width=16),
+        TextColumn("{task.fields[info]}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1)),
+        TimeElapsedColumn(table_column=Column(no_wrap=True)),
+        TextColumn("eta {task.fields[eta]}", table_column=Column(no_wrap=True)),
         console=console,
         transient=False,
+        expand=True,
     )
     last_point = [time.monotonic()]
     done_watching = threading.Event()
@@ -317,27 +319,64 @@ def _print_outcome(job: Job, history: list[dict[str, Any]]) -> None:
 # --- reading jobs ---------------------------------------------------------------------
 
 
+def short_ids(ids: list[str], *, minimum: int = 8) -> dict[str, str]:
+    """Each id's shortest prefix (at least ``minimum`` long) that no other listed id shares:
+    what the API and every command accept, and what fits in 80 columns."""
+    short = {}
+    for full in ids:
+        n = minimum
+        while n < len(full) and any(other != full and other.startswith(full[:n]) for other in ids):
+            n += 1
+        short[full] = full[:n]
+    return short
+
+
+def _duration(data: dict[str, Any]) -> str:
+    from datetime import datetime
+
+    if not data.get("started_at"):
+        return ""
+    start = datetime.fromisoformat(data["started_at"].replace("Z", "+00:00"))
+    end = (
+        datetime.fromisoformat(data["finished_at"].replace("Z", "+00:00"))
+        if data.get("finished_at")
+        else None
+    )
+    if end is None:
+        return "…"
+    return _clock((end - start).total_seconds())
+
+
 @app.command("list")
 def list_jobs(
     status: Annotated[str | None, typer.Option(help="only jobs with this status")] = None,
     limit: Annotated[int, typer.Option(min=1, help="at most this many")] = 50,
 ) -> None:
-    """List your jobs, newest first."""
-    table = Table("id", "status", "model", "loss", "epoch", "created")
+    """List your jobs, newest first: the columns that matter fit 80 columns; ids are the
+    unique prefixes every command accepts."""
     with _client() as client:
-        for i, job in enumerate(client.jobs(status=status)):
-            if i >= limit:
-                break
-            d = job.data
-            table.add_row(
-                d["id"],
-                d["status"],
-                d["spec"]["model_type"],
-                d["spec"]["loss"],
-                f"{d['progress']['epoch']}/{d['progress']['epochs']}",
-                d["created_at"][:19],
-            )
-    console.print(table)
+        jobs = [job.data for _, job in zip(range(limit), client.jobs(status=status), strict=False)]
+    short = short_ids([d["id"] for d in jobs])
+    table = Table(box=None, pad_edge=False)
+    table.add_column("id", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("epoch", justify="right", no_wrap=True)
+    table.add_column("val_loss", justify="right", no_wrap=True)
+    table.add_column("time", justify="right", no_wrap=True)
+    table.add_column("model", overflow="ellipsis", no_wrap=True)  # first to shrink
+    table.add_column("created", overflow="ellipsis", no_wrap=True)
+    for d in jobs:
+        val_loss = (d.get("summary") or {}).get("val_loss")
+        table.add_row(
+            short[d["id"]],
+            d["status"],
+            f"{d['progress']['epoch']}/{d['progress']['epochs']}",
+            f"{val_loss:.4g}" if val_loss is not None else "",
+            _duration(d),
+            f"{d['spec']['model_type']} {d['spec']['loss']}",
+            d["created_at"][:16].replace("T", " "),
+        )
+    console.print(table, soft_wrap=False)
 
 
 @app.command()
@@ -480,12 +519,22 @@ def datasets_upload(
 
 @datasets.command("list")
 def datasets_list() -> None:
-    """List built-in and uploaded datasets."""
-    table = Table("id", "name", "rows", "features", "target", "task")
+    """List built-in and uploaded datasets (uploaded ones by their unique id prefix)."""
     with _client() as client:
-        for d in client.datasets.list():
-            table.add_row(d["id"], d["name"], str(d["rows"]), str(d["features"]), d["target"], d["task"])
-    console.print(table)
+        rows = client.datasets.list()
+    short = short_ids([d["id"] for d in rows if not d.get("builtin")])
+    table = Table(box=None, pad_edge=False)
+    table.add_column("id", no_wrap=True)
+    table.add_column("name", overflow="ellipsis", no_wrap=True)
+    table.add_column("rows", justify="right", no_wrap=True)
+    table.add_column("features", justify="right", no_wrap=True)
+    table.add_column("target", overflow="ellipsis", no_wrap=True)
+    table.add_column("task", no_wrap=True)
+    for d in rows:
+        table.add_row(
+            short.get(d["id"], d["id"]), d["name"], str(d["rows"]), str(d["features"]), d["target"], d["task"]
+        )
+    console.print(table, soft_wrap=False)
 
 
 def usage_message(err: typer.TyperException) -> str:

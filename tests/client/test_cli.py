@@ -51,7 +51,7 @@ def test_spec_from_stdin_and_status_list_metrics_logs_download(up, tmp_path):
 
     status = up.tfjobs("status", job_id)
     assert json.loads(status.stdout)["status"] == "succeeded"
-    assert job_id in up.tfjobs("list", "--status", "succeeded").stdout
+    assert job_id[:8] in up.tfjobs("list", "--status", "succeeded").stdout  # its unique prefix
 
     as_json = up.tfjobs("metrics", job_id, "--format", "json")
     points = json.loads(as_json.stdout)
@@ -227,3 +227,23 @@ def test_following_draws_the_real_state_from_the_first_frame_and_a_sane_eta(up, 
     # the ETA is the remaining epochs at the epochs' own pace, however fast the points arrive
     assert abs(eta_seconds([2.0, 2.0, 4.0], done=3, total=10) - 7 * 8.0 / 3) < 1e-9
     assert eta_seconds([], done=0, total=10) is None and eta_seconds([1.0], done=10, total=10) == 0.0
+
+
+def test_lists_fit_80_columns_with_ids_that_work(up, tmp_path):
+    spec = write(tmp_path, "spec.json", json.dumps({"model_type": "wide_deep", "loss": "mse", "epochs": 2}))
+    job_id = up.tfjobs("submit", spec, "-q").stdout.strip()
+    assert up.tfjobs("follow", job_id, env={"COLUMNS": "80"}).returncode == 0
+    csv_path = write(tmp_path, "houses.csv", "a,b,y\n" + "".join(f"{i},{i % 5},{i * 3}\n" for i in range(20)))
+    up.tfjobs("datasets", "upload", csv_path, "--target", "y")
+    for command in (("list",), ("datasets", "list")):
+        done = up.tfjobs(*command, env={"COLUMNS": "80"})
+        assert done.returncode == 0, done.stderr
+        assert all(len(line) <= 80 for line in done.stdout.splitlines()), done.stdout
+    shown = {line.split()[0] for line in up.tfjobs("list", env={"COLUMNS": "80"}).stdout.splitlines()[1:]}
+    assert job_id[:8] in shown
+    status = up.tfjobs("status", job_id[:8])
+    assert json.loads(status.stdout)["id"] == job_id
+    followed = up.tfjobs("follow", job_id, env={"COLUMNS": "80", "TTY_COMPATIBLE": "1"})
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", followed.stdout)
+    bars = [line for line in re.split(r"[\r\n]", text) if " eta " in line]
+    assert bars and all(len(line) <= 80 and "eta 0:00:00" in line for line in bars[-1:]), bars[-1:]

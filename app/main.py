@@ -21,7 +21,7 @@ from app.core.config import Settings, get_settings
 from app.core.observability import ServiceMetrics
 from app.errors import ServiceError, TooManyRequests, Unauthorized
 from app.reconciler import Reconciler
-from app.routes import artifacts, datasets, health, jobs, progress
+from app.routes import artifacts, datasets, health, jobs, progress, workers
 from app.store import crud
 from app.store.db import Store, migrate
 from app.streams import Feeds
@@ -157,10 +157,10 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.state.settings = settings
     app.state.store = store
     app.state.celery = celery
-    app.state.metrics = ServiceMetrics(store)
+    app.state.metrics = ServiceMetrics(store, settings)
     app.state.feeds = Feeds(store, page=settings.page_limit, max_per_owner=settings.max_streams_per_owner)
 
-    for module in (jobs, progress, artifacts, datasets, health):
+    for module in (jobs, progress, artifacts, datasets, workers, health):
         app.include_router(module.router)
 
     @app.exception_handler(ServiceError)

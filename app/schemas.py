@@ -78,6 +78,7 @@ class JobPublic(BaseModel):
     error: ErrorPublic | None
     worker: WorkerPublic | None
     attempt_history: list[AttemptPublic] | None = None  # GET /jobs/{id} only: every try, oldest first
+    notice: str | None = None  # why a queued job is not starting, when a user must act (no worker)
 
     @classmethod
     def of(cls, job: Job) -> JobPublic:

@@ -159,6 +159,8 @@ def submit(
         raise _fail(str(err)) from None
     with _client() as client:
         job = client.submit(body)
+        if job.data.get("notice") and not quiet:
+            errors.print(f"[yellow]note:[/yellow] {escape(job.data['notice'])}", highlight=False)
         if quiet:
             sys.stdout.write(job.id + "\n")
         else:
@@ -229,6 +231,8 @@ def _follow(job: Job) -> int:
         status = job.data["status"]
         if status == JobStatus.RUNNING and job.data["progress"]["step"] == 0:
             return "running (starting)"
+        if status == JobStatus.QUEUED and job.data.get("notice"):
+            return "queued: no worker is running (start one: tfjobs worker)"
         return str(status)
 
     try:
@@ -375,6 +379,24 @@ def list_jobs(
             _duration(d),
             f"{d['spec']['model_type']} {d['spec']['loss']}",
             d["created_at"][:16].replace("T", " "),
+        )
+    console.print(table, soft_wrap=False)
+
+
+@app.command()
+def workers() -> None:
+    """The workers alive now: host, pid, device, busy or idle, and your job on each."""
+    with _client() as client:
+        rows = client.get_json("/workers")
+    if not rows:
+        console.print("no worker is running: jobs wait until one starts (tfjobs worker, or tfjobs up)")
+        return
+    table = Table(box=None, pad_edge=False)
+    for name in ("host", "pid", "device", "state", "job", "last seen"):
+        table.add_column(name, no_wrap=True, overflow="ellipsis")
+    for w in rows:
+        table.add_row(
+            w["hostname"], str(w["pid"]), w["device"], w["state"], (w["job"] or "")[:8], w["last_seen"][11:19]
         )
     console.print(table, soft_wrap=False)
 

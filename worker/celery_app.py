@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 celery_app = make_celery(get_settings())
 
 _context = None
+_presence = None
 
 
 def warm_up() -> None:
@@ -59,6 +60,10 @@ def warm_up() -> None:
         celery_app.send_task(TaskName.TRAIN, kwargs={"job_id": job_id}, queue=QUEUE)
 
     _context = WorkerContext.create(get_settings(), device=device.strip(), requeue=requeue)
+    global _presence
+    from worker.presence import Presence
+
+    _presence = Presence(_context).start()  # the API can now tell users a worker is there
     log.info("worker %s ready on %s", os.getpid(), _context.device)
 
 
@@ -75,6 +80,8 @@ def _hand_back_running_jobs(**_kwargs: object) -> None:
     from worker.training import shutdown_requested
 
     shutdown_requested.set()
+    if _presence is not None:
+        _presence.stop()  # no new job should count on this worker
 
 
 @celery_app.task(name=TaskName.TRAIN)

@@ -58,6 +58,7 @@ class WorkerContext:
     hostname: str
     device: str
     requeue: Callable[[str], None] | None = None  # sends a job's message again
+    current_job: str | None = None  # the job this worker is training (its heartbeat says so)
 
     @classmethod
     def create(
@@ -191,6 +192,23 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
         attempt, last_seq, last_log_seq = job.attempts, job.last_seq, job.last_log_seq
         reported_epoch = crud.last_epoch_point(session, job_id=job_id)
 
+    ctx.current_job = job_id
+    try:
+        return _train_claimed(ctx, job_id, spec, attempt, last_seq, last_log_seq, reported_epoch)
+    finally:
+        ctx.current_job = None
+
+
+def _train_claimed(
+    ctx: WorkerContext,
+    job_id: str,
+    spec: JobSpec,
+    attempt: int,
+    last_seq: int,
+    last_log_seq: int,
+    reported_epoch: int,
+) -> str:
+    """Trains a job this attempt has claimed, and records how the attempt ended."""
     job_dir = ctx.settings.artifacts_root / job_id
     work = job_dir / "work"
     tensorboard_dir = work / "tensorboard"

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
         default=None, min_length=16, description="with auth on, the bearer token /metrics accepts"
     )
     lease_seconds: float = Field(default=60.0, ge=1, description="a job's lease; renewed by heartbeat")
+    worker_heartbeat_seconds: float = Field(
+        default=5.0, gt=0, description="how often a worker says it is alive (gone after 3 missed)"
+    )
     max_attempts: int = Field(default=3, ge=1, description="tries before a job whose worker died fails")
     max_queued_per_owner: int = Field(default=100, ge=1, description="queued jobs per owner (429 beyond)")
     max_streams_per_owner: int = Field(

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from app.auth import check_metrics_token
 from app.core.broker import ping_broker
 from app.deps import SettingsDep, StoreDep
+from app.routes.workers import live_workers
 
 __all__ = ["router"]
 
@@ -36,6 +37,16 @@ async def readyz(store: StoreDep, settings: SettingsDep) -> JSONResponse:
             log.warning("readiness: %s unreachable: %s", name, err)
             checks[name] = f"unreachable: {type(err).__name__}"
     ready = all(v == "ok" for v in checks.values())
+    if checks["store"] == "ok":  # not part of readiness: the API serves without workers
+
+        def count() -> int:
+            with store.session() as session:
+                return len(live_workers(session, settings))
+
+        alive = await run_in_threadpool(count)
+        checks["workers"] = (
+            f"{alive} alive" if alive else "none alive: jobs wait until one starts (tfjobs worker)"
+        )
     return JSONResponse(checks, status_code=200 if ready else 503)
 
 

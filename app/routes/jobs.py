@@ -16,6 +16,7 @@ from app.datasets import resolve_dataset
 from app.deps import CeleryDep, OwnerDep, SessionDep, SettingsDep, StoreDep
 from app.errors import Conflict, InvalidInput, TooManyRequests, Unavailable, UnsupportedMediaType
 from app.lookup import find_job
+from app.routes.workers import waiting_notice
 from app.schemas import AttemptPublic, JobPublic, JobsPublic
 from app.store import crud
 from app.store.tables import Job
@@ -131,7 +132,9 @@ def create_job(
             session.delete(session.merge(job))
         raise Unavailable("the job queue is unreachable; nothing was stored, try again") from None
     response.headers["Location"] = f"/jobs/{job.id}"
-    return JobPublic.of(job)
+    with store.session() as session:
+        notice = waiting_notice(session, settings, job.status)
+    return JobPublic.of(job).model_copy(update={"notice": notice})
 
 
 def _replay(job: Job, request_hash: str, response: Response) -> JobPublic:
@@ -160,10 +163,11 @@ def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses={404: {"description": "no such job"}})
-def get_job(job_id: str, session: SessionDep, owner: OwnerDep) -> JobPublic:
+def get_job(job_id: str, session: SessionDep, owner: OwnerDep, settings: SettingsDep) -> JobPublic:
     job = find_job(session, job_id, owner)
     history = [AttemptPublic.of(a) for a in crud.list_attempts(session, job_id=job.id)]
-    return JobPublic.of(job).model_copy(update={"attempt_history": history})
+    notice = waiting_notice(session, settings, job.status)
+    return JobPublic.of(job).model_copy(update={"attempt_history": history, "notice": notice})
 
 
 @router.post(

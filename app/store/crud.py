@@ -15,11 +15,11 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Executable, Table, func, select, text, update
+from sqlalchemy import CursorResult, Executable, Table, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from app.store.errors import LeaseLost
-from app.store.tables import ApiToken, Artifact, Attempt, Dataset, Job, LogLine, MetricPoint, utcnow
+from app.store.tables import ApiToken, Artifact, Attempt, Dataset, Job, LogLine, MetricPoint, Worker, utcnow
 from tfjobs import FINAL_STATUSES, JobStatus
 
 __all__ = [
@@ -48,6 +48,9 @@ __all__ = [
     "ids_with_prefix",
     "list_datasets",
     "list_tokens",
+    "live_workers",
+    "beat",
+    "forget_worker",
     "revoke_tokens",
     "list_jobs",
     "read_logs",
@@ -506,3 +509,39 @@ def revoke_tokens(session: Session, *, hash_prefix: str) -> list[ApiToken]:
 def owner_of_token(session: Session, *, token: str) -> str | None:
     record = session.get(ApiToken, hash_token(token))
     return record.owner if record else None
+
+
+# --- workers -------------------------------------------------------------------------
+
+
+def beat(
+    session: Session, *, name: str, hostname: str, pid: int, device: str, current_job: str | None
+) -> None:
+    """A worker's heartbeat: creates its row or refreshes ``last_seen`` and its job."""
+    now = utcnow()
+    if not _rows_changed(
+        session, update(Worker).where(Worker.name == name).values(last_seen=now, current_job=current_job)
+    ):
+        session.add(
+            Worker(
+                name=name,
+                hostname=hostname,
+                pid=pid,
+                device=device,
+                started_at=now,
+                last_seen=now,
+                current_job=current_job,
+            )
+        )
+
+
+def forget_worker(session: Session, *, name: str) -> None:
+    session.execute(delete(Worker).where(Worker.name == name))
+
+
+def live_workers(session: Session, *, since: datetime) -> list[Worker]:
+    """Workers heard from since ``since``, by host and pid; older rows are pruned."""
+    session.execute(delete(Worker).where(Worker.last_seen < since - timedelta(hours=1)))
+    return list(
+        session.scalars(select(Worker).where(Worker.last_seen >= since).order_by(Worker.hostname, Worker.pid))
+    )

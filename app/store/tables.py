@@ -158,3 +158,17 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     owner: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Worker(Base):
+    """A worker process's heartbeat: live while ``last_seen`` is recent."""
+
+    __tablename__ = "workers"
+
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)  # hostname:pid
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    device: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    current_job: Mapped[str | None] = mapped_column(String(32))

@@ -5,7 +5,11 @@ from tests.api.conftest import MINIMAL
 
 def test_healthz_and_readyz(client):
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json() == {"store": "ok", "broker": "ok"}
+    assert client.get("/readyz").json() == {
+        "store": "ok",
+        "broker": "ok",
+        "workers": "none alive: jobs wait until one starts (tfjobs worker)",
+    }
 
 
 def test_readyz_is_503_when_the_store_is_gone(client, monkeypatch):

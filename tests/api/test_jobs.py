@@ -36,11 +36,13 @@ def test_submit_stores_enqueues_and_answers_201(client):
         "error",
         "worker",
         "attempt_history",
+        "notice",
     }
     (message,) = queued_messages(client)
     assert message["headers"]["task"] == "tfjobs.train"
     _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
     assert kwargs == {"job_id": job["id"]}
+    assert job["notice"].startswith("no worker is running")  # nothing runs a job in this test
     assert client.get(f"/jobs/{job['id']}").json() == {**job, "attempt_history": []}  # not started yet
 
 

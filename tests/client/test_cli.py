@@ -247,3 +247,11 @@ def test_lists_fit_80_columns_with_ids_that_work(up, tmp_path):
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", followed.stdout)
     bars = [line for line in re.split(r"[\r\n]", text) if " eta " in line]
     assert bars and all(len(line) <= 80 and "eta 0:00:00" in line for line in bars[-1:]), bars[-1:]
+
+
+def test_workers_shows_the_live_worker_of_tfjobs_up(up):
+    done = up.tfjobs("workers")
+    assert done.returncode == 0, done.stderr
+    (row,) = done.stdout.splitlines()[1:]
+    host, pid, device, state, *_ = row.split()
+    assert device == "CPU" and state in ("idle", "busy") and pid.isdigit()

@@ -1,0 +1,64 @@
+"""/workers: who is alive to run jobs (from their heartbeats in the store)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from app.core.config import Settings
+from app.deps import OwnerDep, SessionDep, SettingsDep
+from app.store import crud
+from app.store.tables import Worker, utcnow
+
+__all__ = ["NO_WORKER", "WorkerStatus", "live_workers", "router", "waiting_notice"]
+
+router = APIRouter(prefix="/workers", tags=["workers"])
+MISSED_BEATS = 3  # a worker silent for this many heartbeats is gone
+NO_WORKER = "no worker is running: the job waits until one starts (tfjobs worker, or tfjobs up)"
+
+
+class WorkerStatus(BaseModel):
+    hostname: str
+    pid: int
+    device: str
+    state: Literal["busy", "idle"]
+    job: str | None  # the job it trains, only if it is the caller's
+    started_at: datetime
+    last_seen: datetime
+
+
+def live_workers(session: Session, settings: Settings) -> list[Worker]:
+    since = utcnow() - timedelta(seconds=MISSED_BEATS * settings.worker_heartbeat_seconds)
+    return crud.live_workers(session, since=since)
+
+
+@router.get("", response_model=list[WorkerStatus])
+def list_workers(session: SessionDep, owner: OwnerDep, settings: SettingsDep) -> list[WorkerStatus]:
+    """The workers alive now: busy or idle, and the job each trains when it is yours
+    (another owner's job id is never shown)."""
+    workers = live_workers(session, settings)
+    current = {w.current_job for w in workers if w.current_job}
+    yours = {job_id for job_id in current if crud.get_job(session, job_id=job_id, owner=owner) is not None}
+    return [
+        WorkerStatus(
+            hostname=w.hostname,
+            pid=w.pid,
+            device=w.device,
+            state="busy" if w.current_job else "idle",
+            job=w.current_job if w.current_job in yours else None,
+            started_at=w.started_at,
+            last_seen=w.last_seen,
+        )
+        for w in workers
+    ]
+
+
+def waiting_notice(session: Session, settings: Settings, status: str) -> str | None:
+    """What a queued job is waiting for, when it is something a user must fix."""
+    if status == "queued" and not live_workers(session, settings):
+        return NO_WORKER
+    return None

@@ -253,5 +253,5 @@ def test_workers_shows_the_live_worker_of_tfjobs_up(up):
     done = up.tfjobs("workers")
     assert done.returncode == 0, done.stderr
     (row,) = done.stdout.splitlines()[1:]
-    host, pid, device, state, *_ = row.split()
+    _host, pid, device, state, *_ = row.split()
     assert device == "CPU" and state in ("idle", "busy") and pid.isdigit()

@@ -7,9 +7,9 @@ from typing import Any
 
 from app.errors import Conflict, NotFound
 from app.store import crud
-from app.store.tables import Job
+from app.store.tables import Dataset, Job
 
-__all__ = ["MIN_PREFIX", "find_job", "unique_prefix"]
+__all__ = ["MIN_PREFIX", "find_dataset", "find_job", "unique_prefix"]
 
 MIN_PREFIX = 6  # the CLI prints 8; fewer would match too much to be useful
 
@@ -39,3 +39,14 @@ def unique_prefix(session: Any, table: Any, owner: str, prefix: str, *, what: st
             f"{prefix!r} is the start of {len(ids)} {what} ids ({', '.join(ids)}); give more of it"
         )
     return ids
+
+
+def find_dataset(session: Any, dataset_id: str, owner: str) -> Dataset:
+    """The caller's uploaded dataset by id or unique prefix; 404 otherwise (built-ins too)."""
+    dataset = crud.get_dataset(session, dataset_id=dataset_id, owner=owner)
+    if dataset is None:
+        (full,) = unique_prefix(session, Dataset, owner, dataset_id, what="dataset") or (None,)
+        dataset = crud.get_dataset(session, dataset_id=full, owner=owner) if full else None
+    if dataset is None:
+        raise NotFound(f"no uploaded dataset {dataset_id!r}")
+    return dataset

@@ -492,6 +492,15 @@ def logs(
 
 
 @app.command()
+def delete(job_id: str) -> None:
+    """Delete a finished job: its record, metrics, logs and files."""
+    with _client() as client:
+        job = client.job(job_id)
+        job.delete()
+    console.print(f"deleted job {job.id}", highlight=False)
+
+
+@app.command()
 def cancel(job_id: str) -> None:
     """Cancel a queued or running job."""
     with _client() as client:
@@ -537,6 +546,14 @@ def datasets_upload(
         f"target {d['target']!r} ({d['task']}). Use it with: --set dataset={d['id']}",
         highlight=False,
     )
+
+
+@datasets.command("delete")
+def datasets_delete(dataset_id: str) -> None:
+    """Delete an uploaded dataset (refused while a queued or running job uses it)."""
+    with _client() as client:
+        client.datasets.delete(dataset_id)
+    console.print(f"deleted dataset {dataset_id}", highlight=False)
 
 
 @datasets.command("list")

@@ -160,7 +160,7 @@ class Client:
 
 
 class Datasets:
-    """``client.datasets``: upload and list."""
+    """``client.datasets``: upload, list and delete."""
 
     def __init__(self, client: Client) -> None:
         self._client = client
@@ -175,6 +175,10 @@ class Datasets:
 
     def list(self) -> list[dict[str, Any]]:
         return self._client.get_json("/datasets")
+
+    def delete(self, dataset_id: str) -> None:
+        """Deletes an uploaded dataset (409 while a queued or running job uses it)."""
+        self._client.request("DELETE", f"/datasets/{dataset_id}")
 
 
 class Job:
@@ -213,6 +217,10 @@ class Job:
     def cancel(self) -> Job:
         self.data = self.client.request("POST", f"/jobs/{self.id}/cancel").json()
         return self
+
+    def delete(self) -> None:
+        """Deletes the finished job with its metrics, logs and files (409 while it runs)."""
+        self.client.request("DELETE", f"/jobs/{self.id}")
 
     def _pages(self, path: str, key: str, after: int) -> Iterator[dict[str, Any]]:
         while True:

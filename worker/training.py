@@ -194,9 +194,14 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
 
     ctx.current_job = job_id
     try:
-        return _train_claimed(ctx, job_id, spec, attempt, last_seq, last_log_seq, reported_epoch)
+        outcome = _train_claimed(ctx, job_id, spec, attempt, last_seq, last_log_seq, reported_epoch)
     finally:
         ctx.current_job = None
+    if outcome == JobStatus.SUCCEEDED and not ctx.settings.keep_checkpoints:
+        # Recorded as succeeded by this attempt, so no other attempt resumes from these:
+        # the model is exported; the checkpoints only took disk (TFJOBS_KEEP_CHECKPOINTS=1 keeps them).
+        shutil.rmtree(ctx.settings.artifacts_root / job_id / "work" / "checkpoints", ignore_errors=True)
+    return outcome
 
 
 def _train_claimed(

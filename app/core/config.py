@@ -55,6 +55,9 @@ class Settings(BaseSettings):
         default=None, min_length=16, description="with auth on, the bearer token /metrics accepts"
     )
     lease_seconds: float = Field(default=60.0, ge=1, description="a job's lease; renewed by heartbeat")
+    keep_checkpoints: bool = Field(
+        default=False, description="keep a succeeded job's checkpoints after export (they are removed)"
+    )
     worker_heartbeat_seconds: float = Field(
         default=5.0, gt=0, description="how often a worker says it is alive (gone after 3 missed)"
     )

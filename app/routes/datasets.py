@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile, status
+from fastapi import APIRouter, File, Form, Response, UploadFile, status
 from starlette.concurrency import run_in_threadpool
 
 from app.datasets import builtin_datasets, save_upload
 from app.deps import OwnerDep, SettingsDep, StoreDep
+from app.errors import Conflict
+from app.lookup import find_dataset
 from app.schemas import DatasetPublic
 from app.store import crud
 
@@ -47,6 +49,30 @@ async def upload_dataset(
             )
 
     return await run_in_threadpool(save)
+
+
+@router.delete(
+    "/{dataset_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        404: {"description": "no such uploaded dataset"},
+        409: {"description": "a queued or running job uses it"},
+    },
+)
+def delete_dataset(dataset_id: str, store: StoreDep, owner: OwnerDep, settings: SettingsDep) -> Response:
+    """Deletes an uploaded dataset and its file, unless a queued or running job still needs it."""
+    with store.session() as session:
+        dataset = find_dataset(session, dataset_id, owner)
+        users = crud.jobs_using_dataset(session, dataset_id=dataset.id)
+        if users:
+            raise Conflict(
+                f"dataset {dataset.id} is used by {len(users)} queued or running job(s) "
+                f"({', '.join(u[:8] for u in users[:5])}); let them finish or cancel them first"
+            )
+        path = settings.datasets_root / dataset.path
+        session.delete(dataset)
+    path.unlink(missing_ok=True)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("", response_model=list[DatasetPublic])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
@@ -168,6 +169,23 @@ def get_job(job_id: str, session: SessionDep, owner: OwnerDep, settings: Setting
     history = [AttemptPublic.of(a) for a in crud.list_attempts(session, job_id=job.id)]
     notice = waiting_notice(session, settings, job.status)
     return JobPublic.of(job).model_copy(update={"attempt_history": history, "notice": notice})
+
+
+@router.delete(
+    "/{job_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={404: {"description": "no such job"}, 409: {"description": "the job is queued or running"}},
+)
+def delete_job(job_id: str, store: StoreDep, owner: OwnerDep, settings: SettingsDep) -> Response:
+    """Deletes a finished job: its record, metrics, logs, attempts, artifacts and checkpoints."""
+    with store.session() as session:  # the rows go first (committed here); then the files
+        job = find_job(session, job_id, owner)
+        if job.status not in FINAL_STATUSES:
+            raise Conflict(f"job {job.id} is {job.status}; cancel it first, then delete it")
+        full_id = job.id
+        crud.delete_job(session, job=job)
+    shutil.rmtree(settings.artifacts_root / full_id, ignore_errors=True)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(

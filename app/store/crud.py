@@ -45,6 +45,8 @@ __all__ = [
     "list_artifacts",
     "list_attempts",
     "datasets_named",
+    "delete_job",
+    "jobs_using_dataset",
     "ids_with_prefix",
     "list_datasets",
     "list_tokens",
@@ -455,6 +457,18 @@ def datasets_named(session: Session, *, owner: str, name: str) -> list[Dataset]:
     return list(
         session.scalars(select(Dataset).where(Dataset.owner == owner, Dataset.name == name).limit(10))
     )
+
+
+def delete_job(session: Session, *, job: Job) -> None:
+    """The job and everything stored about it (points, logs, attempts, artifact rows:
+    the foreign keys cascade)."""
+    session.delete(job)
+
+
+def jobs_using_dataset(session: Session, *, dataset_id: str) -> list[str]:
+    """Queued or running jobs whose spec names the dataset (they still need its file)."""
+    active = select(Job.id, Job.spec).where(Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
+    return [job_id for job_id, spec in session.execute(active) if (spec or {}).get("dataset") == dataset_id]
 
 
 def list_datasets(session: Session, *, owner: str | None = None) -> list[Dataset]:

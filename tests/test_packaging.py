@@ -199,3 +199,43 @@ def test_the_version_has_one_home(tmp_path):
     assert version("tfjobs") == tfjobs.__version__ == tfcore.__version__ == api.openapi()["info"]["version"]
     if getattr(api.state, "store", None) is not None:
         api.state.store.dispose()
+
+
+def test_a_downloaded_model_loads_with_the_client_package_and_tensorflow_alone(wheel, tmp_path):
+    """The manifest's "load" hint: `pip install tfjobs tensorflow`, `import tfcore, keras`.
+    Here the code comes from the wheel only, and loading pulls in no server package."""
+    import json
+
+    from tfcore.data import load_builtin
+    from tfcore.runner import run_job
+    from tfcore.spec import JobSpec
+
+    spec = JobSpec(model_type="residual", loss="huber", threshold=2.0, epochs=1, activation="stable_softplus")
+    run_job(spec, load_builtin("diabetes"), workdir=tmp_path / "work", export_dir=tmp_path / "model")
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        check=True,
+        timeout=300,
+    )
+    code = (
+        "import json, sys, numpy as np, tfcore, keras\n"
+        "manifest = json.load(open('model/manifest.json'))\n"
+        "model = keras.models.load_model('model/model.keras')\n"
+        "out = model.predict(np.array(manifest['examples']['inputs'], dtype='float32'), verbose=0)\n"
+        "ex = manifest['examples']\n"
+        "np.testing.assert_allclose(out, ex['outputs'], rtol=ex['rtol'], atol=ex['atol'])\n"
+        # (scikit-learn is left out: keras imports it itself whenever it is installed)
+        "print(json.dumps(sorted(m for m in ('app', 'worker', 'fastapi', 'celery', 'sqlalchemy') "
+        "if m in sys.modules)))\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(target), sysconfig.get_paths()["purelib"]]),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import io
 import math
 import zipfile
@@ -70,6 +71,20 @@ class Dataset:
     @property
     def features(self) -> int:
         return int(self.x.shape[1])
+
+    def describe(self) -> dict[str, object]:
+        """What a model trained on this data expects, for its manifest: the feature names in
+        input order, the target, the task, and a SHA-256 of the arrays (float32) as trained."""
+        digest = hashlib.sha256(np.ascontiguousarray(self.x).tobytes())
+        digest.update(np.ascontiguousarray(self.y).tobytes())
+        return {
+            "name": self.name,
+            "rows": self.rows,
+            "features": list(self.feature_names),
+            "target": self.target,
+            "task": self.task,
+            "arrays_sha256": digest.hexdigest(),
+        }
 
 
 def infer_task(y: np.ndarray) -> Task:

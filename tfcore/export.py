@@ -42,6 +42,16 @@ ARTIFACT_NAMES = (MODEL_KERAS, SAVED_MODEL_TAR, HISTORY_CSV, MANIFEST)
 # sums in different orders: seen here up to ~2e-5 relative to the outputs' scale.
 # A broken reload (random or missing weights) is off by the scale itself.
 RTOL = 1e-4
+
+# How to use the files in a fresh environment: the manifest explains itself.
+LOAD_HINTS = {
+    "keras": "pip install tfjobs 'tensorflow==2.21.*'  # then, in Python: "
+    "import tfcore, keras; model = keras.models.load_model('model.keras')  "
+    "(importing tfcore registers the custom layers; safe mode stays on)",
+    "saved_model": "tar xzf saved_model.tar.gz; in Python: import tensorflow as tf; "
+    "tf.saved_model.load('saved_model').signatures['serving_default'](tf.constant(rows, tf.float32)) "
+    "(needs TensorFlow only; TF Serving ready)",
+}
 # float16 keeps about three significant digits, and the two runtimes round differently
 # inside every layer: seen up to ~1e-3 of the outputs' scale. Still far below a broken reload.
 RTOL_HALF = 1e-2
@@ -110,6 +120,7 @@ def export_model(
     final_metrics: Mapping[str, float],
     example_inputs: np.ndarray,
     extra_files: Mapping[str, Path] | None = None,
+    dataset: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """Writes, verifies and publishes the artifacts; returns ``{file name: sha256}``.
 
@@ -122,6 +133,8 @@ def export_model(
         example_inputs: a few raw feature rows; their outputs go into the manifest.
         extra_files: more files to publish with the model (``{name: source path}``),
             e.g. the worker's ``tensorboard.tar.gz``; they are listed in the manifest too.
+        dataset: what the model was trained on (``Dataset.describe()`` and the service's
+            dataset id and file sha256): feature names in input order, target, task.
 
     Raises:
         ExportError: the target exists, or a reloaded model disagrees with ``model``.
@@ -168,7 +181,13 @@ def export_model(
                 "keras": keras.__version__,
                 "tfcore": tfcore.__version__,
             },
-            "input": {"shape": [None, int(inputs.shape[1])], "dtype": "float32"},
+            "dataset": dict(dataset or {}),
+            "input": {
+                "shape": [None, int(inputs.shape[1])],
+                "dtype": "float32",
+                "features": list((dataset or {}).get("features", [])),  # the columns, in this order
+            },
+            "load": LOAD_HINTS,
             "output": {"shape": [None, int(expected.reshape(len(inputs), -1).shape[1])], "dtype": "float32"},
             "final_metrics": {k: (v if math.isfinite(v) else None) for k, v in final_metrics.items()},
             "files": files,

@@ -7,7 +7,7 @@ decides where data comes from, and tests can hand in small arrays.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ class JobResult:
     model: keras.Model
     example_inputs: np.ndarray
     spec: JobSpec
+    dataset: dict[str, object] = field(default_factory=dict)  # Dataset.describe(), for the manifest
 
     @property
     def final_metrics(self) -> dict[str, float]:
@@ -123,7 +124,14 @@ def run_job(
     result = fit(trainer, (train.x, train.y), (validation.x, validation.y), config, **kwargs)
 
     job = JobResult(
-        result.history, result.stop_reason, result.steps, {}, trainer.model, validation.x[:N_EXAMPLES], spec
+        result.history,
+        result.stop_reason,
+        result.steps,
+        {},
+        trainer.model,
+        validation.x[:N_EXAMPLES],
+        spec,
+        dataset.describe(),
     )
     if export_dir is not None and result.stop_reason != "cancelled":
         export_job(job, Path(export_dir))
@@ -131,9 +139,14 @@ def run_job(
 
 
 def export_job(
-    job: JobResult, export_dir: Path, *, extra_files: dict[str, Path] | None = None
+    job: JobResult,
+    export_dir: Path,
+    *,
+    extra_files: dict[str, Path] | None = None,
+    dataset: dict[str, object] | None = None,
 ) -> dict[str, str]:
-    """Exports a finished run's model (verified; see ``tfcore.export``) and records the files."""
+    """Exports a finished run's model (verified; see ``tfcore.export``) and records the files.
+    ``dataset``: more about the training data for the manifest (e.g. the service's id)."""
     job.files = export_model(
         job.model,
         Path(export_dir),
@@ -142,5 +155,6 @@ def export_job(
         final_metrics=job.final_metrics,
         example_inputs=job.example_inputs,
         extra_files=extra_files,
+        dataset={**job.dataset, **(dataset or {})},
     )
     return job.files

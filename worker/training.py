@@ -119,6 +119,19 @@ class JobWatcher:
         self._thread.join()
 
 
+def dataset_record(ctx: WorkerContext, spec: JobSpec) -> dict[str, object]:
+    """The service's side of the training data for the manifest: its id, and for an
+    upload the name and sha256 of the file as uploaded."""
+    name = spec.dataset_name
+    if name in BUILTIN_DATASETS:
+        return {"id": name, "builtin": True}
+    with ctx.store.session() as session:
+        record = crud.get_dataset(session, dataset_id=name)
+    if record is None:
+        return {"id": name}
+    return {"id": record.id, "builtin": False, "name": record.name, "file_sha256": record.sha256}
+
+
 def load_dataset(ctx: WorkerContext, spec: JobSpec) -> Dataset:
     name = spec.dataset_name
     if name in BUILTIN_DATASETS:
@@ -261,7 +274,12 @@ def _train_claimed(
             pack_folder(tensorboard_dir, work / TENSORBOARD_TAR, arcname=f"tensorboard/{job_id}")
             export_dir = job_dir / f"artifacts-{attempt}"  # per attempt: never shared, never overwritten
             shutil.rmtree(export_dir, ignore_errors=True)
-            digests = export_job(result, export_dir, extra_files={TENSORBOARD_TAR: work / TENSORBOARD_TAR})
+            digests = export_job(
+                result,
+                export_dir,
+                extra_files={TENSORBOARD_TAR: work / TENSORBOARD_TAR},
+                dataset=dataset_record(ctx, spec),
+            )
             files = [
                 {
                     "name": name,

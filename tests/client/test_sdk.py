@@ -108,6 +108,8 @@ def test_wait_download_and_load_model(up, tmp_path, mixed_precision):
         assert (folder / "saved_model" / "saved_model.pb").exists()
         model = job.load_model()
         manifest = __import__("json").loads((folder / "manifest.json").read_text())
+        assert manifest["dataset"]["id"] == "diabetes" and manifest["dataset"]["builtin"] is True
+        assert manifest["input"]["features"][:3] == ["age", "sex", "bmi"]
         import numpy as np
 
         out = model.predict(np.array(manifest["examples"]["inputs"], dtype="float32"), verbose=0)

@@ -61,7 +61,17 @@ def test_artifacts_and_manifest(exported):
         assert sha256_file(folder / name) == digest
     assert manifest["spec"]["model_type"] == "residual" and manifest["spec"]["threshold"] == 2.0
     assert set(manifest["versions"]) == {"tensorflow", "keras", "tfcore"}
-    assert manifest["input"] == {"shape": [None, 10], "dtype": "float32"}
+    features = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]  # diabetes, in input order
+    assert manifest["input"] == {"shape": [None, 10], "dtype": "float32", "features": features}
+    dataset = manifest["dataset"]
+    assert (dataset["name"], dataset["target"], dataset["task"], dataset["features"]) == (
+        "diabetes",
+        "target",
+        "regression",
+        features,
+    )
+    assert len(dataset["arrays_sha256"]) == 64 and dataset["rows"] == 442
+    assert "import tfcore, keras" in manifest["load"]["keras"] and "tfjobs" in manifest["load"]["keras"]
     assert manifest["output"] == {"shape": [None, 1], "dtype": "float32"}
     assert len(manifest["examples"]["inputs"]) == len(manifest["examples"]["outputs"]) == 5
     assert manifest["examples"]["rtol"] == 1e-4 and manifest["examples"]["atol"] >= 1e-4

@@ -174,6 +174,27 @@ def submit(
 
 
 @app.command()
+def resubmit(
+    job_id: str,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="show live progress")] = False,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a field: key=value")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print only the new job's id")] = False,
+) -> None:
+    """Submit a job again with the same spec (any job, failed and cancelled ones too), with
+    --set overrides."""
+    with _client() as client:
+        old = client.job(job_id)
+        body = _merge(dict(old.data["spec"]), _parse_set(set_ or []))
+        job = client.submit(body)
+        if quiet:
+            sys.stdout.write(job.id + "\n")
+        else:
+            console.print(f"submitted job [bold]{job.id}[/bold] (a copy of {old.id[:8]})", highlight=False)
+        if follow:
+            raise typer.Exit(_follow(job))
+
+
+@app.command()
 def follow(job_id: str) -> None:
     """Follow a job live: a progress bar per epoch, then a summary and the loss curve."""
     with _client() as client:
@@ -354,12 +375,16 @@ def _duration(data: dict[str, Any]) -> str:
 @app.command("list")
 def list_jobs(
     status: Annotated[str | None, typer.Option(help="only jobs with this status")] = None,
+    tag: Annotated[str | None, typer.Option(help="only jobs with this tag")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="only jobs whose name contains this")] = None,
     limit: Annotated[int, typer.Option(min=1, help="at most this many")] = 50,
 ) -> None:
     """List your jobs, newest first: the columns that matter fit 80 columns; ids are the
     unique prefixes every command accepts."""
     with _client() as client:
-        jobs = [job.data for _, job in zip(range(limit), client.jobs(status=status), strict=False)]
+        jobs = [
+            job.data for _, job in zip(range(limit), client.jobs(status=status, tag=tag, q=name), strict=False)
+        ]
     short = short_ids([d["id"] for d in jobs])
     table = Table(box=None, pad_edge=False)
     table.add_column("id", no_wrap=True)
@@ -367,7 +392,7 @@ def list_jobs(
     table.add_column("epoch", justify="right", no_wrap=True)
     table.add_column("val_loss", justify="right", no_wrap=True)
     table.add_column("time", justify="right", no_wrap=True)
-    table.add_column("model", overflow="ellipsis", no_wrap=True)  # first to shrink
+    table.add_column("name / model", overflow="ellipsis", no_wrap=True)  # first to shrink
     table.add_column("created", overflow="ellipsis", no_wrap=True)
     for d in jobs:
         val_loss = (d.get("summary") or {}).get("val_loss")
@@ -377,7 +402,7 @@ def list_jobs(
             f"{d['progress']['epoch']}/{d['progress']['epochs']}",
             f"{val_loss:.4g}" if val_loss is not None else "",
             _duration(d),
-            f"{d['spec']['model_type']} {d['spec']['loss']}",
+            d["spec"].get("name") or f"{d['spec']['model_type']} {d['spec']['loss']}",
             d["created_at"][:16].replace("T", " "),
         )
     console.print(table, soft_wrap=False)

@@ -147,11 +147,14 @@ class Client:
     def job(self, job_id: str) -> Job:
         return Job(self, self.get_json(f"/jobs/{job_id}"))
 
-    def jobs(self, status: str | None = None, *, page_size: int = 100) -> Iterator[Job]:
-        """Every job (newest first), following the cursor across pages."""
+    def jobs(
+        self, status: str | None = None, *, tag: str | None = None, q: str | None = None, page_size: int = 100
+    ) -> Iterator[Job]:
+        """Every job (newest first), following the cursor across pages; ``tag`` and ``q``
+        (a part of the name) narrow it."""
         cursor = None
         while True:
-            page = self.get_json("/jobs", status=status, limit=page_size, cursor=cursor)
+            page = self.get_json("/jobs", status=status, tag=tag, q=q, limit=page_size, cursor=cursor)
             for item in page["items"]:
                 yield Job(self, item)
             cursor = page["next_cursor"]

@@ -124,6 +124,8 @@ class JobSpec(BaseModel):
         epochs: 1 to the configured maximum (1000 unless the caller says otherwise).
         dataset: a built-in name or an uploaded dataset id. Defaults to ``diabetes``
             for regression losses and ``breast_cancer`` for ``binary_crossentropy``.
+        name, tags: optional, for finding the run again (a name up to 64 characters; up to
+            10 tags of letters, digits and ``_.:-``); they do not change training.
         Everything else has a default chosen to train well on the built-in data.
     """
 
@@ -152,6 +154,16 @@ class JobSpec(BaseModel):
     early_stopping: EarlyStopping | None = None
     steps_per_execution: int | None = Field(default=None, ge=1, le=100_000)
     mixed_precision: bool = False
+    # Not training settings: how people find the run again (GET /jobs?q=…&tag=…).
+    name: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[\w .:+/-]+$")
+    tags: list[Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:-]+$")]] = Field(
+        default_factory=list, max_length=10
+    )
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_once_each(cls, tags: list[str]) -> list[str]:
+        return list(dict.fromkeys(tags))
 
     @field_validator("epochs")
     @classmethod

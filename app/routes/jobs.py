@@ -154,9 +154,15 @@ def list_jobs(
     status: JobStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
+    tag: Annotated[
+        str | None, Query(min_length=1, max_length=32, description="only jobs with this tag")
+    ] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=64, description="name contains (any case)")
+    ] = None,
 ) -> JobsPublic:
     jobs, next_num = crud.list_jobs(
-        session, owner=owner, status=status, limit=limit, before=int(cursor) if cursor else None
+        session, owner=owner, status=status, limit=limit, before=int(cursor) if cursor else None, tag=tag, q=q
     )
     return JobsPublic(
         items=[JobPublic.of(j) for j in jobs], next_cursor=str(next_num) if next_num is not None else None

@@ -100,6 +100,8 @@ def create_job(
         enqueued_at=now,
         idempotency_key=idempotency_key,
         request_hash=request_hash,
+        name=spec.get("name"),
+        tags="," + ",".join(spec["tags"]) + "," if spec.get("tags") else None,
     )
     session.add(job)
     session.flush()
@@ -124,8 +126,11 @@ def list_jobs(
     status: str | None = None,
     before: int | None = None,
     limit: int = 50,
+    tag: str | None = None,
+    q: str | None = None,
 ) -> tuple[list[Job], int | None]:
-    """Newest first; returns the page and the cursor for the next one (None at the end)."""
+    """Newest first; returns the page and the cursor for the next one (None at the end).
+    ``tag``: jobs with that tag; ``q``: jobs whose name contains it (any case)."""
     query = select(Job).order_by(Job.num.desc()).limit(limit + 1)
     if owner is not None:
         query = query.where(Job.owner == owner)
@@ -133,6 +138,10 @@ def list_jobs(
         query = query.where(Job.status == status)
     if before is not None:
         query = query.where(Job.num < before)
+    if tag is not None:
+        query = query.where(Job.tags.contains(f",{tag},", autoescape=True))
+    if q is not None:
+        query = query.where(func.lower(Job.name).contains(q.lower(), autoescape=True))
     jobs = list(session.scalars(query))
     if len(jobs) > limit:
         return jobs[:limit], jobs[limit - 1].num

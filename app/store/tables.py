@@ -55,6 +55,8 @@ class Job(Base):
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
     id: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    name: Mapped[str | None] = mapped_column(String(64), index=True)  # spec.name, searchable
+    tags: Mapped[str | None] = mapped_column(String(400))  # spec.tags as ",a,b," (LIKE '%,a,%')
     owner: Mapped[str] = mapped_column(String(64), default="local", index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)

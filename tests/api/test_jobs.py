@@ -204,3 +204,36 @@ def test_a_job_lists_its_attempts_and_how_each_ended(client):
     ]
     assert history[2]["worker"]["device"] == "GPU:0 H200" and all(a["finished_at"] for a in history)
     assert client.get("/jobs").json()["items"][0]["attempt_history"] is None  # the list stays light
+
+
+def test_jobs_have_names_and_tags_to_find_them_by(client):
+    made = {
+        name: client.post("/jobs", json={**MINIMAL, "name": name, "tags": tags}).json()["id"]
+        for name, tags in [
+            ("Huber sweep 1", ["sweep", "huber"]),
+            ("baseline", ["mse"]),
+            ("huber again", ["sweep"]),
+        ]
+    }
+    unnamed = client.post("/jobs", json=MINIMAL).json()["id"]
+
+    def ids(**params) -> set[str]:
+        return {j["id"] for j in client.get("/jobs", params=params).json()["items"]}
+
+    assert ids(tag="sweep") == {made["Huber sweep 1"], made["huber again"]}
+    assert ids(tag="swe") == set()  # a tag matches whole
+    assert ids(q="HUBER") == {made["Huber sweep 1"], made["huber again"]}
+    assert ids(q="%") == set()  # wildcards are plain characters
+    assert unnamed in ids() and len(ids()) == 4
+    job = client.get(f"/jobs/{made['baseline']}").json()
+    assert job["spec"]["name"] == "baseline" and job["spec"]["tags"] == ["mse"]
+    for bad in (
+        {"name": ""},
+        {"name": "x" * 65},
+        {"tags": ["has space"]},
+        {"tags": ["t"] * 11},
+        {"name": "<b>"},
+    ):
+        response = client.post("/jobs", json={**MINIMAL, **bad})
+        assert response.status_code == 422, bad
+        assert response.json()["detail"][0]["loc"][:2] == ["body", next(iter(bad))]

@@ -255,3 +255,21 @@ def test_workers_shows_the_live_worker_of_tfjobs_up(up):
     (row,) = done.stdout.splitlines()[1:]
     _host, pid, device, state, *_ = row.split()
     assert device == "CPU" and state in ("idle", "busy") and pid.isdigit()
+
+
+def test_resubmit_copies_a_spec_with_overrides_and_list_shows_names(up, tmp_path):
+    spec = write(
+        tmp_path,
+        "spec.json",
+        json.dumps({"model_type": "mlp", "loss": "mse", "epochs": 1, "name": "first try"}),
+    )
+    first = up.tfjobs("submit", spec, "-q").stdout.strip()
+    again = up.tfjobs("resubmit", first[:8], "--set", "epochs=2", "--set", "name=second try", "-q")
+    assert again.returncode == 0, again.stderr
+    second = again.stdout.strip()
+    with Client(up.url) as client:
+        job = client.job(second)
+        assert job.data["spec"]["epochs"] == 2 and job.data["spec"]["model_type"] == "mlp"
+        job.wait(timeout=120)
+    listed = up.tfjobs("list", "--name", "try").stdout
+    assert "first try" in listed and "second try" in listed

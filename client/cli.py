@@ -383,7 +383,8 @@ def list_jobs(
     unique prefixes every command accepts."""
     with _client() as client:
         jobs = [
-            job.data for _, job in zip(range(limit), client.jobs(status=status, tag=tag, q=name), strict=False)
+            job.data
+            for _, job in zip(range(limit), client.jobs(status=status, tag=tag, q=name), strict=False)
         ]
     short = short_ids([d["id"] for d in jobs])
     table = Table(box=None, pad_edge=False)

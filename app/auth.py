@@ -63,7 +63,7 @@ class Authenticate:
         self.app, self.store = app, store
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS or scope["path"].startswith("/static/"):
             await self.app(scope, receive, send)
             return
         header = dict(scope["headers"]).get(b"authorization")

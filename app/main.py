@@ -19,6 +19,7 @@ from app.auth import Authenticate
 from app.core.broker import make_celery
 from app.core.config import Settings, get_settings
 from app.core.observability import ServiceMetrics
+from app.docs import document_errors_and_security, mount_docs
 from app.errors import ServiceError, TooManyRequests, Unauthorized
 from app.reconciler import Reconciler
 from app.routes import artifacts, datasets, health, jobs, progress, workers
@@ -126,6 +127,7 @@ def _openapi_with_job_spec(app: FastAPI) -> dict[str, Any]:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.update(spec_schema.pop("$defs", {}))
     components["JobSpec"] = spec_schema
+    document_errors_and_security(schema)
     app.openapi_schema = schema
     return schema
 
@@ -151,6 +153,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         title="tfjobs",
         version=__version__,
         lifespan=lifespan,
+        docs_url=None,  # served below from the package's own copies: no CDN, works offline
+        redoc_url=None,
         description="Remote TensorFlow training jobs: submit a spec, follow live metrics, "
         "download verified models.",
     )
@@ -162,6 +166,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
 
     for module in (jobs, progress, artifacts, datasets, workers, health):
         app.include_router(module.router)
+    mount_docs(app)
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, err: ServiceError) -> JSONResponse:

@@ -114,6 +114,14 @@ def test_the_console_script_runs_from_the_package_each_image_builds(image, wheel
     where = run("-c", f"import {server}, client.cli, tfjobs; print(client.cli.__file__, tfjobs.__file__)")
     assert where.returncode == 0, where.stderr
     assert all(Path(p).is_relative_to(target) for p in where.stdout.split())
+    # /docs and /redoc serve these from the package: they must be in it (with their licenses)
+    for asset in (
+        "swagger-ui/swagger-ui-bundle.js",
+        "swagger-ui/LICENSE",
+        "redoc/redoc.standalone.js",
+        "redoc/LICENSE",
+    ):
+        assert (target / "app" / "static" / "vendor" / asset).is_file(), asset
 
 
 @pytest.fixture(scope="module")

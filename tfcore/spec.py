@@ -114,6 +114,48 @@ class KernelRegularizer(BaseModel):
         return self
 
 
+MINIMAL_SPEC = {"model_type": "residual", "loss": "huber", "threshold": 2.0, "epochs": 5}
+
+# What each field means, for the OpenAPI schema (and /docs); the bounds come from the fields.
+FIELD_DOCS = {
+    "model_type": "The network: `mlp` (dense layers), `residual` (the seed's residual blocks), "
+    "`reconstructing` (adds a reconstruction loss), `wide_deep` (wide and deep paths).",
+    "loss": "What training minimizes: `huber`, `mse`, `mae` (regression) or `binary_crossentropy`.",
+    "threshold": "The Huber loss's threshold, where it turns from squared to linear "
+    "(also the `huber` metric's).",
+    "epochs": "Passes over the training data: 1 to TFJOBS_MAX_EPOCHS (1000 by default).",
+    "dataset": "A built-in (`diabetes`, `breast_cancer`, `synthetic`), or one of your uploads by id, "
+    "unique id prefix, or unique name. Default: `diabetes`, or `breast_cancer` for binary_crossentropy.",
+    "batch_size": "Rows per optimizer step.",
+    "optimizer": "`adam`, `sgd`, `rmsprop` or `nadam`.",
+    "learning_rate": "The optimizer's step size (or the schedule's start).",
+    "lr_schedule": "Optional learning-rate schedule: exponential decay or piecewise constant.",
+    "metrics": "Metrics reported each epoch besides the loss (default: those suited to the task).",
+    "validation_split": "Share of the rows held out (after a seeded shuffle) for validation.",
+    "seed": "Seeds the shuffle, the split, the initial weights and noise: same seed, same run.",
+    "hidden_units": "Units in each hidden layer.",
+    "n_hidden": "Hidden layers (default: the model type's own).",
+    "activation": "Hidden layers' activation: a Keras name or the seed's `stable_softplus`.",
+    "kernel_initializer": "Initial weights: a Keras name or the seed's `glorot_normal_variant`.",
+    "kernel_regularizer": 'Optional weight penalty: `{"l1": f}` or `{"l2": f}`.',
+    "kernel_constraint": "`positive` keeps the hidden layers' weights non-negative (the seed's constraint).",
+    "gaussian_noise": "Standard deviation of noise added to the inputs while training (0: none).",
+    "dropout": "Dropout rate after each hidden layer while training (0: none).",
+    "early_stopping": "Optional: stop when val_loss has not improved by `min_delta` for `patience` epochs.",
+    "steps_per_execution": "Optimizer steps per compiled call (default 100): fewer Python round trips.",
+    "mixed_precision": "Compute in float16 with float32 weights (for GPUs); the model still takes "
+    "and returns float32.",
+    "name": "Optional name to find the run again (`GET /jobs?q=`); up to 64 characters.",
+    "tags": "Optional tags to find the run again (`GET /jobs?tag=`); up to 10.",
+}
+
+
+def _document_fields(schema: dict[str, Any]) -> None:
+    for name, text in FIELD_DOCS.items():
+        schema["properties"][name]["description"] = text
+    schema["examples"] = [MINIMAL_SPEC]
+
+
 class JobSpec(BaseModel):
     """A training job: which model, loss, data and how long to train.
 
@@ -129,7 +171,13 @@ class JobSpec(BaseModel):
         Everything else has a default chosen to train well on the built-in data.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, protected_namespaces=())
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        strict=True,
+        protected_namespaces=(),
+        json_schema_extra=lambda schema, _cls: _document_fields(schema),
+    )
 
     model_type: ModelType
     loss: LossName

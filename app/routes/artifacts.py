@@ -18,6 +18,11 @@ router = APIRouter(prefix="/jobs", tags=["artifacts"])
 
 @router.get("/{job_id}/artifacts", response_model=ArtifactsPublic)
 def list_artifacts(job_id: str, session: SessionDep, owner: OwnerDep) -> ArtifactsPublic:
+    """The job's files: name, size and sha256 of each (empty until the job succeeds).
+
+    `model.keras`, `saved_model.tar.gz`, `manifest.json`, `history.csv`,
+    `tensorboard.tar.gz`.
+    """
     job = find_job(session, job_id, owner)
     return ArtifactsPublic(items=[ArtifactPublic.of(a) for a in crud.list_artifacts(session, job_id=job.id)])
 
@@ -33,6 +38,11 @@ def list_artifacts(job_id: str, session: SessionDep, owner: OwnerDep) -> Artifac
 def download_artifact(
     job_id: str, name: str, session: SessionDep, owner: OwnerDep, settings: SettingsDep
 ) -> FileResponse:
+    """Download one of the job's files by its listed name.
+
+    The response has `Content-Length`; check the bytes against the listing's sha256.
+    Any name that is not listed is 404.
+    """
     job = find_job(session, job_id, owner)
     artifact = crud.get_artifact(session, job_id=job.id, name=name)
     if artifact is None:

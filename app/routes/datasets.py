@@ -35,6 +35,13 @@ async def upload_dataset(
     owner: OwnerDep,
     target: Annotated[str | None, Form(max_length=255)] = None,
 ) -> DatasetPublic:
+    """Upload a dataset: a CSV (header row, numeric cells; name the label column in
+    `target`) or an NPZ (arrays `x` and `y`).
+
+    The file is checked completely before anything is kept (rows, features, numbers,
+    size); a bad file is 422 naming the row or column, an oversized one 413.
+    """
+
     def save() -> DatasetPublic:
         with store.session() as session:
             return DatasetPublic.of(
@@ -77,6 +84,10 @@ def delete_dataset(dataset_id: str, store: StoreDep, owner: OwnerDep, settings: 
 
 @router.get("", response_model=list[DatasetPublic])
 def list_datasets(store: StoreDep, owner: OwnerDep) -> list[DatasetPublic]:
+    """The built-in datasets and your uploads, with their rows, features, target and task.
+
+    A job spec names one in `dataset` by id, a unique id prefix, or a unique name.
+    """
     with store.session() as session:
         uploaded = [DatasetPublic.of(d) for d in crud.list_datasets(session, owner=owner)]
     return builtin_datasets() + uploaded

@@ -23,11 +23,20 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz")
 def healthz() -> dict[str, str]:
+    """Liveness: the API process answers (no store or broker checked).
+
+    For load balancers and container healthchecks; never needs a token.
+    """
     return {"status": "ok"}
 
 
 @router.get("/readyz", responses={503: {"description": "store or broker unreachable"}})
 async def readyz(store: StoreDep, settings: SettingsDep) -> JSONResponse:
+    """Readiness: whether the store and the broker answer (503 if not), and how many
+    workers are alive.
+
+    Workers are reported, not required: the API serves and queues jobs without them.
+    """
     checks: dict[str, str] = {}
     for name, check in (("store", store.ping), ("broker", lambda: ping_broker(settings))):
         try:

@@ -92,6 +92,13 @@ def create_job(
     owner: OwnerDep,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> JobPublic:
+    """Submit a training job.
+
+    The body is a job spec (see the JobSpec schema; the minimal one is the example). The job
+    is stored, queued for a worker, and returned at once with status `queued`. Send an
+    `Idempotency-Key` header to make retries safe: the same key and body return the same
+    job, the same key with another body is 409.
+    """
     require_json(request.headers.get("content-type"))
     spec = validate_spec(body, max_epochs=settings.max_epochs)
     request_hash = _request_hash(spec)
@@ -161,6 +168,11 @@ def list_jobs(
         str | None, Query(min_length=1, max_length=64, description="name contains (any case)")
     ] = None,
 ) -> JobsPublic:
+    """List your jobs, newest first.
+
+    Filter by `status`, `tag` (whole tag) or `q` (a part of the name, any case); page with
+    `limit` and the `next_cursor` of the previous page.
+    """
     jobs, next_num = crud.list_jobs(
         session, owner=owner, status=status, limit=limit, before=int(cursor) if cursor else None, tag=tag, q=q
     )
@@ -171,6 +183,11 @@ def list_jobs(
 
 @router.get("/{job_id}", response_model=JobPublic, responses={404: {"description": "no such job"}})
 def get_job(job_id: str, session: SessionDep, owner: OwnerDep, settings: SettingsDep) -> JobPublic:
+    """One job: status, progress, summary, error, worker, and its attempt history.
+
+    `{job_id}` may be any unique prefix of the id (at least 6 characters). A queued job
+    with no live worker carries a `notice` saying so.
+    """
     job = find_job(session, job_id, owner)
     history = [AttemptPublic.of(a) for a in crud.list_attempts(session, job_id=job.id)]
     notice = waiting_notice(session, settings, job.status)
@@ -201,6 +218,11 @@ def delete_job(job_id: str, store: StoreDep, owner: OwnerDep, settings: Settings
     responses={404: {"description": "no such job"}, 409: {"description": "already finished"}},
 )
 def cancel_job(job_id: str, session: SessionDep, owner: OwnerDep) -> JobPublic:
+    """Cancel a queued or running job.
+
+    A queued job never starts; a running one stops within a few steps and keeps its
+    last checkpoint. A finished job is 409.
+    """
     job = find_job(session, job_id, owner)
     if job.status in FINAL_STATUSES:
         raise Conflict(f"job {job.id} has already finished ({job.status})")

@@ -58,6 +58,11 @@ def read_logs(
     after: After = 0,
     limit: Limit = None,
 ) -> LogsPage:
+    """A page of the job's log lines after the cursor `after` (each line has a `seq`).
+
+    Read the next page with `after` set to the page's `next`; `status` comes first, so a
+    final status means the page is complete.
+    """
     job = find_job(session, job_id, owner)
     lines = crud.read_logs(
         session, job_id=job.id, after=after, limit=min(limit or settings.page_limit, settings.page_limit)
@@ -126,6 +131,12 @@ LastEventId = Annotated[str | None, Header(max_length=32)]
 async def stream_metrics(
     job_id: str, request: Request, owner: OwnerDep, after: After = 0, last_event_id: LastEventId = None
 ) -> StreamingResponse:
+    """Follow the job's metric points live (Server-Sent Events).
+
+    Each event is `id: <seq>`, `event: point`, `data: <point JSON>`; the stream ends with
+    `event: end` once the job is final. Reconnect with `Last-Event-ID` (or `after`) to
+    resume with no gap and no duplicate. 429 beyond TFJOBS_MAX_STREAMS_PER_OWNER streams.
+    """
     start = _resume_from(last_event_id, after)
     return await _event_stream(
         request, owner=owner, job_id=job_id, kind="metrics", start=start, read=crud.read_point_payloads
@@ -140,6 +151,10 @@ async def stream_metrics(
 async def stream_logs(
     job_id: str, request: Request, owner: OwnerDep, after: After = 0, last_event_id: LastEventId = None
 ) -> StreamingResponse:
+    """Follow the job's log lines live (Server-Sent Events), like the metrics stream.
+
+    Each event is `id: <seq>`, `event: log`, `data: <line JSON>`; `event: end` closes it.
+    """
     start = _resume_from(last_event_id, after)
     return await _event_stream(
         request, owner=owner, job_id=job_id, kind="logs", start=start, read=_log_payloads

@@ -1,0 +1,74 @@
+"""The API's own documentation: Swagger UI at /docs and ReDoc at /redoc, served from the
+package's vendored copies (app/static/vendor, with their licenses) so they work on an
+offline machine, and the OpenAPI details FastAPI cannot infer: the bearer scheme and the
+errors every route can answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+__all__ = ["STATIC_PREFIX", "document_errors_and_security", "mount_docs"]
+
+STATIC_PREFIX = "/static"
+VENDOR = f"{STATIC_PREFIX}/vendor"
+PUBLIC_OPERATIONS = {"/healthz", "/readyz", "/metrics"}  # no user token (/metrics has its own)
+
+BEARER = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "With TFJOBS_AUTH=on every route but the probes needs `Authorization: Bearer <token>` "
+    "(`tfjobs token create --owner NAME`). With auth off the header is ignored.",
+}
+COMMON_ERRORS = {
+    "401": "No token, or one the store does not know (only with TFJOBS_AUTH=on).",
+    "413": "The request body is over its limit (TFJOBS_MAX_BODY_KB; uploads: TFJOBS_MAX_UPLOAD_MB).",
+    "422": "A parameter or the body breaks a rule; `detail` lists each field (`loc`) and rule (`msg`).",
+}
+
+
+def mount_docs(app: FastAPI) -> None:
+    app.mount(STATIC_PREFIX, StaticFiles(directory=Path(__file__).with_name("static")), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="tfjobs — API",
+            swagger_js_url=f"{VENDOR}/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url=f"{VENDOR}/swagger-ui/swagger-ui.css",
+            swagger_favicon_url=f"{VENDOR}/swagger-ui/favicon-32x32.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title="tfjobs — API",
+            redoc_js_url=f"{VENDOR}/redoc/redoc.standalone.js",
+            redoc_favicon_url=f"{VENDOR}/swagger-ui/favicon-32x32.png",
+            with_google_fonts=False,
+        )
+
+
+def document_errors_and_security(schema: dict[str, Any]) -> None:
+    """Declares the bearer scheme (Swagger UI's Authorize button) and, on every operation,
+    the errors any request can meet, next to the ones each route documents itself."""
+    schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = BEARER
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if path in PUBLIC_OPERATIONS:
+                operation["security"] = []
+            else:
+                operation["security"] = [{"bearer": []}]
+                responses.setdefault("401", {"description": COMMON_ERRORS["401"]})
+            if operation.get("requestBody"):
+                responses.setdefault("413", {"description": COMMON_ERRORS["413"]})
+            if operation.get("requestBody") or operation.get("parameters"):
+                responses.setdefault("422", {"description": COMMON_ERRORS["422"]})

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.errors import InvalidInput, PayloadTooLarge
-from app.lookup import unique_prefix
+from app.lookup import by_id_or_prefix
 from app.schemas import DatasetPublic
 from app.store import crud
 from app.store.tables import Dataset
@@ -45,10 +45,7 @@ def builtin_datasets() -> list[DatasetPublic]:
 
 def _find_dataset(session: Session, name: str, owner: str) -> Dataset | None:
     """The owner's dataset by id, unique id prefix, or unique name (422 if a name is ambiguous)."""
-    dataset = crud.get_dataset(session, dataset_id=name, owner=owner)
-    if dataset is None:
-        (full,) = unique_prefix(session, Dataset, owner, name, what="dataset") or (None,)
-        dataset = crud.get_dataset(session, dataset_id=full, owner=owner) if full else None
+    dataset = by_id_or_prefix(session, Dataset, name, owner)
     if dataset is None:
         named = crud.datasets_named(session, owner=owner, name=name)
         if len(named) > 1:

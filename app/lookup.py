@@ -9,7 +9,7 @@ from app.errors import Conflict, NotFound
 from app.store import crud
 from app.store.tables import Dataset, Job
 
-__all__ = ["MIN_PREFIX", "find_dataset", "find_job", "unique_prefix"]
+__all__ = ["MIN_PREFIX", "by_id_or_prefix", "find_dataset", "find_job", "unique_prefix"]
 
 MIN_PREFIX = 6  # the CLI prints 8; fewer would match too much to be useful
 
@@ -18,13 +18,35 @@ def find_job(session: Any, job_id: str, owner: str) -> Job:
     """The caller's job by its id or a unique prefix of it (at least MIN_PREFIX characters),
     or 404 — another owner's job does not exist for them; 409 names the candidates when
     a prefix matches several."""
-    job = crud.get_job(session, job_id=job_id, owner=owner)
-    if job is None:
-        (full,) = unique_prefix(session, Job, owner, job_id, what="job") or (None,)
-        job = crud.get_job(session, job_id=full, owner=owner) if full else None
+    job = by_id_or_prefix(session, Job, job_id, owner)
     if job is None:
         raise NotFound(f"no job {job_id!r}")
     return job
+
+
+def find_dataset(session: Any, dataset_id: str, owner: str) -> Dataset:
+    """The caller's uploaded dataset by id or unique prefix; 404 otherwise (built-ins too)."""
+    dataset = by_id_or_prefix(session, Dataset, dataset_id, owner)
+    if dataset is None:
+        raise NotFound(f"no uploaded dataset {dataset_id!r}")
+    return dataset
+
+
+def by_id_or_prefix(session: Any, table: type[Job] | type[Dataset], key: str, owner: str) -> Any:
+    """The owner's row whose id is ``key`` or starts with it (unique, MIN_PREFIX or more), or None."""
+
+    def get(row_id: str) -> Any:
+        if table is Job:
+            return crud.get_job(session, job_id=row_id, owner=owner)
+        return crud.get_dataset(session, dataset_id=row_id, owner=owner)
+
+    row = get(key)
+    if row is None:
+        (full,) = unique_prefix(session, table, owner, key, what="job" if table is Job else "dataset") or (
+            None,
+        )
+        row = get(full) if full else None
+    return row
 
 
 def unique_prefix(session: Any, table: Any, owner: str, prefix: str, *, what: str) -> list[str]:
@@ -39,14 +61,3 @@ def unique_prefix(session: Any, table: Any, owner: str, prefix: str, *, what: st
             f"{prefix!r} is the start of {len(ids)} {what} ids ({', '.join(ids)}); give more of it"
         )
     return ids
-
-
-def find_dataset(session: Any, dataset_id: str, owner: str) -> Dataset:
-    """The caller's uploaded dataset by id or unique prefix; 404 otherwise (built-ins too)."""
-    dataset = crud.get_dataset(session, dataset_id=dataset_id, owner=owner)
-    if dataset is None:
-        (full,) = unique_prefix(session, Dataset, owner, dataset_id, what="dataset") or (None,)
-        dataset = crud.get_dataset(session, dataset_id=full, owner=owner) if full else None
-    if dataset is None:
-        raise NotFound(f"no uploaded dataset {dataset_id!r}")
-    return dataset

@@ -77,6 +77,8 @@ class JobPublic(BaseModel):
     summary: dict[str, float | None] | None
     error: ErrorPublic | None
     worker: WorkerPublic | None
+    name: str | None = None  # spec.name and spec.tags, at the top for lists and search
+    tags: list[str] = []
     attempt_history: list[AttemptPublic] | None = None  # GET /jobs/{id} only: every try, oldest first
     notice: str | None = None  # why a queued job is not starting, when a user must act (no worker)
 
@@ -84,6 +86,8 @@ class JobPublic(BaseModel):
     def of(cls, job: Job) -> JobPublic:
         return cls(
             id=job.id,
+            name=job.spec.get("name"),
+            tags=list(job.spec.get("tags") or []),
             status=JobStatus(job.status),
             spec=job.spec,
             created_at=job.created_at,

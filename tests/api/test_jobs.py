@@ -37,6 +37,8 @@ def test_submit_stores_enqueues_and_answers_201(client):
         "worker",
         "attempt_history",
         "notice",
+        "name",
+        "tags",
     }
     (message,) = queued_messages(client)
     assert message["headers"]["task"] == "tfjobs.train"
@@ -227,6 +229,7 @@ def test_jobs_have_names_and_tags_to_find_them_by(client):
     assert unnamed in ids() and len(ids()) == 4
     job = client.get(f"/jobs/{made['baseline']}").json()
     assert job["spec"]["name"] == "baseline" and job["spec"]["tags"] == ["mse"]
+    assert (job["name"], job["tags"]) == ("baseline", ["mse"])  # at the top too, as lists show them
     for bad in (
         {"name": ""},
         {"name": "x" * 65},

@@ -384,14 +384,23 @@ def _token_store(data_dir: Path | None, *, create: bool = False) -> tuple[Any, s
 
     settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
     url = settings.sqlalchemy_url
-    where = url if settings.database_url else str(settings.resolved_data_dir / "tfjobs.db")
+    from sqlalchemy.engine import make_url
+
+    # a database URL is named without its password
+    where = (
+        make_url(url).render_as_string(hide_password=True)
+        if settings.database_url
+        else str(settings.resolved_data_dir / "tfjobs.db")
+    )
     if not settings.database_url and not (settings.resolved_data_dir / "tfjobs.db").exists():
         if not create:
             raise _fail(
                 f"no tfjobs store at {where}: pass the server's --data-dir (or set TFJOBS_DATA_DIR / "
                 "TFJOBS_DATABASE_URL), or --create to start a new store there"
             )
-    return Store(url), where
+    store = Store(url)
+    _migrate_store(store)  # a new store gets its tables; an existing one is brought up to date
+    return store, where
 
 
 @token.command("create")
@@ -406,7 +415,6 @@ def token_create(
     if not owner.strip() or len(owner) > 64:
         raise _fail("--owner must be 1 to 64 characters")
     store, where = _token_store(data_dir, create=create)
-    _migrate_store(store)  # a new store gets its tables; an existing one is brought up to date
     with store.session() as session:
         new = crud.create_token(session, owner=owner.strip())
     store.dispose()

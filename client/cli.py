@@ -641,7 +641,8 @@ def main() -> None:
         errors.print(f"[red]tfjobs:[/red] {escape(usage_message(err))}", highlight=False)
         sys.exit(EXIT_USAGE)
     except Exception as err:  # anything unexpected: one line, exit 2
-        errors.print(f"[red]tfjobs:[/red] {type(err).__name__}: {err}", highlight=False)
+        first_line = (str(err).splitlines() or [""])[0]
+        errors.print(f"[red]tfjobs:[/red] {type(err).__name__}: {escape(first_line)}", highlight=False)
         sys.exit(EXIT_USAGE)
 
 

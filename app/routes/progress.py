@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -12,6 +12,7 @@ from app.deps import OwnerDep, SessionDep, SettingsDep
 from app.errors import BadRequest
 from app.lookup import find_job
 from app.schemas import LogLinePublic, LogsPage, MetricsPage
+from app.series import columns
 from app.store import crud
 from app.streams import Feeds, ReadRows
 
@@ -47,6 +48,40 @@ def read_metrics(
     head = json.dumps({"job_id": job.id, "status": job.status})[:-1]
     body = f'{head},"points":[{",".join(p for _, p in rows)}],"next":{rows[-1][0] if rows else after}}}'
     return Response(body, media_type="application/json")
+
+
+SeriesNames = Annotated[
+    str | None,
+    Query(
+        max_length=600,
+        pattern=r"^[A-Za-z0-9_]{1,64}(,[A-Za-z0-9_]{1,64}){0,19}$",
+        description="comma-separated metric names (default: every one)",
+    ),
+]
+
+
+@router.get("/{job_id}/metrics/series", responses={404: {"description": "no such job"}})
+def read_series(
+    job_id: str,
+    session: SessionDep,
+    owner: OwnerDep,
+    names: SeriesNames = None,
+    kind: Annotated[Literal["epoch", "step"], Query(description="epoch or step points")] = "epoch",
+    max_points: Annotated[int, Query(ge=2, le=100_000, description="per named series")] = 2000,
+) -> dict[str, Any]:
+    """The job's metric points as columns for a chart: `seq`, `epoch`, `step` and one list
+    per metric in `values`, downsampled on the server (MinMaxLTTB) to at most `max_points`
+    per series, so a 100,000-point job draws at once. Live points then come from the stream."""
+    job = find_job(session, job_id, owner)
+    rows = crud.read_columns(session, job_id=job.id, kind=kind)
+    wanted = names.split(",") if names else None
+    return {
+        "job_id": job.id,
+        "status": job.status,
+        "kind": kind,
+        "total": len(rows),
+        **columns(rows, names=wanted, max_points=max_points),
+    }
 
 
 @router.get("/{job_id}/logs", response_model=LogsPage)

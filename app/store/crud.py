@@ -55,6 +55,7 @@ __all__ = [
     "forget_worker",
     "revoke_tokens",
     "list_jobs",
+    "read_columns",
     "read_logs",
     "point_payload",
     "read_point_payloads",
@@ -422,6 +423,16 @@ def read_points(session: Session, *, job_id: str, after: int, limit: int) -> lis
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+def read_columns(session: Session, *, job_id: str, kind: str) -> list[tuple[int, int, int, dict[str, Any]]]:
+    """Every ``(seq, epoch, step, values)`` of one kind of point, in seq order (for series)."""
+    query = (
+        select(MetricPoint.seq, MetricPoint.epoch, MetricPoint.step, MetricPoint.values)
+        .where(MetricPoint.job_id == job_id, MetricPoint.kind == kind)
+        .order_by(MetricPoint.seq)
+    )
+    return [(seq, epoch, step, values) for seq, epoch, step, values in session.execute(query)]
 
 
 def read_logs(session: Session, *, job_id: str, after: int, limit: int) -> list[LogLine]:

@@ -18,6 +18,13 @@ __all__ = ["STATIC_PREFIX", "document_errors_and_security", "mount_docs"]
 STATIC_PREFIX = "/static"
 VENDOR = f"{STATIC_PREFIX}/vendor"
 PUBLIC_OPERATIONS = {"/healthz", "/readyz", "/metrics"}  # no user token (/metrics has its own)
+# Nothing from another origin, whatever the vendored code asks for (ReDoc's bundle links a
+# Redocly logo on a CDN: the browser refuses it here, and ReDoc then hides the image).
+# Swagger UI starts from one inline <script> written by FastAPI: hence 'unsafe-inline' there.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'"
+)
 
 BEARER = {
     "type": "http",
@@ -37,23 +44,32 @@ def mount_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="tfjobs — API",
-            swagger_js_url=f"{VENDOR}/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url=f"{VENDOR}/swagger-ui/swagger-ui.css",
-            swagger_favicon_url=f"{VENDOR}/swagger-ui/favicon-32x32.png",
+        return _with_csp(
+            get_swagger_ui_html(
+                openapi_url="/openapi.json",
+                title="tfjobs — API",
+                swagger_js_url=f"{VENDOR}/swagger-ui/swagger-ui-bundle.js",
+                swagger_css_url=f"{VENDOR}/swagger-ui/swagger-ui.css",
+                swagger_favicon_url=f"{VENDOR}/swagger-ui/favicon-32x32.png",
+            )
         )
 
     @app.get("/redoc", include_in_schema=False)
     def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url="/openapi.json",
-            title="tfjobs — API",
-            redoc_js_url=f"{VENDOR}/redoc/redoc.standalone.js",
-            redoc_favicon_url=f"{VENDOR}/swagger-ui/favicon-32x32.png",
-            with_google_fonts=False,
+        return _with_csp(
+            get_redoc_html(
+                openapi_url="/openapi.json",
+                title="tfjobs — API",
+                redoc_js_url=f"{VENDOR}/redoc/redoc.standalone.js",
+                redoc_favicon_url=f"{VENDOR}/swagger-ui/favicon-32x32.png",
+                with_google_fonts=False,
+            )
         )
+
+
+def _with_csp(page: HTMLResponse) -> HTMLResponse:
+    page.headers["Content-Security-Policy"] = DOCS_CSP
+    return page
 
 
 def document_errors_and_security(schema: dict[str, Any]) -> None:

@@ -34,7 +34,10 @@ def test_every_job_spec_field_has_a_description_and_the_body_an_example(client):
 
 def test_the_docs_pages_load_nothing_from_another_origin(client):
     for page in ("/docs", "/redoc"):
-        html = client.get(page).text
+        response = client.get(page)
+        assert response.headers["content-security-policy"].startswith("default-src 'self'")
+        assert "img-src 'self' data:" in response.headers["content-security-policy"]
+        html = response.text
         assert "http://" not in html and "https://" not in html, page
         assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
         assert assets, page

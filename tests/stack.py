@@ -26,6 +26,7 @@ from client import Client
 from tfjobs import FINAL_STATUSES
 
 __all__ = [
+    "LONG_JOB",
     "REPO",
     "TFJOBS",
     "Compose",
@@ -40,6 +41,16 @@ __all__ = [
 ]
 
 REPO = Path(__file__).resolve().parents[1]
+# A job slow enough to be caught mid-training (~400 steps per epoch at batch 4), for the
+# fault tests of processes and of containers alike.
+LONG_JOB = {
+    "model_type": "mlp",
+    "loss": "mse",
+    "epochs": 25,
+    "dataset": "synthetic",
+    "batch_size": 4,
+    "steps_per_execution": 20,
+}
 TFJOBS = [sys.executable, "-m", "client.cli"]  # the `tfjobs` console script, from this checkout
 FINAL = FINAL_STATUSES
 

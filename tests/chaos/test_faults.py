@@ -19,30 +19,27 @@ from app.core.broker import QUEUE, TaskName, make_celery
 from app.core.config import Settings
 from tests.conftest import REDIS_URL
 from tests.roundtrip import keras_reloads
-from tests.stack import Stack, running_stack, wait_until
+from tests.stack import LONG_JOB, Stack, running_stack, wait_until
 
 pytestmark = pytest.mark.chaos
 
-# ~400 steps per epoch at batch 4: long enough to be caught mid-training
-LONG = {
-    "model_type": "mlp",
-    "loss": "mse",
-    "epochs": 25,
-    "dataset": "synthetic",
-    "batch_size": 4,
-    "steps_per_execution": 20,
-}
+LONG = LONG_JOB
 
 
-@pytest.fixture
-def chaos_stack(tmp_path, redis_url) -> Iterator[Stack]:
-    settings = {
+def chaos_settings(tmp_path, redis_url: str, **extra: str) -> dict[str, str]:
+    """Redis, a SQLite store, and a 3 s lease so a lost worker's job is resumed quickly."""
+    return {
         "TFJOBS_BROKER_URL": redis_url,
         "TFJOBS_DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}",
         "TFJOBS_LEASE_SECONDS": "3",
         "TFJOBS_MAX_QUEUED_PER_OWNER": "1000",
+        **extra,
     }
-    with running_stack(tmp_path, settings, workers=0) as stack:
+
+
+@pytest.fixture
+def chaos_stack(tmp_path, redis_url) -> Iterator[Stack]:
+    with running_stack(tmp_path, chaos_settings(tmp_path, redis_url), workers=0) as stack:
         yield stack
 
 
@@ -111,12 +108,7 @@ def test_sigterm_hands_the_job_back_promptly_and_it_resumes_elsewhere(chaos_stac
 def test_a_graceful_stop_then_a_crash_does_not_lose_the_job(tmp_path, redis_url):
     """A hand-back is an attempt (for fencing) but not a loss: with TFJOBS_MAX_ATTEMPTS=2,
     one SIGTERM and one SIGKILL still end in success on the third attempt."""
-    settings = {
-        "TFJOBS_BROKER_URL": redis_url,
-        "TFJOBS_DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}",
-        "TFJOBS_LEASE_SECONDS": "3",
-        "TFJOBS_MAX_ATTEMPTS": "2",
-    }
+    settings = chaos_settings(tmp_path, redis_url, TFJOBS_MAX_ATTEMPTS="2")
     with running_stack(tmp_path, settings, workers=0) as stack:
         first, job_id = long_job_underway(stack, epochs_done=2)
         first.send_signal(signal.SIGTERM)  # a redeploy: the job is handed back

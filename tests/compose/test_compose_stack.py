@@ -15,20 +15,12 @@ from collections.abc import Iterator
 import pytest
 
 from tests.roundtrip import keras_reloads
-from tests.stack import Compose, compose_stack, docker_answers, wait_until
+from tests.stack import LONG_JOB, Compose, compose_stack, docker_answers, wait_until
 from tfjobs import JobStatus
 
 pytestmark = pytest.mark.docker
 
-# ~400 steps per epoch at batch 4: long enough to be caught mid-training
-LONG = {
-    "model_type": "mlp",
-    "loss": "mse",
-    "epochs": 12,
-    "dataset": "synthetic",
-    "batch_size": 4,
-    "steps_per_execution": 20,
-}
+LONG = {**LONG_JOB, "epochs": 12}  # caught mid-training, and short enough for a container run
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from ``tsdownsample``: that library would add 9.8 MB to the API image, past its 
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -17,42 +17,37 @@ import numpy as np
 __all__ = ["columns", "min_max_buckets"]
 
 
-def columns(
-    rows: list[tuple[int, int, int, dict[str, Any]]], *, names: list[str] | None, max_points: int
-) -> dict[str, Any]:
-    """``{"seq", "epoch", "step", "values": {name: [...]}}`` from ``(seq, epoch, step, values)``
-    rows; at most ``max_points`` per named series are kept (the union of each series' picks,
-    so every column lines up). Missing or non-finite values are null."""
-    wanted = names if names is not None else list(dict.fromkeys(k for *_, values in rows for k in values))
-    series = {
-        name: np.array([_number(values.get(name)) for *_, values in rows], dtype=np.float64)
-        for name in wanted
-    }
+def columns(rows: Sequence[Sequence[Any]], *, names: list[str], max_points: int) -> dict[str, Any]:
+    """``{"seq", "epoch", "step", "values": {name: [...]}}`` from ``(seq, epoch, step,
+    *values)`` rows (one value per name, None where missing); at most ``max_points`` per
+    named series are kept (the union of each series' picks, so every column lines up).
+    Missing or non-finite values are null."""
+    # tuples first: NumPy reads a Row object as a generic sequence, 30x slower
+    table = np.array([tuple(row) for row in rows], dtype=np.float64).reshape(len(rows), 3 + len(names))
     keep = np.arange(len(rows))
     if len(rows) > max_points:
-        picked: set[int] = set()
-        for y in series.values():
-            finite = np.isfinite(y)
-            if finite.sum() <= max_points:
-                picked.update(np.flatnonzero(finite).tolist())
-                continue
-            index = np.flatnonzero(finite)
-            picked.update(index[min_max_buckets(y[index], max_points)].tolist())
-        keep = np.array(sorted(picked), dtype=np.int64)
+        picked: list[np.ndarray] = []
+        for column in range(3, table.shape[1]):
+            y = table[:, column]
+            index = np.flatnonzero(np.isfinite(y))
+            picked.append(index if len(index) <= max_points else index[min_max_buckets(y[index], max_points)])
+        keep = np.unique(np.concatenate(picked)) if picked else keep[:0]
+    kept = table[keep]
     return {
-        "seq": [rows[i][0] for i in keep],
-        "epoch": [rows[i][1] for i in keep],
-        "step": [rows[i][2] for i in keep],
-        "values": {name: [_json(y[i]) for i in keep] for name, y in series.items()},
+        "seq": kept[:, 0].astype(np.int64).tolist(),
+        "epoch": kept[:, 1].astype(np.int64).tolist(),
+        "step": kept[:, 2].astype(np.int64).tolist(),
+        "values": {name: _json_column(kept[:, 3 + i]) for i, name in enumerate(names)},
     }
 
 
-def _number(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) else math.nan
-
-
-def _json(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
+def _json_column(y: np.ndarray) -> list[float | None]:
+    """Floats for JSON, with null for each non-finite value."""
+    values: list[float | None] = y.tolist()
+    if not np.isfinite(y).all():
+        for i in np.flatnonzero(~np.isfinite(y)).tolist():
+            values[i] = None
+    return values
 
 
 def min_max_buckets(y: np.ndarray, max_points: int) -> np.ndarray:

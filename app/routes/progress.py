@@ -70,17 +70,20 @@ def read_series(
     max_points: Annotated[int, Query(ge=2, le=100_000, description="per named series")] = 2000,
 ) -> dict[str, Any]:
     """The job's metric points as columns for a chart: `seq`, `epoch`, `step` and one list
-    per metric in `values`, downsampled on the server (MinMaxLTTB) to at most `max_points`
-    per series, so a 100,000-point job draws at once. Live points then come from the stream."""
+    per metric in `values`, downsampled on the server (min/max buckets) to at most `max_points`
+    per series, so a 100,000-point job draws at once. `last_seq` is the job's newest point
+    when the read began: follow the stream from there (`after=last_seq`) and skip any point
+    whose `seq` a column already holds — no gap, no duplicate."""
     job = find_job(session, job_id, owner)
-    rows = crud.read_columns(session, job_id=job.id, kind=kind)
-    wanted = names.split(",") if names else None
+    wanted = names.split(",") if names else crud.series_names(session, job_id=job.id, kind=kind)
+    rows = crud.read_columns(session, job_id=job.id, kind=kind, names=wanted)
     return {
         "job_id": job.id,
         "status": job.status,
         "kind": kind,
         "total": len(rows),
         **columns(rows, names=wanted, max_points=max_points),
+        "last_seq": job.last_seq,
     }
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Executable, Table, delete, func, select, text, update
+from sqlalchemy import CursorResult, Executable, Table, asc, delete, desc, func, select, text, update
 from sqlalchemy.orm import Session
 
 from app.store.errors import LeaseLost
@@ -357,10 +357,17 @@ def append_points(
         progress["progress_epoch"] = max(finished_epochs)
     if not _rows_changed(session, update(Job).where(_current(job_id, attempt)).values(**progress)):
         raise LeaseLost(f"job {job_id} is no longer attempt {attempt}'s")
+    # Non-finite values are stored as null, like the payload says: valid JSON for the
+    # database's own JSON functions (the series read) on SQLite and PostgreSQL alike.
+    rows = [{**p, "values": _finite_or_null(p["values"])} for p in points]
     session.execute(
         cast(Table, MetricPoint.__table__).insert(),
-        [{"job_id": job_id, **p, "payload": point_payload(p)} for p in points],
+        [{"job_id": job_id, **p, "payload": point_payload(p)} for p in rows],
     )
+
+
+def _finite_or_null(values: dict[str, float | None]) -> dict[str, float | None]:
+    return {k: (v if v is None or math.isfinite(v) else None) for k, v in values.items()}
 
 
 _PAGE_QUERY = text(
@@ -377,7 +384,7 @@ def point_payload(point: dict[str, Any]) -> str:
             "epoch": point["epoch"],
             "step": point["step"],
             "time": point["time"].astimezone(UTC).isoformat().replace("+00:00", "Z"),
-            "values": {k: (v if v is None or math.isfinite(v) else None) for k, v in point["values"].items()},
+            "values": _finite_or_null(point["values"]),
         },
         separators=(",", ":"),
         allow_nan=False,
@@ -425,14 +432,47 @@ def read_points(session: Session, *, job_id: str, after: int, limit: int) -> lis
     return list(session.scalars(query))
 
 
-def read_columns(session: Session, *, job_id: str, kind: str) -> list[tuple[int, int, int, dict[str, Any]]]:
-    """Every ``(seq, epoch, step, values)`` of one kind of point, in seq order (for series)."""
+def series_names(session: Session, *, job_id: str, kind: str) -> list[str]:
+    """The metric names of one kind of point: the keys of its first and last point (a job
+    reports the same names all along; the last adds any that started late)."""
+    ends = [
+        session.scalar(
+            select(MetricPoint.values)
+            .where(MetricPoint.job_id == job_id, MetricPoint.kind == kind)
+            .order_by(order(MetricPoint.seq))
+            .limit(1)
+        )
+        for order in (asc, desc)
+    ]
+    return list(dict.fromkeys(name for values in ends if values for name in values))
+
+
+def read_columns(session: Session, *, job_id: str, kind: str, names: Sequence[str]) -> list[tuple[Any, ...]]:
+    """``(seq, epoch, step, *values)`` rows of one kind of point, in seq order, with each
+    named value pulled out by the database (``json_extract`` on SQLite, ``->>`` on
+    PostgreSQL; null where a point lacks it): no row's JSON is parsed in Python, which is
+    what makes a 100,000-point series a few tens of milliseconds."""
     query = (
-        select(MetricPoint.seq, MetricPoint.epoch, MetricPoint.step, MetricPoint.values)
+        select(
+            MetricPoint.seq,
+            MetricPoint.epoch,
+            MetricPoint.step,
+            *(MetricPoint.values[name].as_float() for name in names),
+        )
         .where(MetricPoint.job_id == job_id, MetricPoint.kind == kind)
         .order_by(MetricPoint.seq)
     )
-    return [(seq, epoch, step, values) for seq, epoch, step, values in session.execute(query)]
+    # Run on the driver's own cursor: SQLAlchemy's per-row result processing would double
+    # the time of a 100,000-row read. The names are [A-Za-z0-9_] (the route's pattern)
+    # and the ids are ours, so the statement is compiled with its values inlined.
+    connection = session.connection()
+    sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def read_logs(session: Session, *, job_id: str, after: int, limit: int) -> list[LogLine]:

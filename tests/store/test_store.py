@@ -99,6 +99,33 @@ def test_points_round_trip_in_order_with_progress(store):
         assert (job.last_seq, job.progress_step) == (2500, 25000)
 
 
+def test_series_columns_come_from_the_database_with_nulls_where_a_value_is_missing(store):
+    job_id = new_job(store)
+    now = utcnow()
+    points = [
+        {"seq": 1, "kind": "step", "epoch": 1, "step": 1, "time": now, "values": {"loss": 0.1 + 0.2}},
+        {
+            "seq": 2,
+            "kind": "epoch",
+            "epoch": 1,
+            "step": 1,
+            "time": now,
+            "values": {"loss": 1.0, "val_loss": 2.0},
+        },
+        {"seq": 3, "kind": "step", "epoch": 2, "step": 2, "time": now, "values": {"loss": float("nan")}},
+        {"seq": 4, "kind": "epoch", "epoch": 2, "step": 2, "time": now, "values": {"loss": 0.5, "lr": 1e-3}},
+    ]
+    with store.session() as session:
+        crud.append_points(session, job_id=job_id, points=points)
+    with store.session() as session:
+        assert crud.series_names(session, job_id=job_id, kind="epoch") == ["loss", "val_loss", "lr"]
+        assert crud.series_names(session, job_id=job_id, kind="nothing") == []
+        epochs = crud.read_columns(session, job_id=job_id, kind="epoch", names=["loss", "val_loss", "lr"])
+        assert [tuple(r) for r in epochs] == [(2, 1, 1, 1.0, 2.0, None), (4, 2, 2, 0.5, None, 1e-3)]
+        steps = crud.read_columns(session, job_id=job_id, kind="step", names=["loss"])
+        assert [tuple(r) for r in steps] == [(1, 1, 1, 0.1 + 0.2), (3, 2, 2, None)]  # exact; NaN is null
+
+
 def test_a_seq_is_never_stored_twice(store):
     job_id = new_job(store)
     point = {"seq": 1, "kind": "epoch", "epoch": 1, "step": 1, "time": utcnow(), "values": {}}

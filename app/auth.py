@@ -20,13 +20,33 @@ from app.errors import Forbidden, Unauthorized
 from app.store import crud
 from app.store.db import Store
 
-__all__ = ["LOCAL_OWNER", "PUBLIC_PATHS", "Authenticate", "check_metrics_token", "owner_of"]
+__all__ = [
+    "LOCAL_OWNER",
+    "PUBLIC_PATHS",
+    "PUBLIC_PREFIXES",
+    "Authenticate",
+    "check_metrics_token",
+    "owner_of",
+]
 
 LOCAL_OWNER = "local"  # everything belongs to this owner with auth off
-# Probes and the API's description are open; /metrics checks its own token.
+# Probes and the API's description are open; /metrics checks its own token. The
+# dashboard's pages and static files are too: they hold no data, and what they fetch
+# carries the token (app/ui.py).
 PUBLIC_PATHS = frozenset(
-    {"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+    {
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/openapi.json",
+        "/",
+        "/ui",
+    }
 )
+PUBLIC_PREFIXES = ("/static/", "/ui/")
 
 
 def _bearer(authorization: str | None) -> str:
@@ -63,7 +83,11 @@ class Authenticate:
         self.app, self.store = app, store
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS or scope["path"].startswith("/static/"):
+        if (
+            scope["type"] != "http"
+            or scope["path"] in PUBLIC_PATHS
+            or scope["path"].startswith(PUBLIC_PREFIXES)
+        ):
             await self.app(scope, receive, send)
             return
         header = dict(scope["headers"]).get(b"authorization")

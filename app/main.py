@@ -26,6 +26,7 @@ from app.routes import artifacts, datasets, health, jobs, progress, workers
 from app.store import crud
 from app.store.db import Store, migrate
 from app.streams import Feeds
+from app.ui import router as ui_router
 from tfcore.spec import JobSpec
 from tfjobs import __version__
 
@@ -167,6 +168,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     for module in (jobs, progress, artifacts, datasets, workers, health):
         app.include_router(module.router)
     mount_docs(app)
+    app.include_router(ui_router)
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, err: ServiceError) -> JSONResponse:

@@ -15,3 +15,17 @@ ensure_venv() {
   fi
   export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 }
+
+# The dashboard tests drive Debian's Chromium (Playwright's own browser download cannot
+# work offline). Installed when missing and this user may (root with apt-get); otherwise
+# those tests skip, naming what is missing (under CI they fail).
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's chromium for the browser tests (once, about a minute)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-get install -y -q chromium >/dev/null 2>&1; then
+      apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null
+    fi
+  fi
+}

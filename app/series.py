@@ -9,7 +9,7 @@ from ``tsdownsample``: that library would add 9.8 MB to the API image, past its 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,23 +17,28 @@ import numpy as np
 __all__ = ["columns", "min_max_buckets"]
 
 
-def columns(rows: Sequence[Sequence[Any]], *, names: list[str], max_points: int) -> dict[str, Any]:
-    """``{"seq", "epoch", "step", "values": {name: [...]}}`` from ``(seq, epoch, step,
-    *values)`` rows (one value per name, None where missing); at most ``max_points`` per
-    named series are kept (the union of each series' picks, so every column lines up).
-    Missing or non-finite values are null."""
-    # tuples first: NumPy reads a Row object as a generic sequence, 30x slower
-    table = np.array([tuple(row) for row in rows], dtype=np.float64).reshape(len(rows), 3 + len(names))
-    keep = np.arange(len(rows))
-    if len(rows) > max_points:
+def columns(
+    chunks: Iterable[Sequence[Sequence[Any]]], *, names: list[str], max_points: int
+) -> dict[str, Any]:
+    """``{"total", "seq", "epoch", "step", "values": {name: [...]}}`` from chunks of
+    ``(seq, epoch, step, *values)`` rows (one value per name, None where missing); at most
+    ``max_points`` per named series are kept (the union of each series' picks, so every
+    column lines up). Missing or non-finite values are null."""
+    width = 3 + len(names)
+    # Each chunk becomes floats at once (None -> nan): only the table stays in memory.
+    parts = [np.array(chunk, dtype=np.float64).reshape(len(chunk), width) for chunk in chunks]
+    table = np.concatenate(parts) if parts else np.empty((0, width))
+    keep = np.arange(len(table))
+    if len(table) > max_points:
         picked: list[np.ndarray] = []
-        for column in range(3, table.shape[1]):
+        for column in range(3, width):
             y = table[:, column]
             index = np.flatnonzero(np.isfinite(y))
             picked.append(index if len(index) <= max_points else index[min_max_buckets(y[index], max_points)])
         keep = np.unique(np.concatenate(picked)) if picked else keep[:0]
     kept = table[keep]
     return {
+        "total": len(table),
         "seq": kept[:, 0].astype(np.int64).tolist(),
         "epoch": kept[:, 1].astype(np.int64).tolist(),
         "step": kept[:, 2].astype(np.int64).tolist(),

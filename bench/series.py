@@ -46,7 +46,7 @@ def main() -> None:
         migrate(store.engine)
         job_id, _ = ingest(store, args.points)
         with store.session() as session:
-            steps = len(crud.read_columns(session, job_id=job_id, kind="step", names=[]))
+            steps = sum(map(len, crud.read_columns(session, job_id=job_id, kind="step", names=[])))
         store.dispose()
         with httpx.Client(base_url=service.url, timeout=60) as client:
             series, series_bytes = timed(

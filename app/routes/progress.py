@@ -76,13 +76,12 @@ def read_series(
     whose `seq` a column already holds — no gap, no duplicate."""
     job = find_job(session, job_id, owner)
     wanted = names.split(",") if names else crud.series_names(session, job_id=job.id, kind=kind)
-    rows = crud.read_columns(session, job_id=job.id, kind=kind, names=wanted)
+    chunks = crud.read_columns(session, job_id=job.id, kind=kind, names=wanted)
     return {
         "job_id": job.id,
         "status": job.status,
         "kind": kind,
-        "total": len(rows),
-        **columns(rows, names=wanted, max_points=max_points),
+        **columns(chunks, names=wanted, max_points=max_points),
         "last_seq": job.last_seq,
     }
 

@@ -59,10 +59,10 @@ class JobPage {
       h("p", { class: "mono muted" }, job.id),
       this.el.waiting,
       this.el.error,
-      h("div", { class: "columns" }, h("section", { class: "panel" }, h("h2", {}, "Run"), this.el.facts, this.el.attempts), h("section", { class: "panel" }, h("h2", {}, "Spec"), h("pre", { id: "spec" }, JSON.stringify(job.spec, null, 2)))),
       h("section", { class: "panel" }, h("h2", {}, "Epoch metrics"), this.el.charts, h("h2", {}, "Step loss"), this.el.steps),
       this.el.artifacts,
       h("section", { class: "panel" }, h("h2", {}, "Log"), this.el.logs),
+      h("div", { class: "columns" }, h("section", { class: "panel" }, h("h2", {}, "Run"), this.el.facts, this.el.attempts), h("section", { class: "panel" }, h("h2", {}, "Spec"), h("pre", { id: "spec" }, JSON.stringify(job.spec, null, 2)))),
     );
     this.render();
   }

@@ -273,7 +273,7 @@ def up(
             raise typer.Exit(1)
         access = "auth on: tfjobs token create --owner NAME" if auth_on else "auth off, loopback only"
         typer.echo(
-            f"\ntfjobs is up: API {url}  docs {url}/docs  ({workers} worker"
+            f"\ntfjobs is up: dashboard {url}/ui/  API {url}  docs {url}/docs  ({workers} worker"
             f"{'s' if workers > 1 else ''}, data in {data_dir}; {access})\n"
             + ("" if verbose else f"Logs: {logs}/ (--verbose shows them here)\n")
             + "Ctrl-C stops everything.\n"

@@ -8,6 +8,9 @@ import { h, main, notice, number, replace, shortId, statusBadge } from "./dom.js
 const MAX_JOBS = 8;
 // Metrics where higher is better; every other one (losses, errors, seconds) is lower.
 const HIGHER_IS_BETTER = /(^|_)(acc|accuracy|auc|precision|recall|samples_per_second)$/;
+// Facts of a run rather than results: shown, never marked best.
+const NOT_RANKED = new Set(["epochs", "stopped_early", "lr"]);
+const rank = (key) => ({ loss: 0, val_loss: 1 })[key] ?? 2;
 
 export async function showCompare() {
   const ids = [...new Set((new URLSearchParams(location.search).get("ids") || "").split(",").map((s) => s.trim()).filter(Boolean))].slice(0, MAX_JOBS);
@@ -61,36 +64,29 @@ function finals(run) {
 function table(runs, label) {
   const specKeys = [...new Set(runs.flatMap((r) => Object.keys(r.job.spec)))].filter((key) => new Set(runs.map((r) => JSON.stringify(r.job.spec[key] ?? null))).size > 1);
   const results = runs.map(finals);
-  const metricKeys = [...new Set(results.flatMap((r) => Object.keys(r)))].sort();
+  const metricKeys = [...new Set(results.flatMap((r) => Object.keys(r)))].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
   const best = Object.fromEntries(
     metricKeys.map((key) => {
       const values = results.map((r) => r[key]).filter((v) => typeof v === "number");
-      if (values.length < 2) return [key, null];
+      if (NOT_RANKED.has(key) || new Set(values).size < 2) return [key, null]; // nothing to choose between
       return [key, HIGHER_IS_BETTER.test(key) ? Math.max(...values) : Math.min(...values)];
     }),
   );
   const show = (value) => (value === undefined ? "–" : typeof value === "object" && value !== null ? JSON.stringify(value) : String(value));
-  return h(
-    "table",
-    { class: "compare", id: "compare-table" },
-    h("thead", {}, h("tr", {}, h("th", {}, "job"), h("th", {}, "status"), specKeys.map((k) => h("th", { class: "spec" }, k)), metricKeys.map((k) => h("th", {}, k)))),
+  const head = h("thead", {}, h("tr", {}, h("th", {}, "job"), h("th", {}, "status"), specKeys.map((k) => h("th", { class: "spec" }, k)), metricKeys.map((k) => h("th", {}, k))));
+  const rows = runs.map((run, i) =>
     h(
-      "tbody",
-      {},
-      runs.map((run, i) =>
-        h(
-          "tr",
-          { "data-job": run.job.id },
-          h("td", {}, h("span", { class: "swatch", "data-color": String(i % 8) }), h("a", { href: `/ui/jobs/${run.job.id}` }, label(run.job))),
-          h("td", {}, statusBadge(run.job.status)),
-          specKeys.map((k) => h("td", { class: "spec" }, show(run.job.spec[k]))),
-          metricKeys.map((k) => {
-            const value = results[i][k];
-            const isBest = best[k] !== null && value === best[k];
-            return h("td", { class: isBest ? "num best" : "num", title: isBest ? "best" : undefined }, number(value), isBest ? " ★" : "");
-          }),
-        ),
-      ),
+      "tr",
+      { "data-job": run.job.id },
+      h("td", {}, h("span", { class: "swatch", "data-color": String(i % 8) }), h("a", { href: `/ui/jobs/${run.job.id}` }, label(run.job))),
+      h("td", {}, statusBadge(run.job.status)),
+      specKeys.map((k) => h("td", { class: "spec" }, show(run.job.spec[k]))),
+      metricKeys.map((k) => {
+        const value = results[i][k];
+        const isBest = best[k] !== null && value === best[k];
+        return h("td", { class: isBest ? "num best" : "num", title: isBest ? "best" : undefined }, number(value), isBest ? " ★" : "");
+      }),
     ),
   );
+  return h("div", { class: "scroll" }, h("table", { class: "compare", id: "compare-table" }, head, h("tbody", {}, rows)));
 }

@@ -205,6 +205,27 @@ def test_the_form_shows_each_422_next_to_its_field_then_submits(up, page, consol
     finish(up, job_id)
 
 
+def test_a_dataset_uploaded_from_the_form_is_picked_and_trains(up, page, tmp_path):
+    data = tmp_path / "houses.csv"
+    data.write_text("rooms,age,price\n" + "".join(f"{i % 9},{i % 40},{i * 1.5}\n" for i in range(80)))
+    page.goto(up.url + "/ui/new")
+    page.locator("#job-form").wait_for()
+    page.set_input_files("#upload-file", str(data))
+    page.fill("#upload-target", "price")
+    page.click("#upload")
+    wait_until(lambda: page.input_value("#field-dataset") != "", 30, "the upload to be picked")
+    picked = page.input_value("#field-dataset")
+    assert "houses.csv" in page.locator("#field-dataset option:checked").inner_text()
+    assert "80 rows" in page.locator("#notice").inner_text()
+    page.select_option("#field-model_type", "mlp")
+    page.select_option("#field-loss", "mse")
+    page.fill("#field-epochs", "2")
+    page.click("#submit")
+    page.wait_for_url(re.compile(r"/ui/jobs/[0-9a-f]{32}$"))
+    job = finish(up, page.url.rsplit("/", 1)[1])
+    assert job["status"] == "succeeded" and job["spec"]["dataset"] == picked
+
+
 def test_resubmit_opens_the_form_filled_with_the_spec(up, page):
     job_id = submit(up, {**QUICK, "name": "again", "batch_size": 16, "metrics": ["mae", "rmse"]})
     page.goto(f"{up.url}/ui/jobs/{job_id}")

@@ -7,9 +7,10 @@ from typing import Any
 
 from app.errors import Conflict, NotFound
 from app.store import crud
-from app.store.tables import Dataset, Job
+from app.store import sweeps as store_sweeps
+from app.store.tables import Dataset, Job, Sweep
 
-__all__ = ["MIN_PREFIX", "by_id_or_prefix", "find_dataset", "find_job", "unique_prefix"]
+__all__ = ["MIN_PREFIX", "by_id_or_prefix", "find_dataset", "find_job", "find_sweep", "unique_prefix"]
 
 MIN_PREFIX = 6  # the CLI prints 8; fewer would match too much to be useful
 
@@ -32,19 +33,30 @@ def find_dataset(session: Any, dataset_id: str, owner: str) -> Dataset:
     return dataset
 
 
-def by_id_or_prefix(session: Any, table: type[Job] | type[Dataset], key: str, owner: str) -> Any:
+def find_sweep(session: Any, sweep_id: str, owner: str) -> Sweep:
+    """The caller's sweep by id or unique prefix; 404 otherwise (another owner's too)."""
+    sweep = by_id_or_prefix(session, Sweep, sweep_id, owner)
+    if sweep is None:
+        raise NotFound(f"no sweep {sweep_id!r}")
+    return sweep
+
+
+def by_id_or_prefix(
+    session: Any, table: type[Job] | type[Dataset] | type[Sweep], key: str, owner: str
+) -> Any:
     """The owner's row whose id is ``key`` or starts with it (unique, MIN_PREFIX or more), or None."""
 
     def get(row_id: str) -> Any:
         if table is Job:
             return crud.get_job(session, job_id=row_id, owner=owner)
+        if table is Sweep:
+            return store_sweeps.get_sweep(session, sweep_id=row_id, owner=owner)
         return crud.get_dataset(session, dataset_id=row_id, owner=owner)
 
+    what = {Job: "job", Sweep: "sweep"}.get(table, "dataset")
     row = get(key)
     if row is None:
-        (full,) = unique_prefix(session, table, owner, key, what="job" if table is Job else "dataset") or (
-            None,
-        )
+        (full,) = unique_prefix(session, table, owner, key, what=what) or (None,)
         row = get(full) if full else None
     return row
 

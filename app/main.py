@@ -22,10 +22,11 @@ from app.core.observability import ServiceMetrics
 from app.docs import document_errors_and_security, mount_docs
 from app.errors import ServiceError, TooManyRequests, Unauthorized
 from app.reconciler import Reconciler
-from app.routes import artifacts, datasets, health, jobs, progress, workers
+from app.routes import artifacts, datasets, health, jobs, progress, sweeps, workers
 from app.store import crud
 from app.store.db import Store, migrate
 from app.streams import Feeds
+from app.sweeps.schema import SweepRequest
 from app.ui import router as ui_router
 from tfcore.spec import JobSpec
 from tfjobs import __version__
@@ -120,7 +121,8 @@ async def _no_receive() -> Message:
 
 
 def _openapi_with_job_spec(app: FastAPI) -> dict[str, Any]:
-    """POST /jobs validates its body itself (for the configured epoch limit); document it."""
+    """POST /jobs and POST /sweeps validate their bodies themselves (for the configured
+    limits); document them."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, routes=app.routes, description=app.description)
@@ -128,6 +130,9 @@ def _openapi_with_job_spec(app: FastAPI) -> dict[str, Any]:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.update(spec_schema.pop("$defs", {}))
     components["JobSpec"] = spec_schema
+    sweep_schema = SweepRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(sweep_schema.pop("$defs", {}))
+    components["SweepRequest"] = sweep_schema
     document_errors_and_security(schema)
     app.openapi_schema = schema
     return schema
@@ -165,7 +170,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.state.metrics = ServiceMetrics(store, settings)
     app.state.feeds = Feeds(store, page=settings.page_limit, max_per_owner=settings.max_streams_per_owner)
 
-    for module in (jobs, progress, artifacts, datasets, workers, health):
+    for module in (jobs, progress, artifacts, datasets, sweeps, workers, health):
         app.include_router(module.router)
     mount_docs(app)
     app.include_router(ui_router)

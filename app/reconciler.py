@@ -5,6 +5,8 @@ Every few seconds (a quarter of the lease) it
   memory or lost its node — and re-sends their message, so any worker resumes them
   from their last checkpoint; after ``max_attempts`` *lost* attempts such a job fails
   instead (a hand-back by a stopping worker is an attempt, for fencing, but no loss);
+* moves every unfinished sweep on (app/sweeps/driver.py), in case the process that
+  should have done it was killed;
 * re-sends the message of jobs queued for longer than a lease when the broker's queue
   holds fewer messages than there are queued jobs: if Redis restarted or was flushed,
   the message is gone but the job is not; jobs merely waiting for a free worker keep
@@ -29,6 +31,7 @@ from app.store import crud
 from app.store.db import Store
 from app.store.errors import LeaseLost
 from app.store.tables import utcnow
+from app.sweeps.driver import advance_all
 from tfjobs import JobStatus
 
 __all__ = ["Reconciler", "reconcile_once"]
@@ -130,5 +133,6 @@ class Reconciler:
                 counts = reconcile_once(self.store, self.celery, self.settings)
                 if any(counts.values()):
                     log.info("reconciler: %s", counts)
+                advance_all(self.store, self.celery, self.settings)
             except Exception as err:  # a store or broker outage: the next pass retries
                 log.warning("reconciler pass failed: %s", err)

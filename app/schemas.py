@@ -81,6 +81,8 @@ class JobPublic(BaseModel):
     tags: list[str] = []
     attempt_history: list[AttemptPublic] | None = None  # GET /jobs/{id} only: every try, oldest first
     notice: str | None = None  # why a queued job is not starting, when a user must act (no worker)
+    sweep_id: str | None = None  # a sweep's trial: its sweep and the values the search chose
+    params: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, job: Job) -> JobPublic:
@@ -102,6 +104,8 @@ class JobPublic(BaseModel):
             worker=WorkerPublic(hostname=job.worker_hostname, device=job.worker_device)
             if job.worker_hostname
             else None,
+            sweep_id=job.sweep_id,
+            params=job.params,
         )
 
 

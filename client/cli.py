@@ -316,6 +316,7 @@ def _print_outcome(job: Job, history: list[dict[str, Any]]) -> None:
         JobStatus.SUCCEEDED: "green",
         JobStatus.FAILED: "red",
         JobStatus.CANCELLED: "yellow",
+        JobStatus.PRUNED: "yellow",
     }
     colour = colours.get(job.status, "white")
     console.print(f"job {job.id}: [{colour}]{job.status}[/{colour}]", highlight=False)

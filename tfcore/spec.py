@@ -253,6 +253,21 @@ class JobSpec(BaseModel):
         return "breast_cancer" if self.task == "binary" else "diabetes"
 
     @property
+    def epoch_metric_names(self) -> list[str]:
+        """Every value an epoch point of this job carries (what a sweep may optimise):
+        the loss and metrics, their ``val_`` twins, and the loop's own figures."""
+        train = ["loss", *self.metric_names]
+        extra = ["reconstruction_error"] if self.model_type == "reconstructing" else []
+        return [
+            *train,
+            *extra,
+            *(f"val_{name}" for name in train),
+            "lr",
+            "epoch_seconds",
+            "samples_per_second",
+        ]
+
+    @property
     def metric_names(self) -> list[str]:
         """The streaming metrics to report, with the task's default filled in."""
         if self.metrics is not None:

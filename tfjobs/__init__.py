@@ -4,8 +4,8 @@ This package imports nothing outside the standard library, so the client, the AP
 worker and ``tfcore`` can all depend on it without depending on each other.
 """
 
-from tfjobs.status import FINAL_STATUSES, JobStatus
+from tfjobs.status import FINAL_STATUSES, JobStatus, SweepStatus
 
 __version__ = "0.2.0"
 
-__all__ = ["FINAL_STATUSES", "JobStatus", "__version__"]
+__all__ = ["FINAL_STATUSES", "JobStatus", "SweepStatus", "__version__"]

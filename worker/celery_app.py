@@ -59,7 +59,15 @@ def warm_up() -> None:
     def requeue(job_id: str) -> None:
         celery_app.send_task(TaskName.TRAIN, kwargs={"job_id": job_id}, queue=QUEUE)
 
-    _context = WorkerContext.create(get_settings(), device=device.strip(), requeue=requeue)
+    def advance_sweep(sweep_id: str) -> None:
+        from app.sweeps.driver import advance
+
+        assert _context is not None
+        advance(_context.store, celery_app, _context.settings, sweep_id)
+
+    _context = WorkerContext.create(
+        get_settings(), device=device.strip(), requeue=requeue, advance_sweep=advance_sweep
+    )
     global _presence
     from worker.presence import Presence
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from app.core.config import Settings
 from app.store import crud
+from app.store import sweeps as store_sweeps
 from app.store.db import Store
 from app.store.errors import LeaseLost
 from tfcore.data import BUILTIN_DATASETS, Dataset, load_builtin, load_file
@@ -29,7 +30,8 @@ from tfcore.errors import DataError, TfcoreError
 from tfcore.export import pack_folder
 from tfcore.runner import JobResult, export_job, run_job
 from tfcore.spec import JobSpec
-from tfjobs import JobStatus
+from tfjobs import FINAL_STATUSES, JobStatus
+from worker.pruning import PruningReporter, TrialPruning
 from worker.reporter import StoreReporter
 
 __all__ = ["Outcome", "WorkerContext", "train_job"]
@@ -58,13 +60,21 @@ class WorkerContext:
     hostname: str
     device: str
     requeue: Callable[[str], None] | None = None  # sends a job's message again
+    advance_sweep: Callable[[str], None] | None = None  # moves a sweep on once a trial ends
     current_job: str | None = None  # the job this worker is training (its heartbeat says so)
 
     @classmethod
     def create(
-        cls, settings: Settings, *, device: str, requeue: Callable[[str], None] | None = None
+        cls,
+        settings: Settings,
+        *,
+        device: str,
+        requeue: Callable[[str], None] | None = None,
+        advance_sweep: Callable[[str], None] | None = None,
     ) -> WorkerContext:
-        return cls(settings, Store(settings.sqlalchemy_url), socket.gethostname(), device, requeue)
+        return cls(
+            settings, Store(settings.sqlalchemy_url), socket.gethostname(), device, requeue, advance_sweep
+        )
 
 
 #: Set when the worker is asked to stop (SIGTERM): the running job checkpoints and is
@@ -204,13 +214,27 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
         spec = JobSpec.model_validate(job.spec, context={"max_epochs": job.spec.get("epochs", 1)})
         attempt, last_seq, last_log_seq = job.attempts, job.last_seq, job.last_log_seq
         reported_epoch = crud.last_epoch_point(session, job_id=job_id)
+        sweep_id, trial_number = job.sweep_id, job.trial_number
+        sweep = store_sweeps.get_sweep(session, sweep_id=sweep_id) if sweep_id else None
+        if sweep is not None:
+            session.expunge(sweep)
 
     ctx.current_job = job_id
     try:
-        outcome = _train_claimed(ctx, job_id, spec, attempt, last_seq, last_log_seq, reported_epoch)
+        pruning = (
+            TrialPruning(ctx.settings.sqlalchemy_url, sweep, trial_number)
+            if sweep is not None and sweep.pruner and trial_number is not None
+            else None
+        )
+        outcome = _train_claimed(ctx, job_id, spec, attempt, last_seq, last_log_seq, reported_epoch, pruning)
     finally:
         ctx.current_job = None
-    if outcome == JobStatus.SUCCEEDED and not ctx.settings.keep_checkpoints:
+    if sweep_id and ctx.advance_sweep is not None and outcome in FINAL_STATUSES:
+        try:  # the next trials start now, not at the reconciler's next pass
+            ctx.advance_sweep(sweep_id)
+        except Exception as err:
+            log.warning("sweep %s: could not advance after job %s: %s", sweep_id, job_id, err)
+    if outcome in (JobStatus.SUCCEEDED, JobStatus.PRUNED) and not ctx.settings.keep_checkpoints:
         # Recorded as succeeded by this attempt, so no other attempt resumes from these:
         # the model is exported; the checkpoints only took disk (TFJOBS_KEEP_CHECKPOINTS=1 keeps them).
         shutil.rmtree(ctx.settings.artifacts_root / job_id / "work" / "checkpoints", ignore_errors=True)
@@ -225,6 +249,7 @@ def _train_claimed(
     last_seq: int,
     last_log_seq: int,
     reported_epoch: int,
+    pruning: TrialPruning | None = None,
 ) -> str:
     """Trains a job this attempt has claimed, and records how the attempt ended."""
     job_dir = ctx.settings.artifacts_root / job_id
@@ -247,12 +272,13 @@ def _train_claimed(
         dataset = load_dataset(ctx, spec)
         reporter.log(f"dataset {dataset.name!r}: {dataset.rows} rows × {dataset.features} features")
         checkpoints = _checkpoints_for(work, attempt)
+        pruned = pruning.pruned.is_set if pruning is not None else (lambda: False)
         result: JobResult = run_job(
             spec,
             dataset,
             workdir=work,
-            reporter=reporter,
-            should_stop=watcher.should_stop,
+            reporter=PruningReporter(reporter, pruning) if pruning is not None else reporter,
+            should_stop=lambda: watcher.should_stop() or pruned(),
             resume=attempt > 1,
             checkpoint_dir=checkpoints,
             already_reported_epoch=reported_epoch,
@@ -261,6 +287,11 @@ def _train_claimed(
         )
         if watcher.lease_lost.is_set():
             status = Outcome.LEASE_LOST
+        elif result.stop_reason == "cancelled" and pruned() and not watcher.should_stop():
+            status = JobStatus.PRUNED
+            reporter.log(
+                f"pruned after epoch {pruning.at_epoch if pruning else '?'}: the sweep's pruner stopped it"
+            )
         elif result.stop_reason == "cancelled" and not watcher.cancelled.is_set():
             status = Outcome.HANDED_BACK  # the worker is stopping: the next attempt resumes
         elif result.stop_reason == "cancelled":

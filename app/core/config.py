@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     )
     max_attempts: int = Field(default=3, ge=1, description="tries before a job whose worker died fails")
     max_queued_per_owner: int = Field(default=100, ge=1, description="queued jobs per owner (429 beyond)")
+    max_sweep_trials: int = Field(default=200, ge=1, description="largest max_trials a sweep may ask for")
+    max_sweep_concurrent: int = Field(
+        default=8, ge=1, description="largest max_concurrent (trials queued or running at once) of a sweep"
+    )
     max_streams_per_owner: int = Field(
         default=100, ge=1, description="open SSE streams per owner and API process (429 beyond)"
     )

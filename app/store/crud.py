@@ -19,7 +19,18 @@ from sqlalchemy import CursorResult, Executable, Table, asc, delete, desc, func,
 from sqlalchemy.orm import Session
 
 from app.store.errors import LeaseLost
-from app.store.tables import ApiToken, Artifact, Attempt, Dataset, Job, LogLine, MetricPoint, Worker, utcnow
+from app.store.tables import (
+    ApiToken,
+    Artifact,
+    Attempt,
+    Dataset,
+    Job,
+    LogLine,
+    MetricPoint,
+    Sweep,
+    Worker,
+    utcnow,
+)
 from tfjobs import FINAL_STATUSES, JobStatus
 
 __all__ = [
@@ -89,9 +100,15 @@ def create_job(
     owner: str = "local",
     idempotency_key: str | None = None,
     request_hash: str | None = None,
+    sweep_id: str | None = None,
+    trial_number: int | None = None,
+    params: dict[str, Any] | None = None,
 ) -> Job:
     now = utcnow()
     job = Job(
+        sweep_id=sweep_id,
+        trial_number=trial_number,
+        params=params,
         id=new_id(),
         owner=owner,
         status=JobStatus.QUEUED,
@@ -507,7 +524,7 @@ def get_dataset(session: Session, *, dataset_id: str, owner: str | None = None) 
 
 
 def ids_with_prefix(
-    session: Session, table: type[Job] | type[Dataset], *, owner: str, prefix: str
+    session: Session, table: type[Job] | type[Dataset] | type[Sweep], *, owner: str, prefix: str
 ) -> list[str]:
     """The owner's ids that start with ``prefix`` (lowercase hex only: no LIKE wildcards)."""
     assert all(c in "0123456789abcdef" for c in prefix)

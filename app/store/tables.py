@@ -19,7 +19,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["ApiToken", "Artifact", "Attempt", "Base", "Dataset", "Job", "LogLine", "MetricPoint", "utcnow"]
+__all__ = [
+    "ApiToken",
+    "Artifact",
+    "Attempt",
+    "Base",
+    "Dataset",
+    "Job",
+    "LogLine",
+    "MetricPoint",
+    "Sweep",
+    "utcnow",
+]
 
 
 def utcnow() -> datetime:
@@ -81,8 +92,48 @@ class Job(Base):
     # `attempts` doubles as the fencing token: a write succeeds only for the current attempt.
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A sweep's trial: its sweep, its number there (the search's trial number) and the
+    # values the search chose for it (already merged into `spec`).
+    sweep_id: Mapped[str | None] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"), index=True)
+    trial_number: Mapped[int | None] = mapped_column(Integer)
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
-    __table_args__ = (Index("ix_jobs_owner_idempotency", "owner", "idempotency_key", unique=True),)
+    __table_args__ = (
+        Index("ix_jobs_owner_idempotency", "owner", "idempotency_key", unique=True),
+        # one job per trial, however often the sweep is advanced at once
+        Index("ix_jobs_sweep_trial", "sweep_id", "trial_number", unique=True),
+    )
+
+
+class Sweep(Base):
+    """A hyperparameter search whose trials are jobs (app/sweeps). Its progress lives here
+    and in the jobs table; the search's own state lives in Optuna's storage."""
+
+    __tablename__ = "sweeps"
+
+    num: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    id: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    owner: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    space: Mapped[dict[str, Any]] = mapped_column(JSON)
+    method: Mapped[str] = mapped_column(String(16))
+    pruner: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    metric: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(8))
+    max_trials: Mapped[int] = mapped_column(Integer)
+    max_concurrent: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    # Whoever advances the sweep (creates trials, tells the search) holds it until then.
+    advancing_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_sweeps_owner_idempotency", "owner", "idempotency_key", unique=True),)
 
 
 class Attempt(Base):

@@ -39,7 +39,10 @@ def test_submit_stores_enqueues_and_answers_201(client):
         "notice",
         "name",
         "tags",
+        "sweep_id",  # null: not a sweep's trial
+        "params",
     }
+    assert job["sweep_id"] is None and job["params"] is None
     (message,) = queued_messages(client)
     assert message["headers"]["task"] == "tfjobs.train"
     _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))

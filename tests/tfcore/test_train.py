@@ -55,6 +55,7 @@ def test_epoch_points_carry_every_field_and_step_points_are_throttled():
     )
     epochs = reporter.epochs()
     assert [p.epoch for p in epochs] == [1, 2]
+    assert list(epochs[0].values) == spec(epochs=2, metrics=["mae", "huber"]).epoch_metric_names
     assert set(epochs[0].values) == {
         "loss",
         "mae",
@@ -76,6 +77,9 @@ def test_reconstructing_model_reports_reconstruction_error_each_epoch():
     run(spec(model_type="reconstructing", epochs=2), reporter=reporter)
     errors = [p.values["reconstruction_error"] for p in reporter.epochs()]
     assert len(errors) == 2 and all(e > 0 for e in errors)
+    assert set(reporter.epochs()[0].values) == set(
+        spec(model_type="reconstructing", epochs=2).epoch_metric_names
+    )
 
 
 def test_cancel_is_checked_between_compiled_calls():

@@ -1,0 +1,265 @@
+"""/sweeps: hyperparameter searches whose trials are jobs (see app/sweeps)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query, Request, Response, status
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+
+from app.datasets import resolve_dataset
+from app.deps import CeleryDep, OwnerDep, SessionDep, SettingsDep, StoreDep
+from app.errors import Conflict
+from app.lookup import find_sweep
+from app.routes.jobs import require_json
+from app.store import crud
+from app.store import sweeps as store_sweeps
+from app.store.tables import Job, Sweep
+from app.sweeps.driver import advance
+from app.sweeps.schema import validate_sweep
+from tfjobs import FINAL_STATUSES, JobStatus, SweepStatus
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/sweeps", tags=["sweeps"])
+
+SWEEP_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SweepRequest"}}},
+    }
+}
+
+
+class Best(BaseModel):
+    job_id: str
+    params: dict[str, Any]
+    value: float
+
+
+class SweepPublic(BaseModel):
+    id: str
+    status: SweepStatus
+    spec: dict[str, Any]
+    space: dict[str, Any]
+    method: str
+    pruner: dict[str, Any] | None
+    metric: str
+    mode: str
+    max_trials: int
+    max_concurrent: int
+    seed: int
+    counts: dict[str, int]
+    best: Best | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class SweepsPublic(BaseModel):
+    items: list[SweepPublic]
+    next_cursor: str | None
+
+
+class TrialPublic(BaseModel):
+    job_id: str
+    number: int
+    params: dict[str, Any]
+    status: JobStatus
+    value: float | None  # the metric at the trial's last epoch so far
+    epochs_trained: int
+
+
+class TrialsPublic(BaseModel):
+    items: list[TrialPublic]
+    next_cursor: str | None
+
+
+def _trials(session: Any, sweep: Sweep) -> list[TrialPublic]:
+    jobs: list[Job] = store_sweeps.trials_of(session, sweep_id=sweep.id)
+    values = store_sweeps.last_epoch_values(session, job_ids=[j.id for j in jobs], metric=sweep.metric)
+    return [
+        TrialPublic(
+            job_id=j.id,
+            number=j.trial_number or 0,
+            params=j.params or {},
+            status=JobStatus(j.status),
+            value=values[j.id],
+            epochs_trained=j.progress_epoch,
+        )
+        for j in jobs
+    ]
+
+
+def _public(session: Any, sweep: Sweep) -> SweepPublic:
+    trials = _trials(session, sweep)
+    counts: dict[str, int] = {}
+    for trial in trials:
+        counts[trial.status] = counts.get(trial.status, 0) + 1
+    # The best finished trial: a succeeded one (a pruned trial's value is from an early
+    # epoch, and it has no model to download).
+    done = [t for t in trials if t.status == JobStatus.SUCCEEDED and t.value is not None]
+    pick = min if sweep.mode == "min" else max
+    best = pick(done, key=lambda t: t.value or 0.0) if done else None
+    return SweepPublic(
+        id=sweep.id,
+        status=SweepStatus(sweep.status),
+        spec=sweep.spec,
+        space=sweep.space,
+        method=sweep.method,
+        pruner=sweep.pruner,
+        metric=sweep.metric,
+        mode=sweep.mode,
+        max_trials=sweep.max_trials,
+        max_concurrent=sweep.max_concurrent,
+        seed=sweep.seed,
+        counts=counts,
+        best=Best(job_id=best.job_id, params=best.params, value=best.value or 0.0) if best else None,
+        created_at=sweep.created_at,
+        finished_at=sweep.finished_at,
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SweepPublic,
+    openapi_extra=SWEEP_BODY,
+    responses={
+        409: {"description": "Idempotency-Key reused with another body"},
+        415: {"description": "the body is not JSON"},
+        422: {"description": "invalid sweep: each field and rule is named"},
+    },
+)
+def create_sweep(
+    *,
+    request: Request,
+    body: Annotated[Any, Body()] = None,
+    response: Response,
+    store: StoreDep,
+    settings: SettingsDep,
+    celery: CeleryDep,
+    owner: OwnerDep,
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> SweepPublic:
+    """Start a hyperparameter search: trials are jobs made from `spec` with the values the
+    search picks from `space` (grid, random or TPE), at most `max_concurrent` at a time and
+    `max_trials` in all, optionally stopped early by a pruner (ASHA or median). Checked
+    completely before anything is stored; `Idempotency-Key` works as for jobs."""
+    require_json(request.headers.get("content-type"))
+    sweep_request, base = validate_sweep(body, settings)
+    canonical = json.dumps(sweep_request.model_dump(mode="json"), sort_keys=True)
+    request_hash = hashlib.sha256(canonical.encode()).hexdigest()
+    fields = sweep_request.model_dump(mode="json", exclude={"spec", "space", "pruner"})
+    try:
+        with store.session() as session:
+            if idempotency_key:
+                existing = store_sweeps.find_sweep_by_key(
+                    session, owner=owner, idempotency_key=idempotency_key
+                )
+                if existing is not None:
+                    if existing.request_hash != request_hash:
+                        raise Conflict("this Idempotency-Key was already used with a different sweep")
+                    response.headers["Location"] = f"/sweeps/{existing.id}"
+                    return _public(session, existing)
+            dataset = resolve_dataset(session, base, owner=owner, settings=settings)
+            spec = base.model_dump(mode="json")
+            if dataset is not None:
+                spec["dataset"] = dataset.id
+            sweep = store_sweeps.create_sweep(
+                session,
+                owner=owner,
+                spec=spec,
+                space=sweep_request.model_dump(mode="json")["space"],
+                pruner=sweep_request.pruner.model_dump(mode="json") if sweep_request.pruner else None,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+                **fields,
+            )
+            sweep_id = sweep.id
+    except IntegrityError:  # a concurrent retry with the same key won the insert
+        with store.session() as session:
+            existing = store_sweeps.find_sweep_by_key(
+                session, owner=owner, idempotency_key=idempotency_key or ""
+            )
+            if existing is None:
+                raise
+            response.headers["Location"] = f"/sweeps/{existing.id}"
+            return _public(session, existing)
+    advance(store, celery, settings, sweep_id)  # the first trials, now
+    response.headers["Location"] = f"/sweeps/{sweep_id}"
+    with store.session() as session:
+        created = store_sweeps.get_sweep(session, sweep_id=sweep_id)
+        assert created is not None
+        return _public(session, created)
+
+
+@router.get("", response_model=SweepsPublic)
+def list_sweeps(
+    session: SessionDep,
+    owner: OwnerDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
+) -> SweepsPublic:
+    """Your sweeps, newest first; page with `limit` and the previous page's `next_cursor`."""
+    sweeps, next_num = store_sweeps.list_sweeps(
+        session, owner=owner, before=int(cursor) if cursor else None, limit=limit
+    )
+    return SweepsPublic(
+        items=[_public(session, s) for s in sweeps],
+        next_cursor=str(next_num) if next_num is not None else None,
+    )
+
+
+@router.get("/{sweep_id}", response_model=SweepPublic, responses={404: {"description": "no such sweep"}})
+def get_sweep(sweep_id: str, session: SessionDep, owner: OwnerDep) -> SweepPublic:
+    """One sweep: status, settings, trial counts by status and the best trial so far."""
+    return _public(session, find_sweep(session, sweep_id, owner))
+
+
+@router.get(
+    "/{sweep_id}/trials", response_model=TrialsPublic, responses={404: {"description": "no such sweep"}}
+)
+def list_trials(
+    sweep_id: str,
+    session: SessionDep,
+    owner: OwnerDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,9}$")] = None,
+) -> TrialsPublic:
+    """The sweep's trials in trial order: the values chosen, status, the metric's value at
+    the last epoch so far, epochs trained. Page with `cursor` (a trial number)."""
+    trials = [
+        t
+        for t in _trials(session, find_sweep(session, sweep_id, owner))
+        if cursor is None or t.number > int(cursor)
+    ]
+    page = trials[:limit]
+    return TrialsPublic(items=page, next_cursor=str(page[-1].number) if len(trials) > limit else None)
+
+
+@router.post(
+    "/{sweep_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=SweepPublic,
+    responses={404: {"description": "no such sweep"}, 409: {"description": "already finished"}},
+)
+def cancel_sweep(sweep_id: str, store: StoreDep, owner: OwnerDep) -> SweepPublic:
+    """Cancel a sweep: queued trials never start, running ones stop, no new ones are made,
+    and the sweep ends `cancelled`."""
+    with store.session() as session:
+        sweep = find_sweep(session, sweep_id, owner)
+        if not store_sweeps.finish_sweep(session, sweep_id=sweep.id, status=SweepStatus.CANCELLED):
+            raise Conflict(f"sweep {sweep.id} has already finished ({sweep.status})")
+        full_id = sweep.id
+    with store.session() as session:
+        for job in store_sweeps.trials_of(session, sweep_id=full_id):
+            if job.status not in FINAL_STATUSES:
+                crud.request_cancel(session, job=job)
+    with store.session() as session:
+        cancelled = store_sweeps.get_sweep(session, sweep_id=full_id)
+        assert cancelled is not None
+        return _public(session, cancelled)

@@ -1,0 +1,123 @@
+"""The store's side of sweeps: the sweep rows, their trials (jobs with a ``sweep_id``),
+the advance lease, and each trial's value (its last epoch's metric)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from app.store.crud import _rows_changed, new_id
+from app.store.tables import Job, MetricPoint, Sweep, utcnow
+from tfjobs import SweepStatus
+
+__all__ = [
+    "active_sweep_ids",
+    "create_sweep",
+    "find_sweep_by_key",
+    "finish_sweep",
+    "get_sweep",
+    "last_epoch_values",
+    "list_sweeps",
+    "mark_running",
+    "release_advance",
+    "take_advance",
+    "trials_of",
+]
+
+
+def create_sweep(session: Session, **fields: Any) -> Sweep:
+    sweep = Sweep(id=new_id(), status=SweepStatus.QUEUED, created_at=utcnow(), **fields)
+    session.add(sweep)
+    session.flush()
+    return sweep
+
+
+def get_sweep(session: Session, *, sweep_id: str, owner: str | None = None) -> Sweep | None:
+    query = select(Sweep).where(Sweep.id == sweep_id)
+    if owner is not None:
+        query = query.where(Sweep.owner == owner)
+    return session.scalar(query)
+
+
+def find_sweep_by_key(session: Session, *, owner: str, idempotency_key: str) -> Sweep | None:
+    return session.scalar(select(Sweep).where(Sweep.owner == owner, Sweep.idempotency_key == idempotency_key))
+
+
+def list_sweeps(
+    session: Session, *, owner: str, before: int | None = None, limit: int = 50
+) -> tuple[list[Sweep], int | None]:
+    """Newest first; the page and the cursor of the next one (None at the end)."""
+    query = select(Sweep).where(Sweep.owner == owner).order_by(Sweep.num.desc()).limit(limit + 1)
+    if before is not None:
+        query = query.where(Sweep.num < before)
+    sweeps = list(session.scalars(query))
+    if len(sweeps) > limit:
+        return sweeps[:limit], sweeps[limit - 1].num
+    return sweeps, None
+
+
+def active_sweep_ids(session: Session) -> list[str]:
+    return list(
+        session.scalars(select(Sweep.id).where(Sweep.status.in_([SweepStatus.QUEUED, SweepStatus.RUNNING])))
+    )
+
+
+def take_advance(session: Session, *, sweep_id: str, seconds: float) -> bool:
+    """True if this caller may advance the sweep now (nobody else holds it, or their hold
+    ran out: a process killed mid-advance leaves it for the next one)."""
+    now = utcnow()
+    return bool(
+        _rows_changed(
+            session,
+            update(Sweep)
+            .where(Sweep.id == sweep_id, or_(Sweep.advancing_until.is_(None), Sweep.advancing_until < now))
+            .values(advancing_until=now + timedelta(seconds=seconds)),
+        )
+    )
+
+
+def release_advance(session: Session, *, sweep_id: str) -> None:
+    session.execute(update(Sweep).where(Sweep.id == sweep_id).values(advancing_until=None))
+
+
+def trials_of(session: Session, *, sweep_id: str) -> list[Job]:
+    return list(session.scalars(select(Job).where(Job.sweep_id == sweep_id).order_by(Job.trial_number)))
+
+
+def mark_running(session: Session, *, sweep_id: str) -> None:
+    session.execute(
+        update(Sweep)
+        .where(Sweep.id == sweep_id, Sweep.status == SweepStatus.QUEUED)
+        .values(status=SweepStatus.RUNNING)
+    )
+
+
+def finish_sweep(session: Session, *, sweep_id: str, status: SweepStatus) -> bool:
+    """The sweep's final status, once (False if it already had one)."""
+    return bool(
+        _rows_changed(
+            session,
+            update(Sweep)
+            .where(Sweep.id == sweep_id, Sweep.status.in_([SweepStatus.QUEUED, SweepStatus.RUNNING]))
+            .values(status=status, finished_at=utcnow()),
+        )
+    )
+
+
+def last_epoch_values(session: Session, *, job_ids: Iterable[str], metric: str) -> dict[str, float | None]:
+    """Each job's ``metric`` at its last epoch point (None if it has none, or lacks it)."""
+    values: dict[str, float | None] = {}
+    for job_id in job_ids:
+        last = session.scalar(
+            select(MetricPoint.values)
+            .where(MetricPoint.job_id == job_id, MetricPoint.kind == "epoch")
+            .order_by(MetricPoint.seq.desc())
+            .limit(1)
+        )
+        value = (last or {}).get(metric)
+        values[job_id] = float(value) if isinstance(value, int | float) else None
+    return values

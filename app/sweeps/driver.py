@@ -1,0 +1,148 @@
+"""Moving a sweep on. Called by the API right after a sweep is created, by the worker
+right after one of its trials ends, and by the reconciler every pass (so a sweep goes on
+even if the process that should have advanced it was killed).
+
+One pass, under the sweep's advance lease (one process at a time):
+1. tell the search how each finished trial did (succeeded → its value, pruned → pruned,
+   failed or cancelled → failed);
+2. create trials as jobs until ``max_concurrent`` are queued or running or ``max_trials``
+   exist — each is the search's next ask, or a trial it handed out to a process that was
+   killed before making its job (adopted, so none is lost and none made twice: a job's
+   ``(sweep_id, trial_number)`` is unique);
+3. end the sweep once every trial it will ever have has ended.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery
+from optuna.trial import TrialState
+from sqlalchemy.exc import IntegrityError
+
+from app.core.broker import QUEUE, TaskName
+from app.core.config import Settings
+from app.store import crud
+from app.store import sweeps as store_sweeps
+from app.store.db import Store
+from app.sweeps.search import Search
+from tfjobs import FINAL_STATUSES, JobStatus, SweepStatus
+
+__all__ = ["advance", "advance_all"]
+
+log = logging.getLogger(__name__)
+
+ADVANCE_SECONDS = 60.0  # the hold on a sweep while one process advances it
+TOLD = {
+    JobStatus.SUCCEEDED: TrialState.COMPLETE,
+    JobStatus.PRUNED: TrialState.PRUNED,
+    JobStatus.FAILED: TrialState.FAIL,
+    JobStatus.CANCELLED: TrialState.FAIL,
+}
+
+
+def advance_all(store: Store, celery: Celery, settings: Settings) -> int:
+    """Advances every unfinished sweep; returns how many were looked at."""
+    with store.session() as session:
+        ids = store_sweeps.active_sweep_ids(session)
+    for sweep_id in ids:
+        try:
+            advance(store, celery, settings, sweep_id)
+        except Exception as err:  # one sweep's trouble must not stop the others
+            log.warning("sweep %s: advance failed: %s", sweep_id, err)
+    return len(ids)
+
+
+def advance(store: Store, celery: Celery, settings: Settings, sweep_id: str) -> None:
+    with store.session() as session:
+        if not store_sweeps.take_advance(session, sweep_id=sweep_id, seconds=ADVANCE_SECONDS):
+            return  # another process is at it; it will see what we would have
+    try:
+        _advance(store, celery, settings, sweep_id)
+    finally:
+        with store.session() as session:
+            store_sweeps.release_advance(session, sweep_id=sweep_id)
+
+
+def _advance(store: Store, celery: Celery, settings: Settings, sweep_id: str) -> None:
+    with store.session() as session:
+        sweep = store_sweeps.get_sweep(session, sweep_id=sweep_id)
+        if sweep is None:
+            return
+        session.expunge(sweep)
+        jobs = [(j.id, j.trial_number, j.status) for j in store_sweeps.trials_of(session, sweep_id=sweep_id)]
+        finished = [job_id for job_id, _, status in jobs if status in FINAL_STATUSES]
+        values = store_sweeps.last_epoch_values(session, job_ids=finished, metric=sweep.metric)
+    search = Search(settings.sqlalchemy_url, sweep)
+    asked = search.trials()
+
+    for job_id, number, status in jobs:  # 1. what the search has not heard yet
+        if status in FINAL_STATUSES and number is not None and not asked[number].state.is_finished():
+            search.tell(number, value=values.get(job_id), state=TOLD[JobStatus(status)])
+
+    if sweep.status in (SweepStatus.QUEUED, SweepStatus.RUNNING):  # 2. new trials
+        numbers = {number for _, number, _ in jobs}
+        active = sum(status not in FINAL_STATUSES for *_, status in jobs)
+        created = len(jobs)
+        orphans = [t for t in asked if t.state == TrialState.RUNNING and t.number not in numbers]
+        n_asked = len(asked)  # seeds the next ask (see app/sweeps/search.py)
+        while active < sweep.max_concurrent and created < sweep.max_trials:
+            if orphans:
+                trial = orphans.pop(0)
+                number, params = trial.number, trial.params
+            elif search.exhausted():
+                break
+            else:
+                number, params = search.ask(n_asked)
+                n_asked += 1
+            if not _create_trial(store, celery, sweep, number, params):
+                break  # another process made it: it advances from here
+            active, created = active + 1, created + 1
+            jobs.append(("", number, JobStatus.QUEUED))
+
+    _settle(store, search, sweep, jobs)
+
+
+def _create_trial(store: Store, celery: Celery, sweep: Any, number: int, params: dict[str, Any]) -> bool:
+    """The trial's job, stored then sent; False if it already exists."""
+    spec = {**sweep.spec, **params}
+    try:
+        with store.session() as session:
+            job = crud.create_job(
+                session,
+                spec=spec,
+                epochs=spec["epochs"],
+                owner=sweep.owner,
+                sweep_id=sweep.id,
+                trial_number=number,
+                params=params,
+            )
+            job_id = job.id
+    except IntegrityError:
+        return False
+    try:
+        celery.send_task(TaskName.TRAIN, kwargs={"job_id": job_id}, queue=QUEUE)
+    except Exception as err:  # the job is stored: the reconciler re-sends queued jobs' messages
+        log.warning("sweep %s: trial %d stored but not sent yet: %s", sweep.id, number, err)
+    log.info("sweep %s: trial %d is job %s with %s", sweep.id, number, job_id, params)
+    return True
+
+
+def _settle(store: Store, search: Search, sweep: Any, jobs: list[tuple[str, int | None, str]]) -> None:
+    """The sweep's status from its trials: running once one has started; final once every
+    trial it will have has ended."""
+    statuses = [status for *_, status in jobs]
+    with store.session() as session:
+        if sweep.status == SweepStatus.QUEUED and any(s != JobStatus.QUEUED for s in statuses):
+            store_sweeps.mark_running(session, sweep_id=sweep.id)
+    if sweep.status not in (SweepStatus.QUEUED, SweepStatus.RUNNING) or not statuses:
+        return
+    if any(s not in FINAL_STATUSES for s in statuses):
+        return
+    if len(statuses) < sweep.max_trials and not search.exhausted():
+        return
+    ended = SweepStatus.SUCCEEDED if JobStatus.SUCCEEDED in statuses else SweepStatus.FAILED
+    with store.session() as session:
+        if store_sweeps.finish_sweep(session, sweep_id=sweep.id, status=ended):
+            log.info("sweep %s %s after %d trials", sweep.id, ended, len(statuses))

@@ -1,0 +1,251 @@
+"""/sweeps on SQLite and PostgreSQL, with Optuna's storage beside ours: the contract,
+validation before anything is stored, owners, cancel, and the driver moving a sweep on as
+its trials end (trials here are finished through the store, as a worker would; the real
+workers are in tests/integration/test_sweeps_live.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from app.core.config import Settings
+from app.main import create_app
+from app.store import crud
+from app.store.tables import utcnow
+from app.sweeps.driver import advance
+from tfjobs import JobStatus
+
+BASE = {"model_type": "mlp", "loss": "huber", "epochs": 3}
+GRID = {
+    "spec": BASE,
+    "space": {"threshold": {"choice": [0.5, 1.0, 2.0]}, "learning_rate": {"choice": [0.001, 0.01]}},
+    "method": "grid",
+    "max_concurrent": 2,
+}
+SWEEP_KEYS = {
+    "id",
+    "status",
+    "spec",
+    "space",
+    "method",
+    "pruner",
+    "metric",
+    "mode",
+    "max_trials",
+    "max_concurrent",
+    "seed",
+    "counts",
+    "best",
+    "created_at",
+    "finished_at",
+}
+
+
+@pytest.fixture
+def client(tmp_path, database_url: str) -> Iterator[TestClient]:
+    app = create_app(Settings(data_dir=tmp_path / "data", database_url=database_url))
+    with TestClient(app) as client:
+        client.app_state = app.state  # type: ignore[attr-defined]
+        yield client
+    with app.state.store.engine.begin() as connection:  # PostgreSQL's database is shared: empty it
+        for table in ("log_lines", "metric_points", "attempts", "jobs", "sweeps"):
+            connection.execute(text(f"DELETE FROM {table}"))
+    app.state.store.dispose()  # Optuna's studies stay: each is named by its sweep's unique id
+
+
+def trials(client, sweep_id: str) -> list[dict]:
+    return client.get(f"/sweeps/{sweep_id}/trials").json()["items"]
+
+
+def end_trial(client, job_id: str, losses: list[float], status: JobStatus = JobStatus.SUCCEEDED) -> None:
+    """What a worker does for a trial: claim, one epoch point per loss, the final status."""
+    state = client.app_state
+    with state.store.session() as session:
+        job = crud.claim_job(session, job_id=job_id, hostname="test", device="CPU")
+        assert job is not None
+        points = [
+            {
+                "seq": i + 1,
+                "kind": "epoch",
+                "epoch": i + 1,
+                "step": i + 1,
+                "time": utcnow(),
+                "values": {"loss": loss, "val_loss": loss},
+            }
+            for i, loss in enumerate(losses)
+        ]
+        crud.append_points(session, job_id=job_id, points=points, attempt=1)
+        crud.finish_job(session, job_id=job_id, status=status, attempt=1)
+
+
+def move_on(client, sweep_id: str) -> None:
+    state = client.app_state
+    advance(state.store, state.celery, state.settings, sweep_id)
+
+
+def test_a_grid_sweep_starts_its_first_trials_as_jobs(client):
+    made = client.post("/sweeps", json=GRID)
+    assert made.status_code == 201, made.text
+    sweep = made.json()
+    assert set(sweep) == SWEEP_KEYS and made.headers["location"] == f"/sweeps/{sweep['id']}"
+    assert sweep["status"] == "queued" and sweep["max_trials"] == 6 and sweep["metric"] == "val_loss"
+    assert sweep["counts"] == {"queued": 2} and sweep["best"] is None
+    first = trials(client, sweep["id"])
+    assert [t["number"] for t in first] == [0, 1] and first[0]["params"] != first[1]["params"]
+    job = client.get(f"/jobs/{first[0]['job_id']}").json()
+    assert job["sweep_id"] == sweep["id"] and job["params"] == first[0]["params"]
+    assert job["spec"]["threshold"] == first[0]["params"]["threshold"]
+    assert job["spec"]["learning_rate"] == first[0]["params"]["learning_rate"]
+    assert client.get(f"/sweeps/{sweep['id'][:8]}").json()["id"] == sweep["id"]  # a prefix works
+    assert [s["id"] for s in client.get("/sweeps").json()["items"]] == [sweep["id"]]
+
+
+def test_a_grid_sweep_runs_every_point_once_and_its_best_is_the_lowest_value(client):
+    sweep_id = client.post("/sweeps", json=GRID).json()["id"]
+    value = {}
+    for _round in range(10):
+        running = [t for t in trials(client, sweep_id) if t["status"] == "queued"]
+        if not running:
+            break
+        assert len(running) <= 2  # max_concurrent
+        for trial in running:
+            final = trial["params"]["threshold"] * 10 + trial["params"]["learning_rate"]
+            value[trial["job_id"]] = final
+            end_trial(client, trial["job_id"], [final + 1, final])
+        move_on(client, sweep_id)
+    done = trials(client, sweep_id)
+    assert len(done) == 6 and all(t["status"] == "succeeded" for t in done)
+    points = {tuple(sorted(t["params"].items())) for t in done}
+    assert len(points) == 6  # every grid point, none twice
+    sweep = client.get(f"/sweeps/{sweep_id}").json()
+    assert sweep["status"] == "succeeded" and sweep["finished_at"] and sweep["counts"] == {"succeeded": 6}
+    lowest = min(done, key=lambda t: t["value"])
+    assert sweep["best"] == {"job_id": lowest["job_id"], "params": lowest["params"], "value": lowest["value"]}
+    assert lowest["params"] == {"threshold": 0.5, "learning_rate": 0.001}
+    assert all(t["value"] == value[t["job_id"]] and t["epochs_trained"] == 2 for t in done)
+
+
+def test_a_sweep_whose_trials_all_fail_fails_and_pruned_trials_count_as_neither(client):
+    body = {**GRID, "space": {"threshold": {"choice": [0.5, 1.0]}}, "max_concurrent": 2}
+    sweep_id = client.post("/sweeps", json=body).json()["id"]
+    first, second = trials(client, sweep_id)
+    end_trial(client, first["job_id"], [3.0], JobStatus.PRUNED)
+    end_trial(client, second["job_id"], [], JobStatus.FAILED)
+    move_on(client, sweep_id)
+    sweep = client.get(f"/sweeps/{sweep_id}").json()
+    assert sweep["status"] == "failed" and sweep["counts"] == {"pruned": 1, "failed": 1}
+    assert sweep["best"] is None  # a pruned trial's early value is no result
+    pruned = trials(client, sweep_id)[0]
+    assert pruned["status"] == "pruned" and pruned["value"] == 3.0  # its last reported value
+    assert client.get("/jobs", params={"status": "pruned"}).json()["items"][0]["id"] == first["job_id"]
+
+
+def test_random_and_tpe_sweeps_draw_from_ranges_within_bounds(client):
+    for method in ("random", "tpe"):
+        body = {
+            "spec": BASE,
+            "space": {
+                "learning_rate": {"log_uniform": [1e-4, 1e-1]},
+                "hidden_units": {"int_uniform": [8, 64]},
+                "dropout": {"uniform": [0.0, 0.5]},
+            },
+            "method": method,
+            "max_trials": 4,
+            "max_concurrent": 4,
+            "seed": 7,
+        }
+        sweep_id = client.post("/sweeps", json=body).json()["id"]
+        drawn = [t["params"] for t in trials(client, sweep_id)]
+        assert len(drawn) == 4 and len({p["learning_rate"] for p in drawn}) == 4
+        for p in drawn:
+            assert 1e-4 <= p["learning_rate"] <= 1e-1 and 8 <= p["hidden_units"] <= 64
+            assert isinstance(p["hidden_units"], int) and 0.0 <= p["dropout"] <= 0.5
+
+
+@pytest.mark.parametrize(
+    ("change", "where", "says"),
+    [
+        (
+            {"space": {"learning_rate": {"uniform": [-1, 0.1]}}},
+            ["space", "learning_rate", "uniform", 0],
+            "greater than 0",
+        ),
+        (
+            {"space": {"epochs": {"choice": [2, 0]}}},
+            ["space", "epochs", "choice", 1],
+            "greater than or equal to 1",
+        ),
+        ({"space": {"wings": {"choice": [1, 2]}}}, ["space", "wings"], "not a job spec field"),
+        ({"space": {"name": {"choice": ["a"]}}}, ["space", "name"], "not searchable"),
+        ({"space": {"dropout": {"uniform": [0.4, 0.1]}}}, [], "low end must be below"),
+        (
+            {"method": "grid", "space": {"dropout": {"uniform": [0.0, 0.1]}}},
+            ["space", "dropout"],
+            "only `choice`",
+        ),
+        ({"metric": "val_auc"}, ["metric"], "not an epoch metric"),
+        ({"max_concurrent": 99}, ["max_concurrent"], "at most 8"),
+        ({"max_trials": 100_000}, ["max_trials"], "over the limit"),
+        (
+            {"pruner": {"type": "asha", "reduction_factor": 1}},
+            ["pruner", "asha", "reduction_factor"],
+            "greater than or equal to 2",
+        ),
+        ({"spec": {**BASE, "epochs": 0}}, ["spec", "epochs"], "greater than or equal to 1"),
+        ({"mode": "sideways"}, ["mode"], "'min' or 'max'"),
+    ],
+)
+def test_a_bad_sweep_is_422_naming_the_field_and_nothing_is_stored(client, change, where, says):
+    body = {"spec": BASE, "space": {"threshold": {"choice": [1.0, 2.0]}}, "method": "random", **change}
+    answer = client.post("/sweeps", json=body)
+    assert answer.status_code == 422, answer.text
+    detail = answer.json()["detail"]
+    assert any(e["loc"][1:] == where and says in e["msg"] for e in detail) or (
+        not where and any(says in e["msg"] for e in detail)
+    ), detail
+    assert client.get("/sweeps").json()["items"] == [] and client.get("/jobs").json()["items"] == []
+
+
+def test_idempotency_key_replays_the_same_sweep_and_refuses_another_body(client):
+    headers = {"Idempotency-Key": "sweep-1"}
+    first = client.post("/sweeps", json=GRID, headers=headers)
+    again = client.post("/sweeps", json=GRID, headers=headers)
+    assert first.status_code == 201 and again.json()["id"] == first.json()["id"]
+    assert len(client.get("/jobs").json()["items"]) == 2  # no second set of trials
+    other = client.post("/sweeps", json={**GRID, "seed": 3}, headers=headers)
+    assert other.status_code == 409
+
+
+def test_cancel_stops_the_sweep_and_its_trials_and_nothing_new_starts(client):
+    sweep_id = client.post("/sweeps", json=GRID).json()["id"]
+    cancelled = client.post(f"/sweeps/{sweep_id}/cancel")
+    assert cancelled.status_code == 202 and cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["counts"] == {"cancelled": 2}
+    move_on(client, sweep_id)
+    assert len(trials(client, sweep_id)) == 2  # no new trial after a cancel
+    assert client.post(f"/sweeps/{sweep_id}/cancel").status_code == 409
+
+
+def test_advancing_twice_at_once_or_again_makes_no_extra_trial(client):
+    sweep_id = client.post("/sweeps", json=GRID).json()["id"]
+    for _ in range(3):
+        move_on(client, sweep_id)
+    assert len(trials(client, sweep_id)) == 2  # max_concurrent, however often it is moved on
+
+
+def test_another_owners_sweep_is_not_found(tmp_path):
+    app = create_app(Settings(data_dir=tmp_path / "data", auth=True))
+    with app.state.store.session() as session:
+        alice = {"Authorization": f"Bearer {crud.create_token(session, owner='alice')}"}
+        bob = {"Authorization": f"Bearer {crud.create_token(session, owner='bob')}"}
+    with TestClient(app) as client:
+        sweep_id = client.post("/sweeps", json=GRID, headers=alice).json()["id"]
+        for path in (f"/sweeps/{sweep_id}", f"/sweeps/{sweep_id}/trials"):
+            assert client.get(path, headers=bob).status_code == 404
+        assert client.post(f"/sweeps/{sweep_id}/cancel", headers=bob).status_code == 404
+        assert client.get("/sweeps", headers=bob).json()["items"] == []
+        assert client.get(f"/sweeps/{sweep_id}", headers=alice).status_code == 200
+    app.state.store.dispose()

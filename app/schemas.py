@@ -50,7 +50,7 @@ class AttemptPublic(BaseModel):
     worker: WorkerPublic
     started_at: datetime
     finished_at: datetime | None
-    ended_as: Literal["succeeded", "failed", "cancelled", "handed_back", "lease_lost"] | None
+    ended_as: Literal["succeeded", "failed", "cancelled", "pruned", "handed_back", "lease_lost"] | None
 
     @classmethod
     def of(cls, attempt: Attempt) -> AttemptPublic:

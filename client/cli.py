@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
@@ -32,18 +31,24 @@ from typer.core import TyperGroup
 
 from client.errors import TfjobsError
 from client.plot import line_chart
-from client.sdk import DEFAULT_URL, Client, Job, load_spec
+from client.sdk import DEFAULT_URL, Job, load_spec
+from client.sweep_cli import sweep_app
+from client.terminal import (
+    EXIT_JOB_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    _client,
+    _fail,
+    connection,
+    console,
+    errors,
+    short_ids,
+)
 from tfjobs import JobStatus, __version__
 
 __all__ = ["app", "main"]
 
-# soft_wrap: a long line stays one line (a pipe or a log file must never get hard breaks)
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)  # one line per error, never wrapped
-
-EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE = 0, 1, 2
 COMMANDS_GROUP = "tfjobs.commands"  # entry points: each a Typer app whose commands join the root
-_state: dict[str, Any] = {}
 
 
 @cache
@@ -101,16 +106,7 @@ def _options(
     ] = False,
 ) -> None:
     """tfjobs: remote TensorFlow training jobs."""
-    _state.update(url=url, token=token)
-
-
-def _client() -> Client:
-    return Client(_state.get("url"), _state.get("token"))
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    errors.print(f"[red]tfjobs:[/red] {message}", highlight=False, markup=True)
-    return typer.Exit(code)
+    connection.update(url=url, token=token)
 
 
 # --- submit and follow --------------------------------------------------------------
@@ -343,18 +339,6 @@ def _print_outcome(job: Job, history: list[dict[str, Any]]) -> None:
 
 
 # --- reading jobs ---------------------------------------------------------------------
-
-
-def short_ids(ids: list[str], *, minimum: int = 8) -> dict[str, str]:
-    """Each id's shortest prefix (at least ``minimum`` long) that no other listed id shares:
-    what the API and every command accept, and what fits in 80 columns."""
-    short = {}
-    for full in ids:
-        n = minimum
-        while n < len(full) and any(other != full and other.startswith(full[:n]) for other in ids):
-            n += 1
-        short[full] = full[:n]
-    return short
 
 
 def _duration(data: dict[str, Any]) -> str:
@@ -601,6 +585,9 @@ def datasets_list() -> None:
             short.get(d["id"], d["id"]), d["name"], str(d["rows"]), str(d["features"]), d["target"], d["task"]
         )
     console.print(table, soft_wrap=False)
+
+
+app.add_typer(sweep_app, name="sweep")
 
 
 def usage_message(err: typer.TyperException) -> str:

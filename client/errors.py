@@ -3,7 +3,8 @@
 TfjobsError             base
 ├── ApiError            the server answered 4xx/5xx: ``status`` and ``detail``
 ├── ConnectionFailed    the server could not be reached (after retries)
-└── JobFailed           a waited-for job ended failed or cancelled: ``job``
+├── JobFailed           a waited-for job ended failed or cancelled: ``job``
+└── SweepFailed         a waited-for sweep ended failed or cancelled, or has no best yet
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from client.sdk import Job
 
-__all__ = ["ApiError", "ConnectionFailed", "JobFailed", "TfjobsError"]
+__all__ = ["ApiError", "ConnectionFailed", "JobFailed", "SweepFailed", "TfjobsError"]
 
 
 class TfjobsError(Exception):
@@ -36,6 +37,13 @@ class JobFailed(TfjobsError):
         error = job.data.get("error") or {}
         reason = f"{error.get('type')}: {error.get('message')}" if error else job.status
         super().__init__(f"job {job.id} {job.status}: {reason}")
+
+
+class SweepFailed(TfjobsError):
+    def __init__(self, sweep_id: str, status: str, counts: dict[str, int], reason: str | None = None) -> None:
+        self.sweep_id, self.status, self.counts = sweep_id, status, counts
+        trials = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no trials"
+        super().__init__(f"sweep {sweep_id} {status} ({trials})" + (f": {reason}" if reason else ""))
 
 
 def describe_detail(detail: Any) -> str:

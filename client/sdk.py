@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from client.errors import ApiError, ConnectionFailed, JobFailed
+from client.sweeps import Sweeps
 from tfjobs import FINAL_STATUSES, JobStatus
 
 __all__ = ["DEFAULT_URL", "Client", "Datasets", "Job", "load_spec", "normalize_url"]
@@ -95,6 +96,7 @@ class Client:
         self.retries = retries
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, transport=transport)
         self.datasets = Datasets(self)
+        self.sweeps = Sweeps(self)
 
     def close(self) -> None:
         self._http.close()

@@ -273,3 +273,46 @@ def test_resubmit_copies_a_spec_with_overrides_and_list_shows_names(up, tmp_path
         job.wait(timeout=120)
     listed = up.tfjobs("list", "--name", "try").stdout
     assert "first try" in listed and "second try" in listed
+
+
+def test_sweep_submit_follow_prints_a_leaderboard_and_the_best(up, tmp_path):
+    sweep = write(
+        tmp_path,
+        "sweep.yaml",
+        "spec: {model_type: mlp, loss: mse, epochs: 2, dataset: synthetic}\n"
+        "method: grid\n"
+        "space: {learning_rate: {choice: [0.0003, 0.01]}}\n"
+        "max_concurrent: 2\n",
+    )
+    done = up.tfjobs("sweep", "submit", sweep, "--follow")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert out.startswith("sweep ") and "grid over learning_rate, 2 trials, 2 at a time" in out
+    assert "succeeded: grid, val_loss (min), 2/2 trials — 2 succeeded" in out
+    assert "learning_rate=0.0003" in out and "learning_rate=0.01" in out
+    sweep_id = out.split()[1].rstrip(":")
+    with Client(up.url) as client:
+        best = client.sweeps.get(sweep_id).best()
+        trials = client.sweeps.get(sweep_id).trials()
+    assert best.id == min(trials, key=lambda t: t["value"])["job_id"]
+    assert f"best: trial job {best.id[:8]}" in out and f"tfjobs download {best.id[:8]}" in out
+    listing = up.tfjobs("sweep", "list")
+    assert sweep_id[:8] in listing.stdout and "2/2" in listing.stdout
+    board = up.tfjobs("sweep", "trials", sweep_id[:8])
+    assert board.returncode == 0 and board.stdout.count("succeeded") >= 2
+    assert up.tfjobs("sweep", "cancel", sweep_id).returncode == 2  # already finished: 409, one line
+
+
+def test_the_sdk_runs_a_sweep_and_downloads_its_best_model(up, tmp_path):
+    with Client(up.url) as client:
+        sweep = client.sweeps.submit(
+            spec={"model_type": "mlp", "loss": "mse", "epochs": 2, "dataset": "synthetic"},
+            space={"hidden_units": {"int_uniform": [4, 32]}},
+            method="random",
+            max_trials=2,
+            seed=1,
+        )
+        assert sweep.wait(timeout=240).status == "succeeded"
+        assert len(sweep.trials()) == 2
+        folder = sweep.best().download(tmp_path / "best")
+        assert (folder / "model.keras").is_file()

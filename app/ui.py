@@ -1,4 +1,5 @@
-"""The web dashboard's pages: ``/`` → ``/ui/``, the job list, one job, compare, new job.
+"""The web dashboard's pages: ``/`` → ``/ui/``, the job list, one job, compare, new job,
+the sweeps and one sweep.
 
 Every page is the same static shell (``app/static/ui/page.html``) naming which view to
 draw; the view's script then reads the API with the caller's token (kept in the tab's
@@ -33,7 +34,14 @@ HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
-VIEWS = {"jobs": "Jobs", "job": "Job", "compare": "Compare", "new": "New job"}
+VIEWS = {
+    "jobs": "Jobs",
+    "job": "Job",
+    "compare": "Compare",
+    "new": "New job",
+    "sweeps": "Sweeps",
+    "sweep": "Sweep",
+}
 
 router = APIRouter(include_in_schema=False)
 
@@ -76,3 +84,13 @@ def compare_page() -> HTMLResponse:
 @router.api_route(f"{UI_PREFIX}/new", methods=["GET", "HEAD"])
 def new_job_page() -> HTMLResponse:
     return _page("new")
+
+
+@router.api_route(f"{UI_PREFIX}/sweeps", methods=["GET", "HEAD"])
+def sweeps_page() -> HTMLResponse:
+    return _page("sweeps")
+
+
+@router.api_route(f"{UI_PREFIX}/sweeps/{{sweep_id}}", methods=["GET", "HEAD"])
+def sweep_page(sweep_id: str) -> HTMLResponse:  # the script reads the id from the address
+    return _page("sweep")

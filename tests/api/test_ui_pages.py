@@ -10,7 +10,14 @@ import pytest
 
 from tests.api.test_auth import secured  # noqa: F401 - the auth-on client fixture
 
-PAGES = ("/ui/", "/ui/jobs/0123456789abcdef", "/ui/compare?ids=a,b", "/ui/new")
+PAGES = (
+    "/ui/",
+    "/ui/jobs/0123456789abcdef",
+    "/ui/compare?ids=a,b",
+    "/ui/new",
+    "/ui/sweeps",
+    "/ui/sweeps/0123456789abcdef",
+)
 
 
 def test_root_and_bare_ui_redirect_to_the_dashboard(secured):  # noqa: F811

@@ -54,7 +54,14 @@ def still_same_document(page) -> bool:
 def test_the_root_redirects_and_every_page_forbids_inline_script_and_other_origins(up):
     root = httpx.get(up.url + "/", follow_redirects=False)
     assert root.status_code == 307 and root.headers["location"] == "/ui/"
-    for path in ("/ui/", "/ui/jobs/abcdef12", "/ui/compare?ids=a,b", "/ui/new"):
+    for path in (
+        "/ui/",
+        "/ui/jobs/abcdef12",
+        "/ui/compare?ids=a,b",
+        "/ui/new",
+        "/ui/sweeps",
+        "/ui/sweeps/abcdef12",
+    ):
         page = httpx.get(up.url + path)
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         csp = page.headers["content-security-policy"]
@@ -305,3 +312,34 @@ def test_with_auth_on_the_page_asks_for_a_token_once_and_hides_other_owners_jobs
     page.locator("#not-found").wait_for()
     assert page.locator("#token-form").is_hidden()
     assert "alice-secret-token" not in page.content()
+
+
+def test_the_sweep_page_follows_a_sweep_to_its_end_with_leaderboard_curves_and_params(up, page):
+    body = {
+        "spec": {"model_type": "mlp", "loss": "huber", "epochs": 3, "dataset": "synthetic"},
+        "space": {"learning_rate": {"choice": [0.0003, 0.01]}, "threshold": {"choice": [0.5, 2.0]}},
+        "method": "grid",
+        "max_concurrent": 1,
+    }
+    made = httpx.post(up.url + "/sweeps", json=body, timeout=30)
+    assert made.status_code == 201, made.text
+    sweep_id = made.json()["id"]
+    page.goto(f"{up.url}/ui/sweeps/{sweep_id}")
+    page.wait_for_selector("body[data-ready=charts]")
+    mark_no_reload(page)
+    page.locator('#status [data-status="succeeded"]').wait_for(timeout=240_000)
+    assert still_same_document(page)
+    rows = page.locator("#leaderboard tbody tr")
+    wait_until(lambda: rows.count() == 4, 10, "four trials on the leaderboard")
+    best = httpx.get(f"{up.url}/sweeps/{sweep_id}").json()["best"]
+    assert rows.first.locator("td.best").count() == 1  # ranked first and starred
+    assert rows.first.locator(f'a[href="/ui/jobs/{best["job_id"]}"]').count() == 1
+    wait_until(
+        lambda: page.locator("#curves figure").get_attribute("data-points") == "3", 20, "every epoch drawn"
+    )
+    assert page.locator("#params figure").count() == 2  # one per parameter
+    screenshot(page, "sweep")
+    page.goto(f"{up.url}/ui/sweeps")
+    page.locator(f'tr[data-sweep="{sweep_id}"]').wait_for()
+    page.goto(f"{up.url}/ui/jobs/{best['job_id']}")
+    assert page.locator("#trial-of a").get_attribute("href") == f"/ui/sweeps/{sweep_id}"

@@ -10,8 +10,9 @@ const WHOLE = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4,
 const HEIGHT = 200;
 
 export class Chart {
-  // labels: one per y series; dashed: indexes drawn dashed (validation curves).
-  constructor(parent, { title, xLabel, labels, dashed = [], colors }) {
+  // labels: one per y series; dashed: indexes drawn dashed (validation curves); points:
+  // dots, no lines (a scatter); logX: a log x axis; ticks: names for x = 0, 1, 2, …
+  constructor(parent, { title, xLabel, labels, dashed = [], colors, points = false, logX = false, ticks = null }) {
     this.box = h("figure", { class: "chart", "data-chart": title, "data-points": "0" });
     this.box.append(h("figcaption", {}, title));
     parent.append(this.box);
@@ -26,17 +27,21 @@ export class Chart {
         width: 1.5,
         dash: dashed.includes(i) ? [6, 4] : undefined,
         spanGaps: true,
-        points: { show: false },
+        points: points ? { show: true, size: 7, fill: colors ? colors[i] : color(i) } : { show: false },
+        paths: points ? () => null : undefined,
       })),
     ];
+    const xAxis = { label: xLabel, incrs: logX ? undefined : WHOLE };
+    if (ticks) Object.assign(xAxis, { incrs: [1], values: (_u, splits) => splits.map((v) => ticks[Math.round(v)] ?? "") });
+    else if (points) xAxis.incrs = undefined; // values tried: any number
     this.plot = new window.uPlot(
       {
         width: this.width(),
         height: HEIGHT,
         series,
-        scales: { x: { time: false } },
-        // whole-number ticks: epochs and steps have no halves
-        axes: [{ label: xLabel, incrs: WHOLE }, { size: 60 }],
+        scales: { x: logX ? { time: false, distr: 3 } : { time: false } },
+        // whole-number ticks for epochs and steps: they have no halves
+        axes: [xAxis, { size: 60 }],
         legend: { live: true },
         cursor: { drag: { x: true, y: false } },
         hooks: { setSelect: [() => (this.zoomed = true)] },

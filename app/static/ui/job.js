@@ -57,6 +57,9 @@ class JobPage {
         h("a", { class: "button", id: "resubmit", href: `/ui/new?from=${job.id}` }, "Resubmit…"),
       ),
       h("p", { class: "mono muted" }, job.id),
+      job.sweep_id
+        ? h("p", { class: "trial-of", id: "trial-of" }, "A trial of ", h("a", { href: `/ui/sweeps/${job.sweep_id}` }, `sweep ${shortId(job.sweep_id)}`), ` with ${Object.entries(job.params || {}).map(([k, v]) => `${k}=${v}`).join(", ")}`)
+        : null,
       this.el.waiting,
       this.el.error,
       h("section", { class: "panel" }, h("h2", {}, "Epoch metrics"), this.el.charts, h("h2", {}, "Step loss"), this.el.steps),

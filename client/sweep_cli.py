@@ -68,6 +68,8 @@ def _watch(sweep: Sweep, every: float = 1.0) -> int:
                 live.update(leaderboard(sweep.data, sweep.trials()), refresh=True)
                 time.sleep(every)
             live.update(leaderboard(sweep.data, sweep.trials()), refresh=True)
+        if not console.is_terminal:
+            console.line()  # a pipe gets the last table without its final newline
     except KeyboardInterrupt:
         console.print(
             f"stopped watching; the sweep goes on: tfjobs sweep follow {sweep.id[:8]}", highlight=False

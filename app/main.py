@@ -19,6 +19,7 @@ from app.auth import Authenticate
 from app.core.broker import make_celery
 from app.core.config import Settings, get_settings
 from app.core.observability import ServiceMetrics
+from app.dispatcher import Dispatcher
 from app.docs import document_errors_and_security, mount_docs
 from app.errors import ServiceError, TooManyRequests, Unauthorized
 from app.reconciler import Reconciler
@@ -150,10 +151,10 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        reconciler = Reconciler(store, celery, settings)
-        reconciler.start()
+        loops = [Reconciler(store, celery, settings).start(), Dispatcher(store, celery, settings).start()]
         yield
-        reconciler.stop()
+        for loop in loops:
+            loop.stop()
 
     app = FastAPI(
         title="tfjobs",

@@ -1,32 +1,27 @@
-"""The reconciler: the store is the source of truth, the broker only a hint.
+"""The reconciler: the store is the source of truth, the broker only a carrier.
 
 Every few seconds (a quarter of the lease) it
 * re-queues running jobs whose lease ran out — their worker was killed, ran out of
-  memory or lost its node — and re-sends their message, so any worker resumes them
-  from their last checkpoint; after ``max_attempts`` *lost* attempts such a job fails
-  instead (a hand-back by a stopping worker is an attempt, for fencing, but no loss);
+  memory or lost its node — so the scheduler sends them to a free slot, where any worker
+  resumes them from their last checkpoint; after ``max_attempts`` *lost* attempts such a
+  job fails instead (a hand-back by a stopping worker is an attempt, for fencing, but no
+  loss);
 * moves every unfinished sweep on (app/sweeps/driver.py), in case the process that
-  should have done it was killed;
-* re-sends the message of jobs queued for longer than a lease when the broker's queue
-  holds fewer messages than there are queued jobs: if Redis restarted or was flushed,
-  the message is gone but the job is not; jobs merely waiting for a free worker keep
-  theirs and get no second one. A duplicate message is harmless anyway: claiming a job
-  is a conditional update, so only one delivery ever trains it.
+  should have done it was killed.
 
+Lost messages (a flushed or restarted Redis) are the dispatcher's: see app/scheduler.py.
 Each change is a conditional update, so several API processes can run it at once.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
-from datetime import timedelta
 
 from celery import Celery
 
-from app.core.broker import QUEUE, TaskName, queue_depth
 from app.core.config import Settings
+from app.core.periodic import Periodic
+from app.scheduler import dispatch
 from app.store import crud
 from app.store.db import Store
 from app.store.errors import LeaseLost
@@ -56,13 +51,9 @@ def _lost_message(
     )
 
 
-def reconcile_once(
-    store: Store, celery: Celery, settings: Settings, *, depth_of: Callable[[], int | None] | None = None
-) -> dict[str, int]:
-    """One pass; returns how many jobs it re-queued, failed and re-sent. ``depth_of``
-    overrides how the broker's queue depth is read (tests)."""
-    counts = {"requeued": 0, "failed": 0, "resent": 0}
-    requeued: list[str] = []
+def reconcile_once(store: Store, settings: Settings) -> dict[str, int]:
+    """One pass over expired leases; returns how many jobs it re-queued and failed."""
+    counts = {"requeued": 0, "failed": 0}
     now = utcnow()
     with store.session() as session:
         expired = [(j.id, j.attempts, j.worker_hostname) for j in crud.expired_leases(session, now=now)]
@@ -85,54 +76,21 @@ def reconcile_once(
                 crud.release_job(session, job_id=job_id, attempt=attempt, outcome=ATTEMPT_LOST)
             log.warning("job %s: the lease of attempt %d on %s expired; re-queued", job_id, attempt, host)
             counts["requeued"] += 1
-            requeued.append(job_id)
         except LeaseLost:
             continue  # another reconciler, or the worker itself, got there first
-    before = now - timedelta(seconds=settings.lease_seconds)
-    with store.session() as session:
-        stale = [j.id for j in crud.stale_queued(session, before=before)]
-        waiting = crud.count_all_queued(session) if stale else 0
-    if stale:
-        # Jobs waiting for a free worker still have their message in the queue: re-send only
-        # as many as the queue is short of (Redis flushed or restarted), oldest first.
-        depth = queue_depth(celery) if depth_of is None else depth_of()
-        missing = waiting - depth if depth is not None else len(stale)
-        stale = stale[: max(0, missing)]
-    stale += requeued
-    for job_id in dict.fromkeys(stale):
-        try:
-            celery.send_task(TaskName.TRAIN, kwargs={"job_id": job_id}, queue=QUEUE)
-        except Exception as err:  # the broker is down: try again next pass
-            log.warning("reconciler: cannot enqueue %s: %s", job_id, err)
-            continue
-        with store.session() as session:
-            crud.mark_enqueued(session, job_id=job_id)
-        counts["resent"] += 1
     return counts
 
 
-class Reconciler:
-    """Runs :func:`reconcile_once` in a daemon thread until stopped."""
+class Reconciler(Periodic):
+    """Runs :func:`reconcile_once` and the sweeps' safety pass in a daemon thread, then a
+    dispatch pass for whatever they put back in the queue."""
 
     def __init__(self, store: Store, celery: Celery, settings: Settings) -> None:
-        self.store, self.celery, self.settings = store, celery, settings
-        self.interval = max(0.5, settings.lease_seconds / 4)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="reconciler", daemon=True)
+        def work() -> None:
+            counts = reconcile_once(store, settings)
+            if any(counts.values()):
+                log.info("reconciler: %s", counts)
+                dispatch(store, celery, settings)
+            advance_all(store, celery, settings)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                counts = reconcile_once(self.store, self.celery, self.settings)
-                if any(counts.values()):
-                    log.info("reconciler: %s", counts)
-                advance_all(self.store, self.celery, self.settings)
-            except Exception as err:  # a store or broker outage: the next pass retries
-                log.warning("reconciler pass failed: %s", err)
+        super().__init__("reconciler", max(0.5, settings.lease_seconds / 4), work)

@@ -23,6 +23,7 @@ __all__ = [
     "MetricsPage",
     "PointPublic",
     "Progress",
+    "QueueInfo",
     "WorkerPublic",
 ]
 
@@ -36,6 +37,16 @@ class Progress(BaseModel):
 class ErrorPublic(BaseModel):
     type: str
     message: str
+
+
+class QueueInfo(BaseModel):
+    """Where a queued job stands (app/scheduler.py): ``ahead`` jobs start before it if no
+    more arrive; ``reason``: waiting for a worker | owner limit | waiting for a GPU worker
+    | starting (sent to a free worker)."""
+
+    position: int
+    ahead: int
+    reason: str
 
 
 class WorkerPublic(BaseModel):
@@ -83,6 +94,7 @@ class JobPublic(BaseModel):
     notice: str | None = None  # why a queued job is not starting, when a user must act (no worker)
     sweep_id: str | None = None  # a sweep's trial: its sweep and the values the search chose
     params: dict[str, Any] | None = None
+    queue: QueueInfo | None = None  # while queued: its place and why it waits
 
     @classmethod
     def of(cls, job: Job) -> JobPublic:

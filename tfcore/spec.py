@@ -147,6 +147,10 @@ FIELD_DOCS = {
     "and returns float32.",
     "name": "Optional name to find the run again (`GET /jobs?q=`); up to 64 characters.",
     "tags": "Optional tags to find the run again (`GET /jobs?tag=`); up to 10.",
+    "priority": "0–9: among your own queued jobs, higher starts first (equal: first come). "
+    "Between owners, fair share decides: the owner with the fewest running jobs goes next.",
+    "device": "`auto` (any worker, a GPU one preferred), `cpu` or `gpu` (waits for a GPU worker; "
+    "never runs on a CPU one).",
 }
 
 
@@ -207,6 +211,10 @@ class JobSpec(BaseModel):
     tags: list[Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:-]+$")]] = Field(
         default_factory=list, max_length=10
     )
+
+    # Not training settings either: where and when the scheduler starts it (app/scheduler.py).
+    priority: int = Field(default=0, ge=0, le=9)
+    device: Literal["auto", "cpu", "gpu"] = "auto"
 
     @field_validator("tags")
     @classmethod

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
+import socket
 from pathlib import Path
 
-from app.core.broker import QUEUE
 from app.core.config import get_settings
 
 
@@ -28,6 +29,12 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+    # This node's own queue (its processes share it): the scheduler sends a job here only
+    # when one of them is free (app/scheduler.py).
+    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())
+    queue = f"tfjobs-w-{host}-{os.getpid()}"
+    os.environ["TFJOBS_WORKER_QUEUE"] = queue
+
     from celery.signals import worker_ready
 
     from worker.celery_app import celery_app, warm_up
@@ -45,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
         f"--concurrency={args.concurrency}",
         f"--pool={'solo' if solo else 'prefork'}",
         "-Q",
-        QUEUE,
+        queue,
         f"--hostname=tfjobs-{os.getpid()}@%h",
     ]
     if get_settings().embedded_broker:  # the folder broker has no fanout for these

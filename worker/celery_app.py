@@ -12,14 +12,24 @@ from pathlib import Path
 
 from celery.signals import worker_process_init, worker_shutting_down
 
-from app.core.broker import QUEUE, TaskName, make_celery
+from app.core.broker import TaskName, make_celery
 from app.core.config import get_settings
 
-__all__ = ["celery_app", "train"]
+__all__ = ["QUEUE_VARIABLE", "celery_app", "train", "worker_queue"]
 
 log = logging.getLogger(__name__)
 
 celery_app = make_celery(get_settings())
+QUEUE_VARIABLE = "TFJOBS_WORKER_QUEUE"  # set by `python -m worker`, inherited by its processes
+
+
+def worker_queue() -> str:
+    """This worker node's own queue: the scheduler sends it only jobs it has a slot for."""
+    queue = os.environ.get(QUEUE_VARIABLE)
+    if not queue:
+        raise RuntimeError(f"{QUEUE_VARIABLE} is not set: start workers with `tfjobs worker`")
+    return queue
+
 
 _context = None
 _presence = None
@@ -56,8 +66,11 @@ def warm_up() -> None:
     for name in BUILTIN_DATASETS:  # imports scikit-learn and caches the built-ins now
         load_builtin(name)
 
-    def requeue(job_id: str) -> None:
-        celery_app.send_task(TaskName.TRAIN, kwargs={"job_id": job_id}, queue=QUEUE)
+    def dispatch() -> None:
+        from app.scheduler import dispatch as scheduler_pass
+
+        assert _context is not None
+        scheduler_pass(_context.store, celery_app, _context.settings)
 
     def advance_sweep(sweep_id: str) -> None:
         from app.sweeps.driver import advance
@@ -66,12 +79,21 @@ def warm_up() -> None:
         advance(_context.store, celery_app, _context.settings, sweep_id)
 
     _context = WorkerContext.create(
-        get_settings(), device=device.strip(), requeue=requeue, advance_sweep=advance_sweep
+        get_settings(),
+        device=device.strip(),
+        queue=worker_queue(),
+        kind="gpu" if gpus else "cpu",
+        dispatch=dispatch,
+        advance_sweep=advance_sweep,
     )
     global _presence
     from worker.presence import Presence
 
     _presence = Presence(_context).start()  # the API can now tell users a worker is there
+    try:
+        dispatch()  # a free slot now: queued jobs need not wait for the dispatcher's pass
+    except Exception as err:
+        log.warning("first scheduler pass failed (%s); the dispatcher will do it", err)
     log.info("worker %s ready on %s", os.getpid(), _context.device)
 
 

@@ -39,6 +39,8 @@ class Presence:
                 pid=os.getpid(),
                 device=self.ctx.device,
                 current_job=self.ctx.current_job,
+                queue=self.ctx.queue,
+                kind=self.ctx.kind,
             )
 
     def _run(self) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from app.core.config import Settings
 from app.store import crud
@@ -59,22 +60,16 @@ class WorkerContext:
     store: Store
     hostname: str
     device: str
-    requeue: Callable[[str], None] | None = None  # sends a job's message again
+    queue: str | None = None  # this worker's own queue: where the scheduler sends its jobs
+    kind: str = "cpu"  # what it runs jobs on: cpu or gpu
+    dispatch: Callable[[], None] | None = None  # a scheduler pass (a slot is free now)
     advance_sweep: Callable[[str], None] | None = None  # moves a sweep on once a trial ends
     current_job: str | None = None  # the job this worker is training (its heartbeat says so)
 
     @classmethod
-    def create(
-        cls,
-        settings: Settings,
-        *,
-        device: str,
-        requeue: Callable[[str], None] | None = None,
-        advance_sweep: Callable[[str], None] | None = None,
-    ) -> WorkerContext:
-        return cls(
-            settings, Store(settings.sqlalchemy_url), socket.gethostname(), device, requeue, advance_sweep
-        )
+    def create(cls, settings: Settings, *, device: str, **hooks: Any) -> WorkerContext:
+        """``hooks``: queue, kind, dispatch, advance_sweep (see the fields)."""
+        return cls(settings, Store(settings.sqlalchemy_url), socket.gethostname(), device, **hooks)
 
 
 #: Set when the worker is asked to stop (SIGTERM): the running job checkpoints and is
@@ -180,14 +175,18 @@ def _checkpoints_for(work: Path, attempt: int) -> Path:
     return folder
 
 
-def _requeue(ctx: WorkerContext, job_id: str) -> None:
-    """Sends the job's message again for prompt pick-up elsewhere (else the reconciler will)."""
-    if ctx.requeue is None:
-        return
+def _pass_on(ctx: WorkerContext, job_id: str | None = None) -> None:
+    """A scheduler pass now (a slot is free, or a job is back in the queue); ``job_id``: a
+    job sent here that this worker will not run, taken back first. Else the dispatcher's
+    next pass does it."""
     try:
-        ctx.requeue(job_id)
+        if job_id is not None:
+            with ctx.store.session() as session:
+                crud.take_back(session, job_id=job_id, queue=ctx.queue)
+        if ctx.dispatch is not None:
+            ctx.dispatch()
     except Exception as err:
-        log.warning("job %s: could not re-enqueue (%s); the reconciler will", job_id, err)
+        log.warning("scheduler pass after job %s failed (%s); the dispatcher will do it", job_id, err)
 
 
 def train_job(ctx: WorkerContext, job_id: str) -> str:
@@ -196,7 +195,7 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
         # A stopping worker starts nothing: claiming would cost the job an attempt only to
         # hand it back at once (often its own hand-back's message, delivered during shutdown).
         log.info("job %s: this worker is stopping; leaving the job to another worker", job_id)
-        _requeue(ctx, job_id)
+        _pass_on(ctx, job_id)
         return "skipped:worker_stopping"
     with ctx.store.session() as session:
         job = crud.claim_job(
@@ -205,19 +204,28 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
             hostname=ctx.hostname,
             device=ctx.device,
             lease_seconds=ctx.settings.lease_seconds,
+            queue=ctx.queue,
+            kind=ctx.kind,
         )
         if job is None:
             current = crud.get_job(session, job_id=job_id)
             state = current.status if current else "missing"
-            log.info("job %s is %s, not queued: not training it (duplicate delivery)", job_id, state)
-            return f"skipped:{state}"
-        spec = JobSpec.model_validate(job.spec, context={"max_epochs": job.spec.get("epochs", 1)})
-        attempt, last_seq, last_log_seq = job.attempts, job.last_seq, job.last_log_seq
-        reported_epoch = crud.last_epoch_point(session, job_id=job_id)
-        sweep_id, trial_number = job.sweep_id, job.trial_number
-        sweep = store_sweeps.get_sweep(session, sweep_id=sweep_id) if sweep_id else None
-        if sweep is not None:
-            session.expunge(sweep)
+            needs_gpu = current is not None and state == JobStatus.QUEUED and current.device_request == "gpu"
+        else:
+            spec = JobSpec.model_validate(job.spec, context={"max_epochs": job.spec.get("epochs", 1)})
+            attempt, last_seq, last_log_seq = job.attempts, job.last_seq, job.last_log_seq
+            reported_epoch = crud.last_epoch_point(session, job_id=job_id)
+            sweep_id, trial_number = job.sweep_id, job.trial_number
+            sweep = store_sweeps.get_sweep(session, sweep_id=sweep_id) if sweep_id else None
+            if sweep is not None:
+                session.expunge(sweep)
+    if job is None:
+        if needs_gpu:  # sent here by mistake (a stale message): a GPU worker must run it
+            log.warning("job %s asks for a GPU and this worker has none: passing it on", job_id)
+            _pass_on(ctx, job_id)
+            return "skipped:needs_gpu"
+        log.info("job %s is %s, not queued: not training it (duplicate delivery)", job_id, state)
+        return f"skipped:{state}"
 
     ctx.current_job = job_id
     try:
@@ -229,6 +237,7 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
         outcome = _train_claimed(ctx, job_id, spec, attempt, last_seq, last_log_seq, reported_epoch, pruning)
     finally:
         ctx.current_job = None
+    _pass_on(ctx)  # this slot is free (or the job is back in the queue): the next job now
     if sweep_id and ctx.advance_sweep is not None and outcome in FINAL_STATUSES:
         try:  # the next trials start now, not at the reconciler's next pass
             ctx.advance_sweep(sweep_id)
@@ -386,7 +395,5 @@ def _record_outcome(
     except LeaseLost:
         log.warning("job %s: attempt %d was replaced before it finished", job_id, attempt)
         return Outcome.LEASE_LOST
-    if status == Outcome.HANDED_BACK:
-        _requeue(ctx, job_id)
     log.info("job %s %s", job_id, status)
     return status

@@ -16,14 +16,14 @@ from kombu import Connection
 
 from app.core.config import Settings
 
-__all__ = ["TaskName", "broker_options", "make_celery", "ping_broker", "queue_depth"]
+__all__ = ["QUEUE", "TaskName", "broker_options", "make_celery", "ping_broker"]
 
 
 class TaskName(StrEnum):
     TRAIN = "tfjobs.train"
 
 
-QUEUE = "tfjobs"
+QUEUE = "tfjobs"  # the default queue; jobs go to each worker's own (app/scheduler.py)
 
 
 def broker_options(settings: Settings) -> tuple[str, dict[str, Any]]:
@@ -78,13 +78,3 @@ def ping_broker(settings: Settings, *, timeout: float = 2.0) -> None:
     url, transport_options = broker_options(settings)
     with Connection(url, transport_options=transport_options, connect_timeout=timeout) as connection:
         connection.ensure_connection(max_retries=1, timeout=timeout)
-
-
-def queue_depth(celery: Celery) -> int | None:
-    """Messages waiting in the job queue (not those a worker holds unacked); None if the
-    broker cannot say. A passive declare: it never creates the queue."""
-    try:
-        with celery.connection_for_write() as connection, connection.channel() as channel:
-            return int(channel.queue_declare(queue=QUEUE, passive=True).message_count)
-    except Exception:  # no such queue yet (no worker ever declared it), or the broker is down
-        return None

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     )
     max_attempts: int = Field(default=3, ge=1, description="tries before a job whose worker died fails")
     max_queued_per_owner: int = Field(default=100, ge=1, description="queued jobs per owner (429 beyond)")
+    dispatch_seconds: float = Field(
+        default=1.0, gt=0, description="how often the API's scheduler pass runs besides submits and job ends"
+    )
+    max_running_per_owner: int | None = Field(
+        default=None, ge=1, description="jobs of one owner running at once (default: no limit); the rest wait"
+    )
     max_sweep_trials: int = Field(default=200, ge=1, description="largest max_trials a sweep may ask for")
     max_sweep_concurrent: int = Field(
         default=8, ge=1, description="largest max_concurrent (trials queued or running at once) of a sweep"

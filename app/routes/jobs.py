@@ -12,13 +12,13 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from app.core.broker import QUEUE, TaskName
 from app.datasets import resolve_dataset
 from app.deps import CeleryDep, OwnerDep, SessionDep, SettingsDep, StoreDep
-from app.errors import Conflict, InvalidInput, TooManyRequests, Unavailable, UnsupportedMediaType
+from app.errors import Conflict, InvalidInput, TooManyRequests, UnsupportedMediaType
 from app.lookup import find_job
 from app.routes.workers import waiting_notice
-from app.schemas import AttemptPublic, JobPublic, JobsPublic
+from app.scheduler import QueuePlace, dispatch, queue_places
+from app.schemas import AttemptPublic, JobPublic, JobsPublic, QueueInfo
 from app.store import crud
 from app.store.tables import Job
 from tfcore.spec import JobSpec
@@ -78,7 +78,6 @@ def _request_hash(spec: JobSpec) -> str:
         415: {"description": "the body is not JSON"},
         429: {"description": "too many queued jobs"},
         422: {"description": "invalid spec"},
-        503: {"description": "broker down"},
     },
 )
 def create_job(
@@ -132,17 +131,37 @@ def create_job(
             if existing is None:
                 raise
             return _replay(existing, request_hash, response)
+    # The job is stored: it is the queue's now. The scheduler sends it when a slot is
+    # free — at once if one is; a broker that is down only delays it (the dispatcher retries).
     try:
-        celery.send_task(TaskName.TRAIN, kwargs={"job_id": job.id}, queue=QUEUE)
-    except Exception as err:  # the broker is down: take the job back, store nothing
-        log.warning("could not enqueue job %s: %s", job.id, err)
-        with store.session() as session:
-            session.delete(session.merge(job))
-        raise Unavailable("the job queue is unreachable; nothing was stored, try again") from None
+        dispatch(store, celery, settings)
+    except Exception as err:
+        log.warning(
+            "job %s stored; the scheduler pass after it failed (%s): the dispatcher retries", job.id, err
+        )
     response.headers["Location"] = f"/jobs/{job.id}"
     with store.session() as session:
-        notice = waiting_notice(session, settings, job.status)
-    return JobPublic.of(job).model_copy(update={"notice": notice})
+        fresh = crud.get_job(session, job_id=job.id)
+        assert fresh is not None
+        return _public(session, settings, fresh)
+
+
+def _public(session: Any, settings: Any, job: Job, places: dict[str, QueuePlace] | None = None) -> JobPublic:
+    """The job as the API shows it, with its place in the queue while it waits."""
+    public = JobPublic.of(job)
+    if job.status != JobStatus.QUEUED:
+        return public
+    if places is None:
+        places = queue_places(session, settings)
+    place = places.get(job.id)
+    return public.model_copy(
+        update={
+            "notice": waiting_notice(session, settings, job.status),
+            "queue": QueueInfo(position=place.position, ahead=place.ahead, reason=place.reason)
+            if place
+            else None,
+        }
+    )
 
 
 def _replay(job: Job, request_hash: str, response: Response) -> JobPublic:
@@ -176,8 +195,10 @@ def list_jobs(
     jobs, next_num = crud.list_jobs(
         session, owner=owner, status=status, limit=limit, before=int(cursor) if cursor else None, tag=tag, q=q
     )
+    places = queue_places(session, settings) if any(j.status == JobStatus.QUEUED for j in jobs) else {}
     return JobsPublic(
-        items=[JobPublic.of(j) for j in jobs], next_cursor=str(next_num) if next_num is not None else None
+        items=[_public(session, settings, j, places) for j in jobs],
+        next_cursor=str(next_num) if next_num is not None else None,
     )
 
 
@@ -190,8 +211,7 @@ def get_job(job_id: str, session: SessionDep, owner: OwnerDep, settings: Setting
     """
     job = find_job(session, job_id, owner)
     history = [AttemptPublic.of(a) for a in crud.list_attempts(session, job_id=job.id)]
-    notice = waiting_notice(session, settings, job.status)
-    return JobPublic.of(job).model_copy(update={"attempt_history": history, "notice": notice})
+    return _public(session, settings, job).model_copy(update={"attempt_history": history})
 
 
 @router.delete(

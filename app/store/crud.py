@@ -120,6 +120,8 @@ def create_job(
         request_hash=request_hash,
         name=spec.get("name"),
         tags="," + ",".join(spec["tags"]) + "," if spec.get("tags") else None,
+        priority=int(spec.get("priority") or 0),
+        device_request=spec.get("device") or "auto",
     )
     session.add(job)
     session.flush()
@@ -191,15 +193,28 @@ def request_cancel(session: Session, *, job: Job) -> Job:
 
 
 def claim_job(
-    session: Session, *, job_id: str, hostname: str, device: str, lease_seconds: float = 60.0
+    session: Session,
+    *,
+    job_id: str,
+    hostname: str,
+    device: str,
+    lease_seconds: float = 60.0,
+    queue: str | None = None,
+    kind: str = "cpu",
 ) -> Job | None:
     """Moves a queued job to running for this worker, with a lease; None if it is not
-    queued any more (running elsewhere, finished, cancelled): a duplicate message."""
+    queued any more (running elsewhere, finished, cancelled: a duplicate message), or it
+    asked for a GPU and this worker (``kind``) has none. ``queue``: the worker's own
+    queue, whose slot the job now holds (app/scheduler.py)."""
     now = utcnow()
+    allowed = [JobStatus.QUEUED]
+    condition = (Job.id == job_id) & Job.status.in_(allowed) & Job.cancel_requested.is_(False)
+    if kind != "gpu":
+        condition = condition & (Job.device_request != "gpu")
     changed = _rows_changed(
         session,
         update(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.QUEUED, Job.cancel_requested.is_(False))
+        .where(condition)
         .values(
             status=JobStatus.RUNNING,
             started_at=func.coalesce(Job.started_at, now),
@@ -207,6 +222,8 @@ def claim_job(
             worker_hostname=hostname,
             worker_device=device,
             lease_expires_at=now + timedelta(seconds=lease_seconds),
+            dispatched_to=func.coalesce(queue, Job.dispatched_to),
+            dispatched_at=func.coalesce(Job.dispatched_at, now),
         ),
     )
     if not changed:
@@ -217,6 +234,14 @@ def claim_job(
         Attempt(job_id=job_id, number=job.attempts, hostname=hostname, device=device, started_at=utcnow())
     )
     return job
+
+
+def take_back(session: Session, *, job_id: str, queue: str | None) -> None:
+    """A queued job sent to ``queue`` goes back to the scheduler (that worker will not run it)."""
+    condition = (Job.id == job_id) & (Job.status == JobStatus.QUEUED)
+    if queue is not None:
+        condition = condition & (Job.dispatched_to == queue)
+    session.execute(update(Job).where(condition).values(dispatched_to=None, dispatched_at=None))
 
 
 def is_cancel_requested(session: Session, *, job_id: str) -> bool:
@@ -300,7 +325,13 @@ def release_job(session: Session, *, job_id: str, attempt: int, outcome: str) ->
         session,
         update(Job)
         .where(_current(job_id, attempt))
-        .values(status=JobStatus.QUEUED, lease_expires_at=None, enqueued_at=now),
+        .values(
+            status=JobStatus.QUEUED,
+            lease_expires_at=None,
+            enqueued_at=now,
+            dispatched_to=None,  # back in the queue: the scheduler sends it again
+            dispatched_at=None,
+        ),
     )
     session.execute(
         update(Attempt)
@@ -610,7 +641,15 @@ def owner_of_token(session: Session, *, token: str) -> str | None:
 
 
 def beat(
-    session: Session, *, name: str, hostname: str, pid: int, device: str, current_job: str | None
+    session: Session,
+    *,
+    name: str,
+    hostname: str,
+    pid: int,
+    device: str,
+    current_job: str | None,
+    queue: str | None = None,
+    kind: str = "cpu",
 ) -> None:
     """A worker's heartbeat: creates its row or refreshes ``last_seen`` and its job."""
     now = utcnow()
@@ -626,6 +665,8 @@ def beat(
                 started_at=now,
                 last_seen=now,
                 current_job=current_job,
+                queue=queue,
+                kind=kind,
             )
         )
 

@@ -28,6 +28,7 @@ __all__ = [
     "Job",
     "LogLine",
     "MetricPoint",
+    "SchedulerState",
     "Sweep",
     "utcnow",
 ]
@@ -97,11 +98,21 @@ class Job(Base):
     sweep_id: Mapped[str | None] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"), index=True)
     trial_number: Mapped[int | None] = mapped_column(Integer)
     params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The scheduler's columns (app/scheduler.py): the spec's priority and device, and the
+    # worker queue the job was sent to (set from dispatch until the job ends; a slot it holds).
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    device_request: Mapped[str] = mapped_column(String(8), default="auto")
+    dispatched_to: Mapped[str | None] = mapped_column(String(300))
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         Index("ix_jobs_owner_idempotency", "owner", "idempotency_key", unique=True),
         # one job per trial, however often the sweep is advanced at once
         Index("ix_jobs_sweep_trial", "sweep_id", "trial_number", unique=True),
+        # the scheduler's reads: each owner's next job, and the slots each queue holds
+        Index("ix_jobs_waiting", "status", "owner", "priority", "num"),
+        Index("ix_jobs_dispatched", "dispatched_to", "status"),
+        Index("ix_jobs_owner_sent", "owner", "dispatched_at"),
     )
 
 
@@ -225,3 +236,16 @@ class Worker(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     current_job: Mapped[str | None] = mapped_column(String(32))
+    # Where the scheduler sends this process's jobs (its Celery node's own queue; a node
+    # with several processes shares one), and what it runs them on: cpu or gpu.
+    queue: Mapped[str | None] = mapped_column(String(300), index=True)
+    kind: Mapped[str] = mapped_column(String(8), default="cpu")
+
+
+class SchedulerState(Base):
+    """One row: dispatch passes lock it first, so two never choose for the same slot."""
+
+    __tablename__ = "scheduler"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    passes: Mapped[int] = mapped_column(BigInteger, default=0)

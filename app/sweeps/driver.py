@@ -5,10 +5,11 @@ even if the process that should have advanced it was killed).
 One pass, under the sweep's advance lease (one process at a time):
 1. tell the search how each finished trial did (succeeded → its value, pruned → pruned,
    failed or cancelled → failed);
-2. create trials as jobs until ``max_concurrent`` are queued or running or ``max_trials``
-   exist — each is the search's next ask, or a trial it handed out to a process that was
-   killed before making its job (adopted, so none is lost and none made twice: a job's
-   ``(sweep_id, trial_number)`` is unique);
+2. create trials as jobs (the scheduler starts them, fairly among owners) until
+   ``max_concurrent`` are queued or running or ``max_trials`` exist — each is the
+   search's next ask, or a trial it handed out to a process that was killed before making
+   its job (adopted, so none is lost and none made twice: a job's ``(sweep_id,
+   trial_number)`` is unique);
 3. end the sweep once every trial it will ever have has ended.
 """
 
@@ -21,8 +22,8 @@ from celery import Celery
 from optuna.trial import TrialState
 from sqlalchemy.exc import IntegrityError
 
-from app.core.broker import QUEUE, TaskName
 from app.core.config import Settings
+from app.scheduler import dispatch
 from app.store import crud
 from app.store import sweeps as store_sweeps
 from app.store.db import Store
@@ -76,6 +77,7 @@ def _advance(store: Store, celery: Celery, settings: Settings, sweep_id: str) ->
         values = store_sweeps.last_epoch_values(session, job_ids=finished, metric=sweep.metric)
     search = Search(settings.sqlalchemy_url, sweep)
     asked = search.trials()
+    created_before = len(jobs)
 
     for job_id, number, status in jobs:  # 1. what the search has not heard yet
         if status in FINAL_STATUSES and number is not None and not asked[number].state.is_finished():
@@ -96,16 +98,18 @@ def _advance(store: Store, celery: Celery, settings: Settings, sweep_id: str) ->
             else:
                 number, params = search.ask(n_asked)
                 n_asked += 1
-            if not _create_trial(store, celery, sweep, number, params):
+            if not _create_trial(store, sweep, number, params):
                 break  # another process made it: it advances from here
             active, created = active + 1, created + 1
             jobs.append(("", number, JobStatus.QUEUED))
 
     _settle(store, search, sweep, jobs)
+    if len(jobs) > created_before:
+        dispatch(store, celery, settings)  # the new trials start now if slots are free
 
 
-def _create_trial(store: Store, celery: Celery, sweep: Any, number: int, params: dict[str, Any]) -> bool:
-    """The trial's job, stored then sent; False if it already exists."""
+def _create_trial(store: Store, sweep: Any, number: int, params: dict[str, Any]) -> bool:
+    """The trial's job, stored (the scheduler sends it); False if it already exists."""
     spec = {**sweep.spec, **params}
     try:
         with store.session() as session:
@@ -121,10 +125,6 @@ def _create_trial(store: Store, celery: Celery, sweep: Any, number: int, params:
             job_id = job.id
     except IntegrityError:
         return False
-    try:
-        celery.send_task(TaskName.TRAIN, kwargs={"job_id": job_id}, queue=QUEUE)
-    except Exception as err:  # the job is stored: the reconciler re-sends queued jobs' messages
-        log.warning("sweep %s: trial %d stored but not sent yet: %s", sweep.id, number, err)
     log.info("sweep %s: trial %d is job %s with %s", sweep.id, number, job_id, params)
     return True
 

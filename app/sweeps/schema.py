@@ -20,8 +20,8 @@ from tfcore.spec import JobSpec
 __all__ = ["SEARCHABLE_EXCLUDED", "Dimension", "SweepRequest", "grid_size", "validate_sweep"]
 
 Primitive = str | int | float | bool | None
-# How people find a run, and which data it reads: not hyperparameters.
-SEARCHABLE_EXCLUDED = frozenset({"name", "tags", "dataset"})
+# How people find a run, which data it reads, where and when it runs: not hyperparameters.
+SEARCHABLE_EXCLUDED = frozenset({"name", "tags", "dataset", "priority", "device"})
 METRIC_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
 DEFAULT_TRIALS = 10  # random and TPE searches that name no max_trials
 

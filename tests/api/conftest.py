@@ -11,7 +11,8 @@ from app.main import create_app
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", max_upload_mb=1, max_epochs=100)
+    # dispatch_seconds: no background scheduler pass; a test runs its own (submits still do)
+    return Settings(data_dir=tmp_path / "data", max_upload_mb=1, max_epochs=100, dispatch_seconds=3600)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from app.scheduler import dispatch
 from app.store import crud
 from tests.api.conftest import MINIMAL
 
@@ -41,14 +42,36 @@ def test_submit_stores_enqueues_and_answers_201(client):
         "tags",
         "sweep_id",  # null: not a sweep's trial
         "params",
+        "queue",
     }
     assert job["sweep_id"] is None and job["params"] is None
-    (message,) = queued_messages(client)
-    assert message["headers"]["task"] == "tfjobs.train"
-    _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
-    assert kwargs == {"job_id": job["id"]}
+    assert queued_messages(client) == []  # no worker has a free slot: the store holds it
+    assert job["queue"] == {"position": 1, "ahead": 0, "reason": "waiting for a worker"}
     assert job["notice"].startswith("no worker is running")  # nothing runs a job in this test
     assert client.get(f"/jobs/{job['id']}").json() == {**job, "attempt_history": []}  # not started yet
+
+    worker_appears(client, "tfjobs-w-test-1")  # a worker with one free slot: the job goes there
+    dispatch(client.app_state.store, client.app_state.celery, client.app_state.settings)
+    (message,) = queued_messages(client)
+    assert message["headers"]["task"] == "tfjobs.train"
+    assert message["properties"]["delivery_info"]["routing_key"] == "tfjobs-w-test-1"
+    _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+    assert kwargs == {"job_id": job["id"]}
+    assert client.get(f"/jobs/{job['id']}").json()["queue"]["reason"] == "starting"
+
+
+def worker_appears(client, queue: str, kind: str = "cpu") -> None:
+    with client.app_state.store.session() as session:
+        crud.beat(
+            session,
+            name=f"{queue}:1",
+            hostname="test",
+            pid=1,
+            device="CPU",
+            current_job=None,
+            queue=queue,
+            kind=kind,
+        )
 
 
 @pytest.mark.parametrize(
@@ -142,14 +165,20 @@ def test_idempotency_key_returns_the_same_job(client):
     assert other.status_code == 409
 
 
-def test_broker_down_stores_nothing_and_says_503(client, monkeypatch):
+def test_with_the_broker_down_a_job_is_kept_and_sent_once_it_is_back(client, monkeypatch):
     def refuse(*args, **kwargs):
         raise ConnectionError("broker gone")
 
+    worker_appears(client, "tfjobs-w-test-1")
     monkeypatch.setattr(client.app_state.celery, "send_task", refuse)
     response = client.post("/jobs", json=MINIMAL)
-    assert response.status_code == 503 and "nothing was stored" in response.json()["detail"]
-    assert client.get("/jobs").json()["items"] == []
+    assert response.status_code == 201  # stored: the store is the queue
+    job = response.json()
+    assert job["status"] == "queued" and job["queue"]["reason"] == "waiting for a worker"
+    monkeypatch.undo()
+    sent = dispatch(client.app_state.store, client.app_state.celery, client.app_state.settings)
+    assert sent == [(job["id"], "tfjobs-w-test-1")]
+    assert len(queued_messages(client)) == 1
 
 
 def test_a_unique_id_prefix_finds_the_job_everywhere(client):

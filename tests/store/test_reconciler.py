@@ -1,5 +1,5 @@
-"""The reconciler's decisions against a real store; the broker is a recorder here (the real
-broker paths are covered by tests/chaos)."""
+"""The reconciler's decisions against a real store (sending jobs again is the scheduler's:
+tests/store/test_scheduler.py)."""
 
 from __future__ import annotations
 
@@ -14,14 +14,6 @@ from app.store import crud
 from app.store.db import Store, migrate
 from app.store.errors import LeaseLost
 from app.store.tables import Job, utcnow
-
-
-class RecordingBroker:
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    def send_task(self, name: str, *, kwargs: dict, queue: str) -> None:
-        self.sent.append(kwargs["job_id"])
 
 
 @pytest.fixture
@@ -51,15 +43,15 @@ def running_job(store: Store, *, earlier: tuple[str, ...] = (), lease_left: floa
     return job_id
 
 
-def test_an_expired_lease_is_requeued_and_resent(store):
+def test_an_expired_lease_is_requeued_for_the_scheduler(store):
     job_id = running_job(store, lease_left=-1)
     live = running_job(store, lease_left=60)
-    broker = RecordingBroker()
-    counts = reconcile_once(store, broker, Settings(max_attempts=3))
-    assert counts["requeued"] == 1 and broker.sent == [job_id]
+    counts = reconcile_once(store, Settings(max_attempts=3))
+    assert counts["requeued"] == 1
     with store.session() as session:
         job = crud.get_job(session, job_id=job_id)
         assert (job.status, job.attempts, job.lease_expires_at) == ("queued", 1, None)
+        assert job.dispatched_to is None  # its slot is free: the scheduler sends it again
         assert crud.get_job(session, job_id=live).status == "running"  # its lease is live
         # the next claim is attempt 2, and the stale attempt 1 can write nothing more
         assert crud.claim_job(session, job_id=job_id, hostname="node-8", device="CPU").attempts == 2
@@ -69,9 +61,8 @@ def test_an_expired_lease_is_requeued_and_resent(store):
 
 def test_after_max_lost_attempts_the_job_fails_saying_what_happened(store):
     job_id = running_job(store, earlier=("lost", "handed_back", "lost"), lease_left=-1)
-    broker = RecordingBroker()
-    counts = reconcile_once(store, broker, Settings(max_attempts=3))
-    assert counts["failed"] == 1 and broker.sent == []
+    counts = reconcile_once(store, Settings(max_attempts=3))
+    assert counts["failed"] == 1
     with store.session() as session:
         job = crud.get_job(session, job_id=job_id)
     assert job.status == "failed" and job.error_type == "worker_lost"
@@ -83,9 +74,8 @@ def test_hand_backs_do_not_count_towards_max_attempts(store):
     """One graceful stop (a hand-back) and then one crash: the job is re-queued, not failed,
     even though this is its third attempt and TFJOBS_MAX_ATTEMPTS is 3."""
     job_id = running_job(store, earlier=("handed_back", "handed_back"), lease_left=-1)
-    broker = RecordingBroker()
-    counts = reconcile_once(store, broker, Settings(max_attempts=3))
-    assert counts == {"requeued": 1, "failed": 0, "resent": 1} and broker.sent == [job_id]
+    counts = reconcile_once(store, Settings(max_attempts=3))
+    assert counts == {"requeued": 1, "failed": 0}
     with store.session() as session:
         job = crud.get_job(session, job_id=job_id)
         assert (job.status, job.attempts) == ("queued", 3)
@@ -94,44 +84,3 @@ def test_hand_backs_do_not_count_towards_max_attempts(store):
             "handed_back",
             "lost",
         ]
-
-
-def test_long_queued_jobs_are_resent_once_per_lease(store):
-    with store.session() as session:
-        old = crud.create_job(session, spec={}, epochs=1).id
-        fresh = crud.create_job(session, spec={}, epochs=1).id
-        session.execute(
-            update(Job).where(Job.id == old).values(enqueued_at=utcnow() - timedelta(seconds=120))
-        )
-    broker = RecordingBroker()
-    assert reconcile_once(store, broker, Settings(lease_seconds=60))["resent"] == 1
-    assert broker.sent == [old] and fresh not in broker.sent
-    assert reconcile_once(store, broker, Settings(lease_seconds=60))["resent"] == 0  # re-stamped
-
-
-def test_jobs_waiting_for_a_worker_are_not_resent_but_lost_messages_are(store, redis_url):
-    """No worker, five jobs queued for longer than a lease: their messages are in Redis, so
-    nothing is re-sent (it once sent one more per job every lease period); after a FLUSHDB
-    every one of them is re-sent, once."""
-    import redis
-
-    from app.core.broker import QUEUE, TaskName, make_celery, queue_depth
-
-    settings = Settings(broker_url=redis_url, lease_seconds=60)
-    celery = make_celery(settings)
-    ids = []
-    for _ in range(5):
-        with store.session() as session:
-            ids.append(crud.create_job(session, spec={}, epochs=1).id)
-        celery.send_task(TaskName.TRAIN, kwargs={"job_id": ids[-1]}, queue=QUEUE)
-    with store.session() as session:
-        session.execute(update(Job).values(enqueued_at=utcnow() - timedelta(seconds=120)))
-    assert queue_depth(celery) == 5
-    assert reconcile_once(store, celery, settings)["resent"] == 0
-    assert reconcile_once(store, celery, settings)["resent"] == 0
-    assert queue_depth(celery) == 5
-
-    redis.Redis.from_url(redis_url).flushdb()  # every message is gone; the jobs are not
-    assert reconcile_once(store, celery, settings)["resent"] == 5
-    assert queue_depth(celery) == 5
-    assert reconcile_once(store, celery, settings)["resent"] == 0  # re-stamped: not again

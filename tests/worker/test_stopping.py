@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from sqlalchemy import update
+
 from app.store import crud
+from app.store.tables import Job
 from worker.training import shutdown_requested, train_job
 
 
 def test_a_stopping_worker_claims_nothing_and_passes_the_job_on(ctx):
-    sent: list[str] = []
-    ctx.requeue = sent.append
+    passes: list[str] = []
+    ctx.queue = "tfjobs-w-stopping-1"
+    ctx.dispatch = lambda: passes.append("pass")
     with ctx.store.session() as session:
         job_id = crud.create_job(session, spec={"model_type": "mlp", "loss": "mse", "epochs": 2}, epochs=2).id
+        session.execute(update(Job).where(Job.id == job_id).values(dispatched_to="tfjobs-w-stopping-1"))
     shutdown_requested.set()
     try:
         assert train_job(ctx, job_id) == "skipped:worker_stopping"
@@ -20,4 +25,5 @@ def test_a_stopping_worker_claims_nothing_and_passes_the_job_on(ctx):
         job = crud.get_job(session, job_id=job_id)
         assert (job.status, job.attempts) == ("queued", 0)  # no attempt spent on it
         assert crud.attempt_outcomes(session, job_id=job_id) == []
-    assert sent == [job_id]  # another worker gets it at once
+        assert job.dispatched_to is None  # taken back from this worker's queue
+    assert passes == ["pass"]  # a scheduler pass at once: another worker gets it

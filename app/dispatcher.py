@@ -1,0 +1,24 @@
+"""The API's dispatcher loop: every ``TFJOBS_DISPATCH_SECONDS`` it takes back jobs whose
+message was lost or whose worker is gone, and runs a scheduler pass (app/scheduler.py).
+Passes also run on every submit and whenever a worker finishes a job or starts, so this
+loop only catches what those missed (a broker that was down, a worker that died)."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from app.core.config import Settings
+from app.core.periodic import Periodic
+from app.scheduler import dispatch, take_back_lost
+from app.store.db import Store
+
+__all__ = ["Dispatcher"]
+
+
+class Dispatcher(Periodic):
+    def __init__(self, store: Store, celery: Celery, settings: Settings) -> None:
+        def work() -> None:
+            take_back_lost(store, settings)
+            dispatch(store, celery, settings)
+
+        super().__init__("dispatcher", settings.dispatch_seconds, work)

@@ -10,13 +10,17 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 
 import httpx
 import pytest
 import redis
 
-from app.core.broker import QUEUE, TaskName, make_celery
+from app.core.broker import TaskName, make_celery
 from app.core.config import Settings
+from app.store import crud
+from app.store.db import Store
+from app.store.tables import utcnow
 from tests.conftest import REDIS_URL
 from tests.roundtrip import keras_reloads
 from tests.stack import LONG_JOB, Stack, running_stack, wait_until
@@ -132,6 +136,22 @@ def test_a_graceful_stop_then_a_crash_does_not_lose_the_job(tmp_path, redis_url)
         assert_trained_once_per_epoch(stack, job, tmp_path)
 
 
+def worker_queues(stack: Stack) -> list[str]:
+    """Each live worker's own queue, from the store (where the scheduler reads them)."""
+    store = Store(stack.env["TFJOBS_DATABASE_URL"])
+    try:
+        with store.session() as session:
+            return sorted(
+                {
+                    w.queue
+                    for w in crud.live_workers(session, since=utcnow() - timedelta(seconds=30))
+                    if w.queue
+                }
+            )
+    finally:
+        store.dispose()
+
+
 def test_a_message_delivered_twice_to_two_workers_trains_once(chaos_stack):
     stack = chaos_stack
     stack.start_worker(wait_ready=True)
@@ -139,8 +159,10 @@ def test_a_message_delivered_twice_to_two_workers_trains_once(chaos_stack):
     celery = make_celery(Settings(broker_url=stack.env["TFJOBS_BROKER_URL"]))
     with stack.client() as client:
         job_id = client.post("/jobs", json={**LONG, "epochs": 3}).json()["id"]
-        for _ in range(3):  # the same message again, as a broker redelivery would
-            celery.send_task(TaskName.TRAIN, kwargs={"job_id": job_id}, queue=QUEUE)
+        queues = worker_queues(stack)
+        assert len(queues) == 2
+        for queue in [*queues, queues[0]]:  # the same message again to both, as a redelivery would
+            celery.send_task(TaskName.TRAIN, kwargs={"job_id": job_id}, queue=queue)
         job = stack.wait_for_job(job_id, timeout=120)
         assert job["status"] == "succeeded" and job["attempts"] == 1
         time.sleep(1)

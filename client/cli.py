@@ -165,6 +165,13 @@ def submit(
                 f"{body.get('loss')}, {body.get('epochs')} epochs)",
                 highlight=False,
             )
+        place = job.data.get("queue")
+        if (
+            place
+            and not quiet
+            and (place["ahead"] > 0 or place["reason"] not in ("waiting for a worker", "starting"))
+        ):
+            console.print(f"  {queue_line(place)}", highlight=False)
         if follow:
             raise typer.Exit(_follow(job))
 
@@ -222,6 +229,14 @@ def _clock(seconds: float | None) -> str:
     return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
+def queue_line(queue: dict[str, Any]) -> str:
+    """``queued: 3 ahead (waiting for a worker)`` — a queued job's place, as the API gives it."""
+    if queue["reason"] == "starting":
+        return "queued: starting on a free worker"
+    ahead = queue["ahead"]
+    return f"queued: {ahead} job{'' if ahead == 1 else 's'} ahead ({queue['reason']})"
+
+
 def _follow(job: Job) -> int:
     """Live progress from the job's real state at the first frame: its status and epoch as
     the API reports them, then every point; a watcher refreshes the status while no point
@@ -250,6 +265,8 @@ def _follow(job: Job) -> int:
             return "running (starting)"
         if status == JobStatus.QUEUED and job.data.get("notice"):
             return "queued: no worker is running (start one: tfjobs worker)"
+        if status == JobStatus.QUEUED and job.data.get("queue"):
+            return queue_line(job.data["queue"])
         return str(status)
 
     try:

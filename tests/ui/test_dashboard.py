@@ -343,3 +343,18 @@ def test_the_sweep_page_follows_a_sweep_to_its_end_with_leaderboard_curves_and_p
     page.locator(f'tr[data-sweep="{sweep_id}"]').wait_for()
     page.goto(f"{up.url}/ui/jobs/{best['job_id']}")
     assert page.locator("#trial-of a").get_attribute("href") == f"/ui/sweeps/{sweep_id}"
+
+
+def test_queued_jobs_show_their_place_in_the_queue(up, page):
+    ids = [submit(up, {**LONG_JOB, "name": f"in-line-{i}"}) for i in range(3)]
+    try:
+        page.goto(up.url + "/ui/")
+        last = page.locator(f'tr[data-job="{ids[2]}"] .waiting')
+        last.wait_for()
+        assert "ahead · waiting for a worker" in last.inner_text()
+        page.goto(f"{up.url}/ui/jobs/{ids[2]}")
+        page.locator("#waiting").wait_for()
+        assert "ahead · waiting for a worker" in page.locator("#waiting").inner_text()
+    finally:
+        for job_id in ids:
+            httpx.post(f"{up.url}/jobs/{job_id}/cancel")

@@ -102,3 +102,12 @@ export function every(ms, fn) {
     clearTimeout(timer);
   };
 }
+
+// A queued job's place as the API gives it: "3 ahead · waiting for a worker".
+export function queueText(job) {
+  if (job.notice) return job.notice;
+  const place = job.queue;
+  if (!place) return "waiting for a worker";
+  if (place.reason === "starting") return "starting on a free worker";
+  return `${place.ahead} ahead · ${place.reason}`;
+}

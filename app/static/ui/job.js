@@ -3,7 +3,7 @@
 
 import { api, download, follow, token } from "./api.js";
 import { Chart } from "./charts.js";
-import { FINAL, bytes, duration, every, h, main, notice, progressBar, replace, shortId, statusBadge, when } from "./dom.js";
+import { FINAL, bytes, duration, every, h, main, notice, progressBar, queueText, replace, shortId, statusBadge, when } from "./dom.js";
 
 const STEP_POINTS = 2000; // per series, drawn from the server's downsampled history
 const MAX_LOG_LINES = 5000;
@@ -171,7 +171,7 @@ class JobPage {
     this.el.cancel.hidden = FINAL.has(job.status);
     this.el.cancel.disabled = false;
     this.el.waiting.hidden = job.status !== "queued";
-    this.el.waiting.textContent = job.notice || "Queued: waiting for a worker to take it.";
+    this.el.waiting.textContent = `Queued: ${queueText(job)}.`;
     this.el.error.hidden = !job.error;
     if (job.error) replace(this.el.error, h("h2", {}, "Failed: ", h("code", {}, job.error.type)), h("pre", { id: "error-message" }, job.error.message));
     const fact = (term, value) => [h("dt", {}, term), h("dd", {}, value)];

@@ -1,7 +1,7 @@
 // /ui/ — the caller's jobs, newest first, refreshed every two seconds without a reload.
 
 import { api } from "./api.js";
-import { duration, every, h, main, notice, number, progressBar, replace, shortId, statusBadge, when } from "./dom.js";
+import { duration, every, h, main, notice, number, progressBar, queueText, replace, shortId, statusBadge, when } from "./dom.js";
 
 const PAGE = 20;
 const STATUSES = ["queued", "running", "succeeded", "failed", "cancelled", "pruned"];
@@ -68,7 +68,7 @@ export async function showJobs() {
       },
     });
     const status = [statusBadge(job.status)];
-    if (job.status === "queued") status.push(h("span", { class: "waiting" }, job.notice || "waiting for a worker"));
+    if (job.status === "queued") status.push(h("span", { class: "waiting", "data-queue": job.queue ? String(job.queue.ahead) : "" }, queueText(job)));
     return h(
       "tr",
       { "data-job": job.id },

@@ -281,7 +281,8 @@ class Job:
         return self.client.get_json(f"/jobs/{self.id}/artifacts")["items"]
 
     def download(self, directory: str | Path, *, extract: bool = True) -> Path:
-        """Downloads every artifact into ``directory``, checking each sha256; unpacks
+        """Downloads every artifact into ``directory``, checking each sha256 and resuming
+        any file an earlier, interrupted call left half done; unpacks
         ``saved_model.tar.gz`` into ``directory/saved_model`` when ``extract``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -289,27 +290,51 @@ class Job:
         if not listing:
             raise ApiError(409, f"job {self.id} has no artifacts (status {self.refresh().status})")
         for artifact in listing:
-            target = directory / Path(artifact["name"]).name
-            digest = hashlib.sha256()
-            partial = target.with_name(target.name + ".part")
-            with self.client._http.stream("GET", f"/jobs/{self.id}/artifacts/{artifact['name']}") as r:
-                if r.status_code >= 400:
-                    r.read()
-                    raise ApiError(r.status_code, r.text)
-                with partial.open("wb") as out:
-                    for chunk in r.iter_bytes():
-                        digest.update(chunk)
-                        out.write(chunk)
-            if digest.hexdigest() != artifact["sha256"]:
-                partial.unlink()
-                raise ApiError(502, f"{artifact['name']} arrived corrupted (sha256 mismatch)")
-            partial.replace(target)
+            self._fetch(artifact, directory / Path(artifact["name"]).name)
         archive = directory / "saved_model.tar.gz"
         if extract and archive.exists():
             with tarfile.open(archive) as tar:
                 tar.extractall(directory, filter="data")  # refuses absolute paths and ../ tricks
         self._downloaded = directory
         return directory
+
+    def _fetch(self, artifact: dict[str, Any], target: Path, *, attempts: int = 5) -> None:
+        """One file, verified against its sha256. An interrupted transfer leaves
+        ``NAME.part``; the next try (here, or a later ``download``) asks only for the rest
+        (``Range``, with ``If-Range`` on the file's ETag so a changed file comes whole). A
+        file already there with the right sha256 is not fetched again."""
+        if target.is_file() and _sha256_of(target) == artifact["sha256"]:
+            return
+        partial = target.with_name(target.name + ".part")
+        path = f"/jobs/{self.id}/artifacts/{artifact['name']}"
+        for attempt in range(attempts):
+            have = partial.stat().st_size if partial.is_file() else 0
+            headers = {"Range": f"bytes={have}-", "If-Range": f'"{artifact["sha256"]}"'} if have else {}
+            try:
+                with self.client._http.stream("GET", path, headers=headers) as r:
+                    if r.status_code == 416:  # nothing more to send: the part is whole (or wrong)
+                        r.read()
+                    elif r.status_code >= 400:
+                        r.read()
+                        raise ApiError(r.status_code, r.text)
+                    else:
+                        mode = "ab" if r.status_code == 206 else "wb"  # 200: the whole file again
+                        with partial.open(mode) as out:
+                            for chunk in r.iter_bytes():
+                                out.write(chunk)
+            except httpx.TransportError:
+                if attempt == attempts - 1:
+                    raise ConnectionFailed(
+                        f"the download of {artifact['name']} broke off {attempts} times; "
+                        "run download again to resume it"
+                    ) from None
+                time.sleep(min(2.0, 0.2 * 2**attempt))
+                continue
+            break
+        if _sha256_of(partial) != artifact["sha256"]:
+            partial.unlink()
+            raise ApiError(502, f"{artifact['name']} arrived corrupted (sha256 mismatch); run download again")
+        partial.replace(target)
 
     def load_model(self, directory: str | Path | None = None) -> Any:
         """The trained Keras model (downloads first if needed). Imports TensorFlow."""
@@ -324,6 +349,14 @@ class Job:
         import tfcore  # noqa: F401 - registers tfcore's Keras objects for loading
 
         return keras.models.load_model(folder / "model.keras", safe_mode=True)
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _sse_events(lines: Iterator[str]) -> Iterator[tuple[str, str, str | None]]:

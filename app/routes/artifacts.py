@@ -32,7 +32,9 @@ def list_artifacts(job_id: str, session: SessionDep, owner: OwnerDep) -> Artifac
     response_class=FileResponse,
     responses={
         200: {"content": {"application/octet-stream": {}}},
+        206: {"description": "the requested byte range (`Range`), to resume a download"},
         404: {"description": "no such job or artifact"},
+        416: {"description": "a range beyond the file"},
     },
 )
 def download_artifact(
@@ -40,8 +42,10 @@ def download_artifact(
 ) -> FileResponse:
     """Download one of the job's files by its listed name.
 
-    The response has `Content-Length`; check the bytes against the listing's sha256.
-    Any name that is not listed is 404.
+    The response has `Content-Length` and `ETag` (the file's sha256, quoted); check the
+    bytes against the listing's sha256. `Range: bytes=N-` resumes an interrupted download
+    (206 with the rest); send `If-Range` with the ETag to get the whole file instead if it
+    changed. Any name that is not listed is 404.
     """
     job = find_job(session, job_id, owner)
     artifact = crud.get_artifact(session, job_id=job.id, name=name)
@@ -56,5 +60,7 @@ def download_artifact(
         path,
         filename=artifact.name,
         media_type="application/octet-stream",
-        headers={"X-Checksum-SHA256": artifact.sha256},
+        # The sha256 is the file's identity: a resumed download can ask for "the rest of
+        # exactly this file" (If-Range), which an mtime-based ETag could not promise.
+        headers={"X-Checksum-SHA256": artifact.sha256, "ETag": f'"{artifact.sha256}"'},
     )

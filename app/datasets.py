@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import IO, cast
@@ -19,6 +18,7 @@ from app.core.config import Settings
 from app.errors import InvalidInput, PayloadTooLarge
 from app.lookup import by_id_or_prefix
 from app.schemas import DatasetPublic
+from app.storage import open_storage
 from app.store import crud
 from app.store.tables import Dataset
 from tfcore.data import BUILTIN_DATASETS, load_file
@@ -129,14 +129,14 @@ def save_upload(
             ) from None
         with tmp.open("rb") as f:
             fmt = "npz" if f.read(2) == b"PK" else "csv"  # as load_file decided: by content
-        final = folder / f"{dataset_id}.{fmt}"
-        shutil.move(tmp, final)
+        key = f"{dataset_id}.{fmt}"
+        open_storage(settings, "datasets").put_file(key, tmp)  # checked whole: now kept
         return crud.create_dataset(
             session,
             id=dataset_id,
             owner=owner,
             name=Path(filename).name[:255] or "upload",
-            path=final.name,
+            path=key,
             format=fmt,
             rows=data.rows,
             features=data.features,

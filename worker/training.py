@@ -18,7 +18,6 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from app.core.config import Settings
@@ -29,9 +28,11 @@ from app.store.errors import LeaseLost
 from tfcore.data import BUILTIN_DATASETS, Dataset, load_builtin, load_file
 from tfcore.errors import DataError, TfcoreError
 from tfcore.export import pack_folder
+from tfcore.report import Reporter
 from tfcore.runner import JobResult, export_job, run_job
 from tfcore.spec import JobSpec
 from tfjobs import FINAL_STATUSES, JobStatus
+from worker.files import CheckpointUploads, JobFiles, dataset_file
 from worker.pruning import PruningReporter, TrialPruning
 from worker.reporter import StoreReporter
 
@@ -147,32 +148,11 @@ def load_dataset(ctx: WorkerContext, spec: JobSpec) -> Dataset:
         raise DataError(f"dataset {name!r} no longer exists")
     limits = ctx.settings.data_limits()
     return load_file(
-        ctx.settings.datasets_root / record.path,
+        dataset_file(ctx.settings, record.path, record.sha256),
         target=record.target if record.format == "csv" else None,
         name=record.name,
         limits=limits,
     )
-
-
-def _checkpoints_for(work: Path, attempt: int) -> Path:
-    """This attempt's checkpoint folder, seeded with the newest earlier attempt's checkpoints.
-
-    Each attempt writes only its own folder: a stale attempt that is still running
-    somewhere can never overwrite the checkpoints of the attempt that replaced it.
-    """
-    folder = work / "checkpoints" / f"attempt-{attempt}"
-    if not folder.exists():
-        earlier = sorted(
-            (
-                p
-                for p in (work / "checkpoints").glob("attempt-*")
-                if int(p.name.split("-")[1]) < attempt and (p / "checkpoint").exists()
-            ),
-            key=lambda p: int(p.name.split("-")[1]),
-        )
-        if earlier:
-            shutil.copytree(earlier[-1], folder)
-    return folder
 
 
 def _pass_on(ctx: WorkerContext, job_id: str | None = None) -> None:
@@ -246,7 +226,7 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
     if outcome in (JobStatus.SUCCEEDED, JobStatus.PRUNED) and not ctx.settings.keep_checkpoints:
         # Recorded as succeeded by this attempt, so no other attempt resumes from these:
         # the model is exported; the checkpoints only took disk (TFJOBS_KEEP_CHECKPOINTS=1 keeps them).
-        shutil.rmtree(ctx.settings.artifacts_root / job_id / "work" / "checkpoints", ignore_errors=True)
+        JobFiles(ctx.settings, job_id).drop_checkpoints()
     return outcome
 
 
@@ -273,6 +253,8 @@ def _train_claimed(
         tensorboard_dir=tensorboard_dir,
     )
     open_reporter: StoreReporter | None = reporter  # None once closed on the way to success
+    files_here = JobFiles(ctx.settings, job_id)
+    reporter_out: Reporter = reporter
     watcher = JobWatcher(ctx, job_id, attempt)
     status: Ending = JobStatus.FAILED
     summary, error, files = None, None, []
@@ -280,13 +262,15 @@ def _train_claimed(
         reporter.log(f"attempt {attempt} on {ctx.hostname} ({ctx.device})")
         dataset = load_dataset(ctx, spec)
         reporter.log(f"dataset {dataset.name!r}: {dataset.rows} rows × {dataset.features} features")
-        checkpoints = _checkpoints_for(work, attempt)
+        checkpoints = files_here.checkpoints_for(attempt)
+        if files_here.remote:
+            reporter_out = CheckpointUploads(reporter_out, files_here, checkpoints)
         pruned = pruning.pruned.is_set if pruning is not None else (lambda: False)
         result: JobResult = run_job(
             spec,
             dataset,
             workdir=work,
-            reporter=PruningReporter(reporter, pruning) if pruning is not None else reporter,
+            reporter=PruningReporter(reporter_out, pruning) if pruning is not None else reporter_out,
             should_stop=lambda: watcher.should_stop() or pruned(),
             resume=attempt > 1,
             checkpoint_dir=checkpoints,
@@ -320,6 +304,7 @@ def _train_claimed(
                 extra_files={TENSORBOARD_TAR: work / TENSORBOARD_TAR},
                 dataset=dataset_record(ctx, spec),
             )
+            files_here.publish(export_dir, list(digests))  # every file in storage, then listed
             files = [
                 {
                     "name": name,

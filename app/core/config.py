@@ -30,6 +30,21 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default sqlite:///DATA_DIR/tfjobs.db"
     )
+    storage_url: str | None = Field(
+        default=None,
+        description="where artifacts, checkpoints and uploads live: a folder, or s3://bucket/prefix "
+        "(default: the data dir's artifacts/ and datasets/)",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="an S3-compatible server (MinIO, Ceph, …); default: AWS S3"
+    )
+    s3_region: str | None = Field(default=None, description="the bucket's region (or AWS_DEFAULT_REGION)")
+    presign_seconds: int = Field(
+        default=300,
+        ge=10,
+        le=7 * 24 * 3600,
+        description="how long a presigned download URL (redirect=1) lives",
+    )
     broker_url: str | None = Field(
         default=None, description="redis://... ; default: a broker folder under DATA_DIR"
     )
@@ -102,6 +117,11 @@ class Settings(BaseSettings):
     @property
     def artifacts_root(self) -> Path:
         return (self.artifacts_dir or self.resolved_data_dir / "artifacts").expanduser().resolve()
+
+    @property
+    def cache_root(self) -> Path:
+        """This node's copies of stored files (datasets by sha256) when storage is elsewhere."""
+        return self.resolved_data_dir / "cache"
 
     def data_limits(self) -> DataLimits:
         """The dataset limits the API checks on upload and the worker again on load."""

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import FileResponse
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 
 from app.deps import OwnerDep, SessionDep, SettingsDep
 from app.errors import NotFound
 from app.lookup import find_job
 from app.schemas import ArtifactPublic, ArtifactsPublic
+from app.storage import Storage, open_storage
 from app.store import crud
 
 __all__ = ["router"]
@@ -33,34 +37,78 @@ def list_artifacts(job_id: str, session: SessionDep, owner: OwnerDep) -> Artifac
     responses={
         200: {"content": {"application/octet-stream": {}}},
         206: {"description": "the requested byte range (`Range`), to resume a download"},
+        307: {"description": "with `redirect=1` and S3 storage: a short-lived presigned URL"},
         404: {"description": "no such job or artifact"},
         416: {"description": "a range beyond the file"},
     },
 )
 def download_artifact(
-    job_id: str, name: str, session: SessionDep, owner: OwnerDep, settings: SettingsDep
-) -> FileResponse:
+    job_id: str,
+    name: str,
+    request: Request,
+    session: SessionDep,
+    owner: OwnerDep,
+    settings: SettingsDep,
+    redirect: Annotated[bool, Query(description="S3 storage: answer 307 to a presigned URL")] = False,
+) -> Response:
     """Download one of the job's files by its listed name.
 
     The response has `Content-Length` and `ETag` (the file's sha256, quoted); check the
     bytes against the listing's sha256. `Range: bytes=N-` resumes an interrupted download
     (206 with the rest); send `If-Range` with the ETag to get the whole file instead if it
-    changed. Any name that is not listed is 404.
+    changed. With S3 storage, `redirect=1` answers 307 to a presigned URL valid for
+    `TFJOBS_PRESIGN_SECONDS` (the owner is checked first). Any name not listed is 404.
     """
     job = find_job(session, job_id, owner)
     artifact = crud.get_artifact(session, job_id=job.id, name=name)
     if artifact is None:
         raise NotFound(f"job {job.id} has no artifact {name!r}")
-    # The path comes from the store (written by the worker), never from the request.
-    root = settings.artifacts_root
-    path = (root / artifact.path).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
-        raise NotFound(f"artifact {name!r} is missing from the artifact volume")
-    return FileResponse(
-        path,
-        filename=artifact.name,
-        media_type="application/octet-stream",
+    storage = open_storage(settings, "artifacts")
+    etag = f'"{artifact.sha256}"'
+    # The key comes from the store (written by the worker), never from the request.
+    local = storage.local_path(artifact.path)
+    if local is not None:
+        if not local.is_file():
+            raise NotFound(f"artifact {name!r} is missing from the artifact storage")
         # The sha256 is the file's identity: a resumed download can ask for "the rest of
         # exactly this file" (If-Range), which an mtime-based ETag could not promise.
-        headers={"X-Checksum-SHA256": artifact.sha256, "ETag": f'"{artifact.sha256}"'},
-    )
+        return FileResponse(
+            local,
+            filename=artifact.name,
+            media_type="application/octet-stream",
+            headers={"X-Checksum-SHA256": artifact.sha256, "ETag": etag},
+        )
+    if redirect:
+        url = storage.presign(artifact.path, settings.presign_seconds)
+        return RedirectResponse(url or request.url.path, status_code=307)
+    return ranged(storage, artifact.path, artifact.size, etag, request, filename=artifact.name)
+
+
+def ranged(storage: Storage, key: str, size: int, etag: str, request: Request, *, filename: str) -> Response:
+    """The object (or the single range asked for) streamed from storage, with the headers
+    FileResponse sends for a local file."""
+    headers = {
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "X-Checksum-SHA256": etag.strip('"'),
+        "Content-Disposition": f'attachment; filename="{filename}"',
+    }
+    wanted = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    if wanted and (if_range is None or if_range == etag):
+        match = re.fullmatch(r"bytes=(\d+)-(\d*)", wanted.strip())
+        if match is None:
+            return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+        start = int(match.group(1))
+        end = min(int(match.group(2)) + 1 if match.group(2) else size, size)
+        if start >= size or end <= start:
+            return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+        headers |= {"Content-Range": f"bytes {start}-{end - 1}/{size}", "Content-Length": str(end - start)}
+        return StreamingResponse(
+            storage.read(key, start, end),
+            status_code=206,
+            media_type="application/octet-stream",
+            headers=headers,
+        )
+    headers["Content-Length"] = str(size)
+    return StreamingResponse(storage.read(key), media_type="application/octet-stream", headers=headers)

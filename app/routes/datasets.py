@@ -12,6 +12,7 @@ from app.deps import OwnerDep, SettingsDep, StoreDep
 from app.errors import Conflict
 from app.lookup import find_dataset
 from app.schemas import DatasetPublic
+from app.storage import open_storage
 from app.store import crud
 
 __all__ = ["router"]
@@ -76,9 +77,9 @@ def delete_dataset(dataset_id: str, store: StoreDep, owner: OwnerDep, settings: 
                 f"dataset {dataset.id} is used by {len(users)} queued or running job(s) "
                 f"({', '.join(u[:8] for u in users[:5])}); let them finish or cancel them first"
             )
-        path = settings.datasets_root / dataset.path
+        key = dataset.path
         session.delete(dataset)
-    path.unlink(missing_ok=True)
+    open_storage(settings, "datasets").delete(key)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -19,6 +19,7 @@ from app.lookup import find_job
 from app.routes.workers import waiting_notice
 from app.scheduler import QueuePlace, dispatch, queue_places
 from app.schemas import AttemptPublic, JobPublic, JobsPublic, QueueInfo
+from app.storage import open_storage
 from app.store import crud
 from app.store.tables import Job
 from tfcore.spec import JobSpec
@@ -227,7 +228,8 @@ def delete_job(job_id: str, store: StoreDep, owner: OwnerDep, settings: Settings
             raise Conflict(f"job {job.id} is {job.status}; cancel it first, then delete it")
         full_id = job.id
         crud.delete_job(session, job=job)
-    shutil.rmtree(settings.artifacts_root / full_id, ignore_errors=True)
+    open_storage(settings, "artifacts").delete_prefix(full_id)  # artifacts and checkpoints
+    shutil.rmtree(settings.artifacts_root / full_id, ignore_errors=True)  # this node's scratch
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -186,6 +186,14 @@ def _stop(children: list[subprocess.Popen[bytes]], grace: float = 20.0) -> None:
             child.wait()
 
 
+@app.command()
+def migrate() -> None:
+    """Bring the store's schema up to date (TFJOBS_DATABASE_URL), then exit: what a
+    deployment runs once before the API and workers (the API also does it at start)."""
+    _migrate()
+    typer.echo("tfjobs: the store's schema is up to date")
+
+
 def _migrate() -> None:
     """Brings the configured store's schema up to date, quietly (Alembic logs at INFO)."""
     import logging

@@ -7,4 +7,4 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN pip install "moto[server]>=5.0" && useradd --create-home --uid 10002 s3
 USER s3
 EXPOSE 5000
-CMD ["moto_server", "-H", "0.0.0.0", "-p", "5000"]
+CMD ["moto_server", "-H", "0.0.0.0", "-p", "5000"]   # compose's s3 service also creates its bucket

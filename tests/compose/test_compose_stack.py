@@ -121,3 +121,29 @@ def test_two_worker_containers_run_two_jobs_at_once(compose):
 def test_the_gpu_profile_is_a_valid_configuration(compose):
     config = compose.run("--profile", "gpu", "config", "--format", "json").stdout
     assert '"worker-gpu"' in config and '"nvidia"' in config
+
+
+def test_the_s3_profile_serves_every_file_from_the_bucket(compose, tmp_path):
+    """``--profile s3`` (COMPOSE_PROFILES) with the storage URL set: a job's files are read
+    back from the bucket even after the worker's local copies are gone."""
+    settings = {
+        "COMPOSE_PROFILES": "s3",
+        "TFJOBS_STORAGE_URL": "s3://tfjobs/compose",
+        "TFJOBS_S3_ENDPOINT_URL": "http://s3:5000",
+        "AWS_ACCESS_KEY_ID": "tfjobs",
+        "AWS_SECRET_ACCESS_KEY": "tfjobs-secret",
+    }
+    with compose_stack("tfjobs-s3", **settings) as stack, stack.client() as client:
+        job = client.submit(model_type="mlp", loss="mse", epochs=3).wait(timeout=300)
+        gone = stack.exec("worker", "sh", "-c", f"rm -rf /artifacts/{job.id}")
+        assert gone.returncode == 0, gone.stderr
+        folder = job.download(tmp_path / "model")  # every sha256 checked: from the bucket
+        listed = stack.exec(
+            "api",
+            "python",
+            "-c",
+            "from app.core.config import Settings; from app.storage import open_storage; "
+            f"print(open_storage(Settings(), 'artifacts').list('{job.id}/'))",
+        )
+    assert (folder / "model.keras").is_file()
+    assert f"{job.id}/artifacts-1/model.keras" in listed.stdout, listed.stdout + listed.stderr

@@ -134,6 +134,38 @@ def test_series_columns_come_from_the_database_with_nulls_where_a_value_is_missi
         ]  # exact; NaN is null
 
 
+def test_a_stored_point_reads_back_as_exactly_the_contracts_json(store):
+    """PostgreSQL writes points with COPY and splices each payload by hand; SQLite through
+    the ORM: both must give the byte-identical Point JSON, non-finite values as null."""
+    job_id = new_job(store)
+    points = [
+        {
+            "seq": 1,
+            "kind": "step",
+            "epoch": 1,
+            "step": 7,
+            "time": utcnow(),
+            "values": {"loss": 0.1 + 0.2, "lr": 1e-3},
+        },
+        {
+            "seq": 2,
+            "kind": "epoch",
+            "epoch": 1,
+            "step": 8,
+            "time": utcnow(),
+            "values": {"loss": float("inf"), "val_loss": 2.5},
+        },
+    ]
+    with store.session() as session:
+        crud.append_points(session, job_id=job_id, points=points)
+    with store.session() as session:
+        stored = crud.read_point_payloads(session, job_id=job_id, after=0, limit=10)
+        objects = crud.read_points(session, job_id=job_id, after=0, limit=10)
+    assert [payload for _, payload in stored] == [crud.point_payload(p) for p in points]
+    assert '"loss":null' in stored[1][1]
+    assert objects[1].values == {"loss": None, "val_loss": 2.5} and objects[0].time.tzinfo is not None
+
+
 def test_a_seq_is_never_stored_twice(store):
     job_id = new_job(store)
     point = {"seq": 1, "kind": "epoch", "epoch": 1, "step": 1, "time": utcnow(), "values": {}}

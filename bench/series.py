@@ -34,6 +34,19 @@ def timed(client: httpx.Client, path: str, params: dict, runs: int) -> tuple[flo
     return median(latencies), size
 
 
+def read_all_pages(client: httpx.Client, job_id: str) -> tuple[float, int]:
+    """Every point of the job through the cursor pages, as a client reads a whole history."""
+    started, after, size = time.perf_counter(), 0, 0
+    while True:
+        response = client.get(f"/jobs/{job_id}/metrics", params={"after": after, "limit": 1000})
+        response.raise_for_status()
+        page = response.json()
+        size += len(response.content)
+        if not page["points"]:
+            return time.perf_counter() - started, size
+        after = page["next"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=100_000)
@@ -58,6 +71,14 @@ def main() -> None:
             page, page_bytes = timed(
                 client, f"/jobs/{job_id}/metrics", {"after": 0, "limit": 1000}, args.runs
             )
+            # every point, as columns (no downsampling): the "whole series" read
+            whole, whole_bytes = timed(
+                client,
+                f"/jobs/{job_id}/metrics/series",
+                {"kind": "step", "names": "loss", "max_points": 100_000},
+                max(3, args.runs // 3),
+            )
+            pages, pages_bytes = read_all_pages(client, job_id)
     print(f"{steps:,} step points; median of {args.runs} requests each\n")
     print("| request | median | bytes |")
     print("| --- | ---: | ---: |")
@@ -66,6 +87,9 @@ def main() -> None:
         f"| {series * 1000:.1f} ms | {series_bytes:,} |"
     )
     print(f"| reference: one page of 1,000 points | {page * 1000:.1f} ms | {page_bytes:,} |")
+    label = f"whole series, loss, all {steps:,} step points as columns"
+    print(f"| {label} | {whole * 1000:.1f} ms | {whole_bytes:,} |")
+    print(f"| reference: every point, paging 1,000 at a time | {pages * 1000:.1f} ms | {pages_bytes:,} |")
     print(f"\nthe series costs {series / page:.1f} pages' time and replaces {steps // 1000} pages")
 
 

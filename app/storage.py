@@ -11,6 +11,7 @@ store (the listing) last, since an object store has no rename.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Iterator
@@ -210,10 +211,14 @@ class ObjectStorage:
 def open_storage(settings: Any, area: str) -> Storage:
     """The storage of ``area`` (``artifacts`` or ``datasets``) for these settings."""
     if settings.storage_url and settings.storage_url.startswith("s3://"):
-        return ObjectStorage(
-            f"{settings.storage_url.rstrip('/')}/{area}",
-            endpoint=settings.s3_endpoint_url,
-            region=settings.s3_region,
+        return _bucket(
+            f"{settings.storage_url.rstrip('/')}/{area}", settings.s3_endpoint_url, settings.s3_region
         )
     root = Path(settings.storage_url) / area if settings.storage_url else None
     return LocalStorage(root or (settings.artifacts_root if area == "artifacts" else settings.datasets_root))
+
+
+@functools.cache
+def _bucket(url: str, endpoint: str | None, region: str | None) -> ObjectStorage:
+    """One client (and its connection pool) per bucket and process, not one per request."""
+    return ObjectStorage(url, endpoint=endpoint, region=region)

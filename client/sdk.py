@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from client.errors import ApiError, ConnectionFailed, JobFailed
+from client.resource import Resource
 from client.sweeps import Sweeps
 from tfjobs import FINAL_STATUSES, JobStatus
 
@@ -186,35 +187,21 @@ class Datasets:
         self._client.request("DELETE", f"/datasets/{dataset_id}")
 
 
-class Job:
+class Job(Resource):
     """A job on the server; ``data`` is its last-read JSON (see ``refresh``)."""
 
+    collection = "/jobs"
+
     def __init__(self, client: Client, data: dict[str, Any]) -> None:
-        self.client, self.data = client, data
+        super().__init__(client, data)
         self._downloaded: Path | None = None
-
-    @property
-    def id(self) -> str:
-        return self.data["id"]
-
-    @property
-    def status(self) -> str:
-        return self.data["status"]
 
     def __repr__(self) -> str:
         return f"Job({self.id!r}, status={self.status!r})"
 
-    def refresh(self) -> Job:
-        self.data = self.client.get_json(f"/jobs/{self.id}")
-        return self
-
     def wait(self, timeout: float | None = None, *, poll: float = 0.5) -> Job:
         """Blocks until the job ends; raises :class:`JobFailed` unless it succeeded."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.refresh().status not in FINAL_STATUSES:
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"job {self.id} still {self.status} after {timeout}s")
-            time.sleep(poll)
+        self._wait_final(FINAL_STATUSES, timeout, poll)
         if self.status != JobStatus.SUCCEEDED:
             raise JobFailed(self)
         return self

@@ -10,13 +10,13 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from client.errors import SweepFailed
+from client.resource import Resource
 
 if TYPE_CHECKING:
     from client.sdk import Client, Job
@@ -59,34 +59,17 @@ class Sweeps:
                 return
 
 
-class Sweep:
+class Sweep(Resource):
     """A sweep on the server; ``data`` is its last-read JSON (see ``refresh``)."""
 
-    def __init__(self, client: Client, data: dict[str, Any]) -> None:
-        self.client, self.data = client, data
-
-    @property
-    def id(self) -> str:
-        return self.data["id"]
-
-    @property
-    def status(self) -> str:
-        return self.data["status"]
+    collection = "/sweeps"
 
     def __repr__(self) -> str:
         return f"Sweep({self.id!r}, status={self.status!r}, counts={self.data.get('counts')})"
 
-    def refresh(self) -> Sweep:
-        self.data = self.client.get_json(f"/sweeps/{self.id}")
-        return self
-
     def wait(self, timeout: float | None = None, *, poll: float = 1.0) -> Sweep:
         """Blocks until every trial has ended; raises :class:`SweepFailed` unless it succeeded."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.refresh().status not in FINAL_SWEEP_STATUSES:
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"sweep {self.id} still {self.status} after {timeout}s")
-            time.sleep(poll)
+        self._wait_final(FINAL_SWEEP_STATUSES, timeout, poll)
         if self.status != "succeeded":
             raise SweepFailed(self.id, self.status, self.data.get("counts") or {})
         return self

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +25,7 @@ from app.docs import document_errors_and_security, mount_docs
 from app.errors import ServiceError, TooManyRequests, Unauthorized
 from app.reconciler import Reconciler
 from app.routes import artifacts, datasets, health, jobs, progress, sweeps, workers
+from app.scheduler import QueueView
 from app.store import crud
 from app.store.db import Store, migrate
 from app.streams import Feeds
@@ -151,6 +153,10 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The sync handlers' thread pool (anyio's default: 40). Their work is mostly Python
+        # holding the GIL: under 50 clients 40 threads took 5.4 ms of CPU a request against
+        # 4.6 ms with 4, and more latency (docs/benchmarks.md §5).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         loops = [Reconciler(store, celery, settings).start(), Dispatcher(store, celery, settings).start()]
         yield
         for loop in loops:
@@ -169,6 +175,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.state.store = store
     app.state.celery = celery
     app.state.metrics = ServiceMetrics(store, settings)
+    app.state.queue_view = QueueView()
     app.state.feeds = Feeds(store, page=settings.page_limit, max_per_owner=settings.max_streams_per_owner)
 
     for module in (jobs, progress, artifacts, datasets, sweeps, workers, health):

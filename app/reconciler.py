@@ -6,6 +6,7 @@ Every few seconds (a quarter of the lease) it
   resumes them from their last checkpoint; after ``max_attempts`` *lost* attempts such a
   job fails instead (a hand-back by a stopping worker is an attempt, for fencing, but no
   loss);
+* forgets workers silent for an hour (requests only read the workers table);
 * moves every unfinished sweep on (app/sweeps/driver.py), in case the process that
   should have done it was killed.
 
@@ -16,6 +17,7 @@ Each change is a conditional update, so several API processes can run it at once
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from celery import Celery
 
@@ -34,6 +36,7 @@ __all__ = ["Reconciler", "reconcile_once"]
 log = logging.getLogger(__name__)
 
 
+WORKER_FORGOTTEN = timedelta(hours=1)  # a worker row silent this long is deleted
 ATTEMPT_LOST = "lost"  # an attempt whose worker stopped answering (its lease ran out)
 
 
@@ -56,6 +59,7 @@ def reconcile_once(store: Store, settings: Settings) -> dict[str, int]:
     counts = {"requeued": 0, "failed": 0}
     now = utcnow()
     with store.session() as session:
+        crud.prune_workers(session, before=now - WORKER_FORGOTTEN)
         expired = [(j.id, j.attempts, j.worker_hostname) for j in crud.expired_leases(session, now=now)]
     for job_id, attempt, host in expired:
         try:

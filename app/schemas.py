@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel
+from starlette.responses import Response
 
 from app.store.tables import Artifact, Attempt, Dataset, Job, LogLine
 from tfcore.spec import Task
@@ -25,7 +26,18 @@ __all__ = [
     "Progress",
     "QueueInfo",
     "WorkerPublic",
+    "json_response",
 ]
+
+
+def json_response(
+    model: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """``model`` as JSON, encoded once by pydantic's compiled serializer. Hot handlers
+    return this instead of the model: FastAPI would validate the model against the
+    route's ``response_model`` again and then encode it (that route keeps the model for
+    its OpenAPI description)."""
+    return Response(model.__pydantic_serializer__.to_json(model), status_code, headers, "application/json")
 
 
 class Progress(BaseModel):

@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     max_sweep_concurrent: int = Field(
         default=8, ge=1, description="largest max_concurrent (trials queued or running at once) of a sweep"
     )
+    api_threads: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="threads per API process for the store's blocking calls (more only contend for the GIL)",
+    )
     max_streams_per_owner: int = Field(
         default=100, ge=1, description="open SSE streams per owner and API process (429 beyond)"
     )

@@ -13,12 +13,12 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from app.datasets import resolve_dataset
-from app.deps import CeleryDep, OwnerDep, SessionDep, SettingsDep, StoreDep
+from app.deps import OwnerDep, SessionDep, SettingsDep, StoreDep, caller
 from app.errors import Conflict, InvalidInput, TooManyRequests, UnsupportedMediaType
 from app.lookup import find_job
 from app.routes.workers import waiting_notice
-from app.scheduler import QueuePlace, dispatch, queue_places
-from app.schemas import AttemptPublic, JobPublic, JobsPublic, QueueInfo
+from app.scheduler import dispatch
+from app.schemas import AttemptPublic, JobPublic, JobsPublic, QueueInfo, json_response
 from app.storage import open_storage
 from app.store import crud
 from app.store.tables import Job
@@ -85,13 +85,8 @@ def create_job(
     *,
     request: Request,
     body: Annotated[Any, Body()] = None,
-    response: Response,
-    store: StoreDep,
-    settings: SettingsDep,
-    celery: CeleryDep,
-    owner: OwnerDep,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
-) -> JobPublic:
+) -> Response:
     """Submit a training job.
 
     The body is a job spec (see the JobSpec schema; the minimal one is the example). The job
@@ -99,6 +94,10 @@ def create_job(
     `Idempotency-Key` header to make retries safe: the same key and body return the same
     job, the same key with another body is 409.
     """
+    # The service's parts come from the app, not as dependencies: solving them is a large
+    # share of this route's cost (app/deps.py).
+    state, owner = request.app.state, caller(request)
+    store, settings, celery = state.store, state.settings, state.celery
     require_json(request.headers.get("content-type"))
     spec = validate_spec(body, max_epochs=settings.max_epochs)
     request_hash = _request_hash(spec)
@@ -106,7 +105,7 @@ def create_job(
         if idempotency_key:
             existing = crud.find_job_by_key(session, owner=owner, idempotency_key=idempotency_key)
             if existing is not None:
-                return _replay(existing, request_hash, response)
+                return _replay(existing, request_hash)
         dataset = resolve_dataset(session, spec, owner=owner, settings=settings)
         if dataset is not None and spec.dataset != dataset.id:  # a name or prefix: store the id
             spec = spec.model_copy(update={"dataset": dataset.id})
@@ -131,7 +130,7 @@ def create_job(
             existing = crud.find_job_by_key(session, owner=owner, idempotency_key=idempotency_key or "")
             if existing is None:
                 raise
-            return _replay(existing, request_hash, response)
+            return _replay(existing, request_hash)
     # The job is stored: it is the queue's now. The scheduler sends it when a slot is
     # free — at once if one is; a broker that is down only delays it (the dispatcher retries).
     try:
@@ -140,44 +139,44 @@ def create_job(
         log.warning(
             "job %s stored; the scheduler pass after it failed (%s): the dispatcher retries", job.id, err
         )
-    response.headers["Location"] = f"/jobs/{job.id}"
     with store.session() as session:
         fresh = crud.get_job(session, job_id=job.id)
         assert fresh is not None
-        return _public(session, settings, fresh)
+        (public,) = _public(session, request, [fresh])
+        return json_response(public, status.HTTP_201_CREATED, {"Location": f"/jobs/{job.id}"})
 
 
-def _public(session: Any, settings: Any, job: Job, places: dict[str, QueuePlace] | None = None) -> JobPublic:
-    """The job as the API shows it, with its place in the queue while it waits."""
-    public = JobPublic.of(job)
-    if job.status != JobStatus.QUEUED:
+def _public(session: Any, request: Request, jobs: list[Job]) -> list[JobPublic]:
+    """The jobs as the API shows them; a waiting one with its place in the queue, and a
+    notice when no worker is alive to take it (both read once for all of ``jobs``)."""
+    public = [JobPublic.of(job) for job in jobs]
+    waiting = [job.id for job in jobs if job.status == JobStatus.QUEUED]
+    if not waiting:
         return public
-    if places is None:
-        places = queue_places(session, settings)
-    place = places.get(job.id)
-    return public.model_copy(
-        update={
-            "notice": waiting_notice(session, settings, job.status),
-            "queue": QueueInfo(position=place.position, ahead=place.ahead, reason=place.reason)
-            if place
-            else None,
-        }
-    )
+    settings = request.app.state.settings
+    places = request.app.state.queue_view.places(session, settings, waiting)
+    notice = waiting_notice(session, settings, JobStatus.QUEUED)
+    for i, job in enumerate(public):
+        if job.status != JobStatus.QUEUED:
+            continue
+        place = places.get(job.id)
+        queue = QueueInfo(position=place.position, ahead=place.ahead, reason=place.reason) if place else None
+        public[i] = job.model_copy(update={"notice": notice, "queue": queue})
+    return public
 
 
-def _replay(job: Job, request_hash: str, response: Response) -> JobPublic:
+def _replay(job: Job, request_hash: str) -> Response:
     if job.request_hash != request_hash:
         raise Conflict("this Idempotency-Key was already used with a different job spec")
-    response.headers["Location"] = f"/jobs/{job.id}"
-    return JobPublic.of(job)
+    return json_response(JobPublic.of(job), status.HTTP_201_CREATED, {"Location": f"/jobs/{job.id}"})
 
 
 @router.get("", response_model=JobsPublic)
 def list_jobs(
     *,
+    request: Request,
     session: SessionDep,
     owner: OwnerDep,
-    settings: SettingsDep,
     status: JobStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
@@ -196,23 +195,25 @@ def list_jobs(
     jobs, next_num = crud.list_jobs(
         session, owner=owner, status=status, limit=limit, before=int(cursor) if cursor else None, tag=tag, q=q
     )
-    places = queue_places(session, settings) if any(j.status == JobStatus.QUEUED for j in jobs) else {}
     return JobsPublic(
-        items=[_public(session, settings, j, places) for j in jobs],
+        items=_public(session, request, jobs),
         next_cursor=str(next_num) if next_num is not None else None,
     )
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses={404: {"description": "no such job"}})
-def get_job(job_id: str, session: SessionDep, owner: OwnerDep, settings: SettingsDep) -> JobPublic:
+def get_job(job_id: str, request: Request) -> Response:
     """One job: status, progress, summary, error, worker, and its attempt history.
 
     `{job_id}` may be any unique prefix of the id (at least 6 characters). A queued job
     with no live worker carries a `notice` saying so.
     """
-    job = find_job(session, job_id, owner)
-    history = [AttemptPublic.of(a) for a in crud.list_attempts(session, job_id=job.id)]
-    return _public(session, settings, job).model_copy(update={"attempt_history": history})
+    # Only the request: no dependencies to solve, one thread hop (see app/deps.py).
+    with request.app.state.store.session() as session:
+        job = find_job(session, job_id, caller(request))
+        history = [AttemptPublic.of(a) for a in crud.list_attempts(session, job_id=job.id)]
+        (public,) = _public(session, request, [job])
+        return json_response(public.model_copy(update={"attempt_history": history}))
 
 
 @router.delete(

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from app.deps import OwnerDep, SessionDep, SettingsDep
+from app.deps import OwnerDep, SessionDep, SettingsDep, caller
 from app.errors import BadRequest
 from app.lookup import find_job
 from app.schemas import LogLinePublic, LogsPage, MetricsPage
@@ -30,21 +30,16 @@ Limit = Annotated[int | None, Query(ge=1, le=10_000, description="page size (cap
     response_class=Response,
     responses={200: {"model": MetricsPage, "content": {"application/json": {}}}},
 )
-def read_metrics(
-    job_id: str,
-    session: SessionDep,
-    owner: OwnerDep,
-    settings: SettingsDep,
-    after: After = 0,
-    limit: Limit = None,
-) -> Response:
+def read_metrics(job_id: str, request: Request, after: After = 0, limit: Limit = None) -> Response:
     """A page of points after the cursor, as a MetricsPage. The hot path of every dashboard:
     points are stored pre-serialized, so the page is assembled, not encoded."""
-    # Status first, points second: a final status guarantees the page below is complete.
-    job = find_job(session, job_id, owner)
-    rows = crud.read_point_payloads(
-        session, job_id=job.id, after=after, limit=min(limit or settings.page_limit, settings.page_limit)
-    )
+    settings = request.app.state.settings  # no dependencies to solve: see app/deps.py
+    with request.app.state.store.session() as session:
+        # Status first, points second: a final status guarantees the page below is complete.
+        job = find_job(session, job_id, caller(request))
+        rows = crud.read_point_payloads(
+            session, job_id=job.id, after=after, limit=min(limit or settings.page_limit, settings.page_limit)
+        )
     head = json.dumps({"job_id": job.id, "status": job.status})[:-1]
     body = f'{head},"points":[{",".join(p for _, p in rows)}],"next":{rows[-1][0] if rows else after}}}'
     return Response(body, media_type="application/json")

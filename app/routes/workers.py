@@ -31,9 +31,12 @@ class WorkerStatus(BaseModel):
     last_seen: datetime
 
 
+def _alive_since(settings: Settings) -> datetime:
+    return utcnow() - timedelta(seconds=MISSED_BEATS * settings.worker_heartbeat_seconds)
+
+
 def live_workers(session: Session, settings: Settings) -> list[Worker]:
-    since = utcnow() - timedelta(seconds=MISSED_BEATS * settings.worker_heartbeat_seconds)
-    return crud.live_workers(session, since=since)
+    return crud.live_workers(session, since=_alive_since(settings))
 
 
 @router.get("", response_model=list[WorkerStatus])
@@ -59,6 +62,6 @@ def list_workers(session: SessionDep, owner: OwnerDep, settings: SettingsDep) ->
 
 def waiting_notice(session: Session, settings: Settings, status: str) -> str | None:
     """What a queued job is waiting for, when it is something a user must fix."""
-    if status == "queued" and not live_workers(session, settings):
+    if status == "queued" and not crud.any_live_worker(session, since=_alive_since(settings)):
         return NO_WORKER
     return None

@@ -62,7 +62,9 @@ __all__ = [
     "ids_with_prefix",
     "list_datasets",
     "list_tokens",
+    "any_live_worker",
     "live_workers",
+    "prune_workers",
     "beat",
     "forget_worker",
     "revoke_tokens",
@@ -704,8 +706,17 @@ def forget_worker(session: Session, *, name: str) -> None:
 
 
 def live_workers(session: Session, *, since: datetime) -> list[Worker]:
-    """Workers heard from since ``since``, by host and pid; older rows are pruned."""
-    session.execute(delete(Worker).where(Worker.last_seen < since - timedelta(hours=1)))
+    """Workers heard from since ``since``, by host and pid. A read: requests call it."""
     return list(
         session.scalars(select(Worker).where(Worker.last_seen >= since).order_by(Worker.hostname, Worker.pid))
     )
+
+
+def any_live_worker(session: Session, *, since: datetime) -> bool:
+    return session.execute(select(Worker.name).where(Worker.last_seen >= since).limit(1)).first() is not None
+
+
+def prune_workers(session: Session, *, before: datetime) -> int:
+    """Forget workers silent since ``before`` (the reconciler's job, not a request's: a
+    delete in a read would take SQLite's write lock on every GET)."""
+    return cast(CursorResult[Any], session.execute(delete(Worker).where(Worker.last_seen < before))).rowcount

@@ -13,10 +13,19 @@ import pytest
 from sqlalchemy import text, update
 
 from app.core.config import Settings
-from app.scheduler import GPU_REASON, LIMIT_REASON, WORKER_REASON, dispatch, queue_places, take_back_lost
+from app.reconciler import reconcile_once
+from app.scheduler import (
+    GPU_REASON,
+    LIMIT_REASON,
+    WORKER_REASON,
+    QueueView,
+    dispatch,
+    queue_places,
+    take_back_lost,
+)
 from app.store import crud
 from app.store.db import Store, migrate
-from app.store.tables import Job, utcnow
+from app.store.tables import Job, Worker, utcnow
 from tfjobs import JobStatus
 
 
@@ -181,6 +190,47 @@ def test_queue_places_count_down_as_jobs_start(store):
     with store.session() as session:
         places = queue_places(session, SETTINGS)
     assert [places[j].ahead for j in jobs[2:]] == [0, 1]
+
+
+def test_queue_places_of_a_long_queue_mix_owners_fairly(store):
+    # Two owners, 300 and 2 jobs: hers interleave with his, then his tail runs in order
+    # (the "last owner waiting" shortcut must give the rule's own order).
+    his = [submit(store, "bob") for _ in range(300)]
+    hers = [submit(store, "alice") for _ in range(2)]
+    with store.session() as session:
+        places = queue_places(session, SETTINGS)
+    order = sorted(places, key=lambda j: places[j].ahead)
+    assert order[:4] == [his[0], hers[0], his[1], hers[1]] and order[4:] == his[2:]
+
+
+def test_the_queue_view_reuses_a_deep_queues_places_for_a_moment_only(store):
+    view = QueueView(max_age=60, deep=3)
+    jobs = [submit(store, "alice") for _ in range(3)]
+    with store.session() as session:
+        first = view.places(session, SETTINGS, jobs)
+        assert view.places(session, SETTINGS, jobs) is first  # deep and fresh: shared
+        newer = submit(store, "alice")  # not in it: computed afresh
+        second = view.places(session, SETTINGS, [newer])
+        assert second is not first and second[newer].ahead == 3
+    shallow = QueueView(max_age=60, deep=100)
+    with store.session() as session:
+        assert shallow.places(session, SETTINGS, jobs) is not shallow.places(session, SETTINGS, jobs)
+    view.max_age = 0
+    with store.session() as session:
+        assert view.places(session, SETTINGS, jobs) is not second  # too old
+
+
+def test_a_read_of_the_workers_never_deletes_and_the_reconciler_forgets_silent_ones(store):
+    worker(store, "q1")
+    with store.session() as session:
+        session.execute(update(Worker).values(last_seen=utcnow() - timedelta(hours=2)))
+    worker(store, "q2")
+    with store.session() as session:
+        assert len(crud.live_workers(session, since=utcnow() - timedelta(days=1))) == 2
+        assert len(crud.live_workers(session, since=utcnow() - timedelta(days=1))) == 2  # still
+    reconcile_once(store, SETTINGS)
+    with store.session() as session:
+        assert [w.queue for w in crud.live_workers(session, since=utcnow() - timedelta(days=1))] == ["q2"]
 
 
 def test_jobs_of_a_gone_worker_or_a_lost_message_are_taken_back(store):

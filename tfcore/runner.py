@@ -24,6 +24,7 @@ from tfcore.models import build_model
 from tfcore.report import Reporter
 from tfcore.spec import JobSpec
 from tfcore.train import LoopConfig, StopReason, Trainer, build_loss, build_optimizer, fit
+from tfcore.warm import TrainerCache, architecture_key, copy_state
 
 __all__ = ["JobResult", "N_EXAMPLES", "export_job", "prepare_trainer", "run_job"]
 
@@ -42,6 +43,15 @@ class JobResult:
     example_inputs: np.ndarray
     spec: JobSpec
     dataset: dict[str, object] = field(default_factory=dict)  # Dataset.describe(), for the manifest
+    trainer: Trainer | None = None
+    cache: TrainerCache | None = None
+
+    def release(self) -> None:
+        """Hands the trainer back to its cache, for the next job of its architecture:
+        call once the model is exported (or not needed). Safe to call twice."""
+        if self.cache is not None and self.trainer is not None:
+            self.cache.give(self.trainer.key, self.trainer)
+        self.trainer = self.cache = None
 
     @property
     def final_metrics(self) -> dict[str, float]:
@@ -69,28 +79,45 @@ def prepare_trainer(
     *,
     jit_compile: bool = False,
     strategy: tf.distribute.Strategy | None = None,
+    cache: TrainerCache | None = None,
 ) -> Trainer:
     """Seeds everything and builds the spec's model, fitted to the training data's scale:
     Normalization adapted on ``train_x``, the head scaled to ``train_y``. Everything is
-    created under the distribution strategy (``choose_strategy()`` unless given)."""
+    created under the distribution strategy (``choose_strategy()`` unless given).
+
+    With a ``cache``, a trainer of the same architecture is reused when there is one: the
+    fresh model's and a fresh optimizer's values are copied into it (tfcore/warm.py), so
+    it starts exactly where the fresh one would, with its functions already traced. Give
+    it back with ``cache.give(trainer.key, trainer)`` when the job is done with it."""
     keras.utils.set_random_seed(spec.seed)
     strategy = strategy or choose_strategy()
+    target_mean = float(np.mean(train_y, dtype=np.float64))
+    target_std = float(np.std(train_y, dtype=np.float64)) or 1.0
     with strategy.scope():
-        model = build_model(
-            spec,
-            train_x.shape[1],
-            target_mean=float(np.mean(train_y, dtype=np.float64)),
-            target_std=float(np.std(train_y, dtype=np.float64)) or 1.0,
-        )
+        model = build_model(spec, train_x.shape[1], target_mean=target_mean, target_std=target_std)
         model.normalization.adapt(train_x)
-        return Trainer(
+        optimizer = build_optimizer(spec)
+        key = architecture_key(
+            spec, train_x.shape[1], model.target_mean, model.target_std, strategy.num_replicas_in_sync
+        )
+        warm = cache.take(key) if cache is not None and not jit_compile else None
+        if warm is not None:
+            optimizer.build(model.trainable_variables)
+            if copy_state(model.variables, warm.model.variables) and copy_state(
+                optimizer.variables, warm.optimizer.variables
+            ):
+                warm.reset_metrics()
+                return warm
+        trainer = Trainer(
             model,
             loss=build_loss(spec),
-            optimizer=build_optimizer(spec),
+            optimizer=optimizer,
             metrics=build_metrics(spec.metric_names, threshold=spec.threshold),
             jit_compile=jit_compile,
             strategy=strategy,
         )
+        trainer.key = key
+        return trainer
 
 
 def run_job(
@@ -103,6 +130,7 @@ def run_job(
     resume: bool = False,
     export_dir: Path | None = None,
     checkpoint_dir: Path | None = None,
+    cache: TrainerCache | None = None,
     **loop_overrides: Any,
 ) -> JobResult:
     """Train ``spec`` on ``dataset``; if it was not cancelled, export into ``export_dir``.
@@ -111,17 +139,26 @@ def run_job(
     ``resume=True`` training continues from the latest one there and runs only the
     remaining epochs. With no
     ``export_dir`` nothing is exported; call :func:`export_job` later.
+
+    With a ``cache`` the trainer may be a reused one (see :func:`prepare_trainer`); the
+    result holds it until :meth:`JobResult.release` (called here after an export into
+    ``export_dir``).
     """
     _check_task(spec, dataset)
     train, validation = split(dataset, validation_split=spec.validation_split, seed=spec.seed)
-    trainer = prepare_trainer(spec, train.x, train.y)
+    trainer = prepare_trainer(spec, train.x, train.y, cache=cache)
     config = LoopConfig.from_spec(
         spec, checkpoint_dir=checkpoint_dir or Path(workdir) / "checkpoints", resume=resume, **loop_overrides
     )
     kwargs: dict[str, Any] = {"reporter": reporter}
     if should_stop is not None:
         kwargs["should_stop"] = should_stop
-    result = fit(trainer, (train.x, train.y), (validation.x, validation.y), config, **kwargs)
+    try:
+        result = fit(trainer, (train.x, train.y), (validation.x, validation.y), config, **kwargs)
+    except BaseException:
+        if cache is not None:  # its variables are re-initialised when it is next taken
+            cache.give(trainer.key, trainer)
+        raise
 
     job = JobResult(
         result.history,
@@ -132,9 +169,13 @@ def run_job(
         validation.x[:N_EXAMPLES],
         spec,
         dataset.describe(),
+        trainer,
+        cache,
     )
-    if export_dir is not None and result.stop_reason != "cancelled":
-        export_job(job, Path(export_dir))
+    if export_dir is not None:
+        if result.stop_reason != "cancelled":
+            export_job(job, Path(export_dir))
+        job.release()
     return job
 
 

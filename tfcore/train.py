@@ -168,6 +168,7 @@ class Trainer:
         self.val_loss = keras.metrics.Mean(name="val_loss")
         self.val_metrics = [m.__class__.from_config(m.get_config()) for m in metrics]
         self.trace_counts = {"train_chunk": 0, "evaluate": 0}
+        self.key = ""  # its architecture, when a TrainerCache may reuse it (tfcore/warm.py)
         self.optimizer.build(model.trainable_variables)
         self.train_chunk = tf.function(self._train_chunk)
         self.evaluate_dataset = tf.function(self._evaluate_dataset)

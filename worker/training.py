@@ -16,7 +16,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -31,6 +31,7 @@ from tfcore.export import pack_folder
 from tfcore.report import Reporter
 from tfcore.runner import JobResult, export_job, run_job
 from tfcore.spec import JobSpec
+from tfcore.warm import TrainerCache
 from tfjobs import FINAL_STATUSES, JobStatus
 from worker.files import CheckpointUploads, JobFiles, dataset_file
 from worker.pruning import PruningReporter, TrialPruning
@@ -66,6 +67,9 @@ class WorkerContext:
     dispatch: Callable[[], None] | None = None  # a scheduler pass (a slot is free now)
     advance_sweep: Callable[[str], None] | None = None  # moves a sweep on once a trial ends
     current_job: str | None = None  # the job this worker is training (its heartbeat says so)
+    # Built trainers of recent architectures: a sweep's next trial or a resubmit skips
+    # building and tracing its compiled functions again (tfcore/warm.py).
+    trainers: TrainerCache = field(default_factory=TrainerCache)
 
     @classmethod
     def create(cls, settings: Settings, *, device: str, **hooks: Any) -> WorkerContext:
@@ -258,6 +262,7 @@ def _train_claimed(
     watcher = JobWatcher(ctx, job_id, attempt)
     status: Ending = JobStatus.FAILED
     summary, error, files = None, None, []
+    result: JobResult | None = None
     try:
         reporter.log(f"attempt {attempt} on {ctx.hostname} ({ctx.device})")
         dataset = load_dataset(ctx, spec)
@@ -266,7 +271,7 @@ def _train_claimed(
         if files_here.remote:
             reporter_out = CheckpointUploads(reporter_out, files_here, checkpoints)
         pruned = pruning.pruned.is_set if pruning is not None else (lambda: False)
-        result: JobResult = run_job(
+        result = run_job(
             spec,
             dataset,
             workdir=work,
@@ -277,6 +282,7 @@ def _train_claimed(
             already_reported_epoch=reported_epoch,
             report_every_steps=ctx.settings.report_every_steps,
             report_every_seconds=ctx.settings.report_every_seconds,
+            cache=ctx.trainers,
         )
         if watcher.lease_lost.is_set():
             status = Outcome.LEASE_LOST
@@ -328,6 +334,8 @@ def _train_claimed(
         if open_reporter is not None:
             open_reporter.log(traceback.format_exc(limit=5), level="error")
     finally:
+        if result is not None:
+            result.release()  # exported or not needed: the next job of its architecture may take it
         watcher.stop()
         if error is not None and open_reporter is not None:
             open_reporter.log(f"failed: {error[1]}", level="error")

@@ -154,7 +154,7 @@ def _public(session: Any, request: Request, jobs: list[Job]) -> list[JobPublic]:
     if not waiting:
         return public
     settings = request.app.state.settings
-    places = request.app.state.queue_view.places(session, settings, waiting)
+    places = request.app.state.queue_view.places(session, settings)
     notice = waiting_notice(session, settings, JobStatus.QUEUED)
     for i, job in enumerate(public):
         if job.status != JobStatus.QUEUED:

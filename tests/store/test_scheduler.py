@@ -203,21 +203,20 @@ def test_queue_places_of_a_long_queue_mix_owners_fairly(store):
     assert order[:4] == [his[0], hers[0], his[1], hers[1]] and order[4:] == his[2:]
 
 
-def test_the_queue_view_reuses_a_deep_queues_places_for_a_moment_only(store):
+def test_the_queue_view_recomputes_a_deep_queue_at_most_once_a_moment(store):
     view = QueueView(max_age=60, deep=3)
     jobs = [submit(store, "alice") for _ in range(3)]
     with store.session() as session:
-        first = view.places(session, SETTINGS, jobs)
-        assert view.places(session, SETTINGS, jobs) is first  # deep and fresh: shared
-        newer = submit(store, "alice")  # not in it: computed afresh
-        second = view.places(session, SETTINGS, [newer])
+        first = view.places(session, SETTINGS)
+        assert [first[j].ahead for j in jobs] == [0, 1, 2]
+        newer = submit(store, "alice")
+        assert view.places(session, SETTINGS) is first  # deep and recent: shared, without the newcomer
+        view.max_age = 0
+        second = view.places(session, SETTINGS)  # too old: computed afresh
         assert second is not first and second[newer].ahead == 3
     shallow = QueueView(max_age=60, deep=100)
     with store.session() as session:
-        assert shallow.places(session, SETTINGS, jobs) is not shallow.places(session, SETTINGS, jobs)
-    view.max_age = 0
-    with store.session() as session:
-        assert view.places(session, SETTINGS, jobs) is not second  # too old
+        assert shallow.places(session, SETTINGS) is not shallow.places(session, SETTINGS)  # always exact
 
 
 def test_a_read_of_the_workers_never_deletes_and_the_reconciler_forgets_silent_ones(store):

@@ -137,7 +137,7 @@ class StoreReporter:
                 "epoch": point.epoch,
                 "step": point.step,
                 "time": at,
-                "values": {k: (v if v == v and abs(v) != float("inf") else None) for k, v in values.items()},
+                "values": values,  # the store writes a non-finite one as null
             }
         )
         if point.kind == "epoch" and self._tensorboard_dir is not None:

@@ -135,8 +135,9 @@ def test_series_columns_come_from_the_database_with_nulls_where_a_value_is_missi
 
 
 def test_a_stored_point_reads_back_as_exactly_the_contracts_json(store):
-    """PostgreSQL writes points with COPY and splices each payload by hand; SQLite through
-    the ORM: both must give the byte-identical Point JSON, non-finite values as null."""
+    """Points are written past the ORM (COPY on PostgreSQL, executemany on SQLite), each
+    payload spliced by hand: both must give the byte-identical Point JSON, non-finite
+    values as null, and times that read back exactly."""
     job_id = new_job(store)
     points = [
         {
@@ -164,6 +165,7 @@ def test_a_stored_point_reads_back_as_exactly_the_contracts_json(store):
     assert [payload for _, payload in stored] == [crud.point_payload(p) for p in points]
     assert '"loss":null' in stored[1][1]
     assert objects[1].values == {"loss": None, "val_loss": 2.5} and objects[0].time.tzinfo is not None
+    assert [o.time for o in objects] == [p["time"] for p in points]  # to the microsecond
 
 
 def test_a_seq_is_never_stored_twice(store):

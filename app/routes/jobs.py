@@ -211,7 +211,8 @@ def get_job(job_id: str, request: Request) -> Response:
     # Only the request: no dependencies to solve, one thread hop (see app/deps.py).
     with request.app.state.store.session() as session:
         job = find_job(session, job_id, caller(request))
-        history = [AttemptPublic.of(a) for a in crud.list_attempts(session, job_id=job.id)]
+        attempts = crud.list_attempts(session, job_id=job.id) if job.attempts else []  # none yet: no read
+        history = [AttemptPublic.of(a) for a in attempts]
         (public,) = _public(session, request, [job])
         return json_response(public.model_copy(update={"attempt_history": history}))
 

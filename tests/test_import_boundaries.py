@@ -40,3 +40,10 @@ BOUNDARIES = {
 def test_import_boundary(rule):
     roots, forbidden = BOUNDARIES[rule]
     assert run_python(PROBE.format(roots=roots, forbidden=forbidden)).strip() == "[]", rule
+
+
+def test_the_api_starts_without_optuna():
+    # Sweeps import it on their first advance (app/sweeps/driver.py): ~11 MB an API
+    # process carries only once someone runs a sweep.
+    probe = "import sys, app.main; print('optuna' in sys.modules, 'app.sweeps.search' in sys.modules)"
+    assert run_python(probe).strip() == "False False"

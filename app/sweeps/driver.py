@@ -16,10 +16,9 @@ One pass, under the sweep's advance lease (one process at a time):
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery
-from optuna.trial import TrialState
 from sqlalchemy.exc import IntegrityError
 
 from app.core.config import Settings
@@ -27,19 +26,21 @@ from app.scheduler import dispatch
 from app.store import crud
 from app.store import sweeps as store_sweeps
 from app.store.db import Store
-from app.sweeps.search import Search
 from tfjobs import FINAL_STATUSES, JobStatus, SweepStatus
+
+if TYPE_CHECKING:
+    from app.sweeps.search import Search
 
 __all__ = ["advance", "advance_all"]
 
 log = logging.getLogger(__name__)
 
 ADVANCE_SECONDS = 60.0  # the hold on a sweep while one process advances it
-TOLD = {
-    JobStatus.SUCCEEDED: TrialState.COMPLETE,
-    JobStatus.PRUNED: TrialState.PRUNED,
-    JobStatus.FAILED: TrialState.FAIL,
-    JobStatus.CANCELLED: TrialState.FAIL,
+TOLD = {  # a trial's job status → the name of Optuna's TrialState for it
+    JobStatus.SUCCEEDED: "COMPLETE",
+    JobStatus.PRUNED: "PRUNED",
+    JobStatus.FAILED: "FAIL",
+    JobStatus.CANCELLED: "FAIL",
 }
 
 
@@ -67,6 +68,12 @@ def advance(store: Store, celery: Celery, settings: Settings, sweep_id: str) -> 
 
 
 def _advance(store: Store, celery: Celery, settings: Settings, sweep_id: str) -> None:
+    # Optuna is imported here, on a sweep's first advance, not with the API: a service
+    # that runs no sweeps does not carry it (~11 MB per API process).
+    from optuna.trial import TrialState
+
+    from app.sweeps.search import Search
+
     with store.session() as session:
         sweep = store_sweeps.get_sweep(session, sweep_id=sweep_id)
         if sweep is None:
@@ -81,7 +88,7 @@ def _advance(store: Store, celery: Celery, settings: Settings, sweep_id: str) ->
 
     for job_id, number, status in jobs:  # 1. what the search has not heard yet
         if status in FINAL_STATUSES and number is not None and not asked[number].state.is_finished():
-            search.tell(number, value=values.get(job_id), state=TOLD[JobStatus(status)])
+            search.tell(number, value=values.get(job_id), state=TrialState[TOLD[JobStatus(status)]])
 
     if sweep.status in (SweepStatus.QUEUED, SweepStatus.RUNNING):  # 2. new trials
         numbers = {number for _, number, _ in jobs}

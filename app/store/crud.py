@@ -412,14 +412,21 @@ def append_points(
     cursor = connection.connection.dbapi_connection.cursor()
     try:
         if connection.dialect.name == "postgresql":
+            # COPY's text format written whole: psycopg's write_row costs more per row
+            # than the rest of the row's encoding together.
             with cursor.copy(_COPY_POINTS) as copy:
-                for row in rows:
-                    copy.write_row(row)
+                copy.write(
+                    "".join(
+                        f"{job}\t{seq}\t{kind}\t{epoch}\t{step}\t{stamp}\t"
+                        f"{_copy_text(values)}\t{_copy_text(payload)}\n"
+                        for job, seq, kind, epoch, step, _, stamp, values, payload in rows
+                    )
+                )
         else:  # SQLite stores times as naive UTC text, the way SQLAlchemy reads them back
             cursor.executemany(
                 _INSERT_POINTS,
                 (
-                    (*row[:5], row[5].replace(tzinfo=None).isoformat(" ", "microseconds"), *row[6:])
+                    (*row[:5], row[5].replace(tzinfo=None).isoformat(" ", "microseconds"), *row[7:])
                     for row in rows
                 ),
             )
@@ -444,11 +451,19 @@ def _point_rows(job_id: str, points: Sequence[dict[str, Any]]) -> Iterator[tuple
     for p in points:
         values = orjson.dumps(p["values"]).decode()  # NaN and ±inf become null
         at = p["time"].astimezone(UTC)
+        stamp = at.isoformat().replace("+00:00", "Z")
         payload = (
             f'{{"seq":{p["seq"]},"kind":"{p["kind"]}","epoch":{p["epoch"]},"step":{p["step"]},'
-            f'"time":"{at.isoformat().replace("+00:00", "Z")}","values":{values}}}'
+            f'"time":"{stamp}","values":{values}}}'
         )
-        yield (job_id, p["seq"], p["kind"], p["epoch"], p["step"], at, values, payload)
+        yield (job_id, p["seq"], p["kind"], p["epoch"], p["step"], at, stamp, values, payload)
+
+
+def _copy_text(text: str) -> str:
+    """A field for COPY's text format: backslash, tab and line breaks escaped."""
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
 
 
 _PAGE_QUERY = text(

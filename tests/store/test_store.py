@@ -154,7 +154,7 @@ def test_a_stored_point_reads_back_as_exactly_the_contracts_json(store):
             "epoch": 1,
             "step": 8,
             "time": utcnow(),
-            "values": {"loss": float("inf"), "val_loss": 2.5},
+            "values": {"loss": float("inf"), "val_loss": 2.5, 'odd\t"name\\': 1.0},  # COPY escapes
         },
     ]
     with store.session() as session:
@@ -164,7 +164,8 @@ def test_a_stored_point_reads_back_as_exactly_the_contracts_json(store):
         objects = crud.read_points(session, job_id=job_id, after=0, limit=10)
     assert [payload for _, payload in stored] == [crud.point_payload(p) for p in points]
     assert '"loss":null' in stored[1][1]
-    assert objects[1].values == {"loss": None, "val_loss": 2.5} and objects[0].time.tzinfo is not None
+    assert objects[1].values == {"loss": None, "val_loss": 2.5, 'odd\t"name\\': 1.0}
+    assert objects[0].time.tzinfo is not None
     assert [o.time for o in objects] == [p["time"] for p in points]  # to the microsecond
 
 

@@ -21,8 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
-
+from app.core.threads import Lane
 from app.errors import TooManyRequests
 from app.store.db import Store
 from tfjobs import FINAL_STATUSES, JobStatus
@@ -37,15 +36,7 @@ KEEPALIVE_SECONDS = 15.0
 QUEUE_BATCHES = 64  # batches a follower may fall behind before it is sent back to the store
 READ_THREADS = 4  # store reads for streams share these, so streams never starve requests of threads
 
-_limiter: anyio.CapacityLimiter | None = None
-
-
-async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
-    """Runs a blocking store read on a thread from the streams' own small pool."""
-    global _limiter
-    if _limiter is None:
-        _limiter = anyio.CapacityLimiter(READ_THREADS)
-    return await anyio.to_thread.run_sync(function, *args, limiter=_limiter)
+_in_thread = Lane(READ_THREADS).run  # a blocking store read, on the streams' own threads
 
 
 @dataclass(eq=False)

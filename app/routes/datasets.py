@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
-from starlette.concurrency import run_in_threadpool
 
+from app.core.threads import Lane
 from app.datasets import builtin_datasets, save_upload
 from app.deps import OwnerDep, SettingsDep, StoreDep
 from app.errors import Conflict
@@ -18,6 +18,9 @@ from app.store import crud
 __all__ = ["router"]
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
+# Parsing an upload can hold a thread for seconds: two at a time per API process, on
+# threads of their own, so uploads never stall other requests (app/core/threads.py).
+UPLOADS = Lane(2)
 
 
 @router.post(
@@ -56,7 +59,7 @@ async def upload_dataset(
                 )
             )
 
-    return await run_in_threadpool(save)
+    return await UPLOADS.run(save)
 
 
 @router.delete(

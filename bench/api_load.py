@@ -30,20 +30,10 @@ import httpx
 
 from app.store import crud
 from app.store.db import Store
-from bench.common import machine, median, percentile
+from bench.common import machine, median, percentile, rss_mb
 from bench.service import running_service
 
 SPEC = {"model_type": "mlp", "loss": "mse", "epochs": 1}
-
-
-def rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def process_tree(pid: int) -> list[int]:

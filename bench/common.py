@@ -12,7 +12,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-__all__ = ["machine", "median", "percentile", "temporary_store"]
+__all__ = ["machine", "median", "percentile", "rss_mb", "temporary_store"]
 
 
 def machine() -> str:
@@ -25,6 +25,14 @@ def machine() -> str:
     except OSError:
         pass
     return f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def rss_mb(pid: int) -> float:
+    """A process's resident memory now, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
 
 
 def median(values: list[float]) -> float:

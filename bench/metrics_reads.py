@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import random
 import time
+from collections.abc import Callable
 
 import aiohttp
 import httpx
@@ -32,14 +33,21 @@ from worker.reporter import StoreReporter
 VALUES = {"loss": 0.25, "mae": 0.4, "rmse": 0.5, "lr": 0.001}
 
 
-def ingest(store: Store, n: int) -> tuple[str, float]:
+def mixed_point(i: int) -> Point:
+    """The i-th of a training run's points: a step point, and every 100th an epoch point."""
+    return Point("epoch" if i % 100 == 0 else "step", i // 100 + 1, i, VALUES)
+
+
+def ingest(store: Store, n: int, point: Callable[[int], Point] = mixed_point) -> tuple[str, float]:
+    """``n`` points (``point(1)`` … ``point(n)``) through the worker's StoreReporter into
+    a new running job: its id and points/s."""
     with store.session() as session:
         job = crud.create_job(session, spec={"model_type": "mlp"}, epochs=1000)
         crud.claim_job(session, job_id=job.id, hostname="bench", device="CPU")
     reporter = StoreReporter(store, job.id, attempt=1)
     start = time.perf_counter()
     for i in range(1, n + 1):
-        reporter.report(Point("epoch" if i % 100 == 0 else "step", i // 100 + 1, i, VALUES))
+        reporter.report(point(i))
     reporter.close()
     seconds = time.perf_counter() - start
     with store.session() as session:

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import httpx
 
 from app.store import crud
 from app.store.db import Store, migrate
-from bench.common import machine, median
+from bench.common import machine, median, rss_mb
 from bench.metrics_reads import ingest
 from bench.service import running_service
 
@@ -34,13 +33,6 @@ TIMINGS = """() => {
   const bytes = [nav, ...performance.getEntriesByType("resource")].reduce((n, e) => n + e.transferSize, 0);
   return { paint: paint ? paint.startTime : null, drawn: drawn.startTime, bytes };
 }"""
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
 
 
 def finished_job(store: Store, points: int) -> str:

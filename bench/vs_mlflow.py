@@ -37,9 +37,9 @@ import httpx
 
 from app.store.db import Store
 from bench.common import machine, median, percentile
+from bench.metrics_reads import ingest
 from bench.service import running_service
 from tfcore.report import Point
-from worker.reporter import StoreReporter
 
 REPO = Path(__file__).resolve().parents[1]
 MLFLOW_ENV = REPO / ".venv-mlflow"
@@ -167,19 +167,9 @@ def mlflow_whole(api: httpx.Client, run_id: str, n: int) -> None:
 
 
 def tfjobs_ingest(store: Store, api: httpx.Client, n: int) -> tuple[str, float]:
-    from app.store import crud
-
-    with store.session() as session:
-        job = crud.create_job(session, spec={"model_type": "mlp"}, epochs=1)
-        crud.claim_job(session, job_id=job.id, hostname="bench", device="CPU")
-    reporter = StoreReporter(store, job.id, attempt=1)
-    start = time.perf_counter()
-    for step in range(1, n + 1):
-        reporter.report(Point("step", 1, step, {"loss": 1.0 / (step + 1)}))
-    reporter.close()
-    rate = n / (time.perf_counter() - start)
-    assert api.get(f"/jobs/{job.id}/metrics", params={"after": n - 1}).json()["points"][0]["seq"] == n
-    return job.id, rate
+    job_id, rate = ingest(store, n, lambda step: Point("step", 1, step, {"loss": 1.0 / (step + 1)}))
+    assert api.get(f"/jobs/{job_id}/metrics", params={"after": n - 1}).json()["points"][0]["seq"] == n
+    return job_id, rate
 
 
 def tfjobs_page(api: httpx.Client, job_id: str, after: int) -> None:

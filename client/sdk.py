@@ -339,11 +339,8 @@ class Job(Resource):
 
 
 def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _sse_events(lines: Iterator[str]) -> Iterator[tuple[str, str, str | None]]:

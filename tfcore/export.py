@@ -66,11 +66,8 @@ def tolerance(expected: np.ndarray, *, half: bool = False) -> tuple[float, float
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def verify_predictions(expected: np.ndarray, actual: np.ndarray, *, what: str, half: bool = False) -> None:

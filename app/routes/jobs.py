@@ -155,7 +155,7 @@ def _public(session: Any, request: Request, jobs: list[Job]) -> list[JobPublic]:
         return public
     settings = request.app.state.settings
     places = request.app.state.queue_view.places(session, settings)
-    notice = waiting_notice(session, settings, JobStatus.QUEUED)
+    notice = waiting_notice(session, settings)
     for i, job in enumerate(public):
         if job.status != JobStatus.QUEUED:
             continue

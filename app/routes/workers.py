@@ -60,8 +60,8 @@ def list_workers(session: SessionDep, owner: OwnerDep, settings: SettingsDep) ->
     ]
 
 
-def waiting_notice(session: Session, settings: Settings, status: str) -> str | None:
-    """What a queued job is waiting for, when it is something a user must fix."""
-    if status == "queued" and not crud.any_live_worker(session, since=_alive_since(settings)):
+def waiting_notice(session: Session, settings: Settings) -> str | None:
+    """What queued jobs are waiting for, when it is something a user must fix."""
+    if not crud.any_live_worker(session, since=_alive_since(settings)):
         return NO_WORKER
     return None

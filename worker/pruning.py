@@ -1,7 +1,12 @@
 """A sweep trial's epochs, told to its search: each epoch's metric is reported as an
 intermediate value, and once the pruner says the trial is not worth finishing, the
 training loop is asked to stop (between compiled calls, like a cancel) and the trial
-ends ``pruned``, keeping every point it reported."""
+ends ``pruned``, keeping every point it reported.
+
+A trial's last epoch is reported but never pruned: it has trained its whole budget, so
+nothing is saved by stopping it, and "pruned" means stopped early. ASHA's top rung sits at
+the budget (epochs 1, 3, 9 for 9), where it would otherwise drop a finished trial, model
+and all, depending on which other trials happened to report first."""
 
 from __future__ import annotations
 
@@ -22,8 +27,9 @@ log = logging.getLogger(__name__)
 class TrialPruning:
     """The search's verdict on one trial, epoch by epoch."""
 
-    def __init__(self, store_url: str, sweep: Any, number: int) -> None:
+    def __init__(self, store_url: str, sweep: Any, number: int, epochs: int) -> None:
         self.search = Search(store_url, sweep)
+        self.epochs = epochs  # the trial's budget: its last epoch is never pruned
         self.metric = sweep.metric
         self.trial_id = self.search.trial_id(number)
         self.pruned = threading.Event()
@@ -37,7 +43,7 @@ class TrialPruning:
             with warnings.catch_warnings():
                 # a resumed attempt reports its first epochs again: Optuna keeps the first value
                 warnings.simplefilter("ignore", UserWarning)
-                if self.search.report(self.trial_id, epoch, float(value)):
+                if self.search.report(self.trial_id, epoch, float(value)) and epoch < self.epochs:
                     self.at_epoch = epoch
                     self.pruned.set()
         except Exception as err:  # the search unreachable: train on; the trial ends normally

@@ -214,7 +214,7 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
     ctx.current_job = job_id
     try:
         pruning = (
-            TrialPruning(ctx.settings.sqlalchemy_url, sweep, trial_number)
+            TrialPruning(ctx.settings.sqlalchemy_url, sweep, trial_number, spec.epochs)
             if sweep is not None and sweep.pruner and trial_number is not None
             else None
         )

@@ -143,6 +143,41 @@ def test_a_sweep_whose_trials_all_fail_fails_and_pruned_trials_count_as_neither(
     assert client.get("/jobs", params={"status": "pruned"}).json()["items"][0]["id"] == first["job_id"]
 
 
+def test_asha_prunes_a_lagging_trial_early_but_never_at_its_last_epoch(client):
+    """ASHA's top rung sits at the budget (rungs 1, 3, 9 for 9 epochs): a trial behind the
+    others there has trained every epoch, so it must end succeeded, not pruned."""
+    from app.store import sweeps as store_sweeps
+    from worker.pruning import TrialPruning
+
+    body = {
+        "spec": {**BASE, "epochs": 9},
+        "space": {"learning_rate": {"log_uniform": [1e-5, 3e-2]}},
+        "method": "random",
+        "max_trials": 5,
+        "max_concurrent": 5,
+        "pruner": {"type": "asha", "min_epochs": 1, "reduction_factor": 3},
+    }
+    sweep_id = client.post("/sweeps", json=body).json()["id"]
+    state = client.app_state
+    with state.store.session() as session:
+        sweep = store_sweeps.get_sweep(session, sweep_id=sweep_id)
+        session.expunge(sweep)
+    url = state.settings.sqlalchemy_url
+    numbers = sorted(t["number"] for t in trials(client, sweep_id))
+    # Three trials ahead at rung 1, each the best so far when it reports (Optuna prunes any
+    # but the best of the first reduction_factor - 1 trials at a rung).
+    for number, loss in zip(numbers[:3], (0.3, 0.2, 0.1), strict=True):
+        ahead = TrialPruning(url, sweep, number, epochs=9)
+        ahead.epoch_ended(1, {"val_loss": loss})
+        assert not ahead.pruned.is_set()
+    lagging = TrialPruning(url, sweep, numbers[3], epochs=9)
+    lagging.epoch_ended(1, {"val_loss": 5.0})  # the worst at rung 1, with 8 epochs to go
+    assert lagging.pruned.is_set() and lagging.at_epoch == 1
+    finished = TrialPruning(url, sweep, numbers[4], epochs=1)  # as far behind, at its last epoch
+    finished.epoch_ended(1, {"val_loss": 5.0})
+    assert not finished.pruned.is_set() and finished.at_epoch is None
+
+
 def test_random_and_tpe_sweeps_draw_from_ranges_within_bounds(client):
     for method in ("random", "tpe"):
         body = {

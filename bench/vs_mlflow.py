@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import base64
 import random
-import socket
 import subprocess
 import tempfile
 import time
@@ -39,6 +38,7 @@ from app.store.db import Store
 from bench.common import machine, median, percentile
 from bench.metrics_reads import ingest
 from bench.service import running_service
+from tests.stack import free_port
 from tfcore.report import Point
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,12 +56,6 @@ def mlflow_env() -> Path:
         venv.create(MLFLOW_ENV, with_pip=True)
         subprocess.run([str(MLFLOW_ENV / "bin" / "pip"), "install", "--quiet", "mlflow"], check=True)
     return mlflow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

@@ -440,7 +440,8 @@ def append_points(
                 ),
             )
     except connection.dialect.dbapi.IntegrityError as err:  # as the ORM says it: a seq stored twice
-        raise IntegrityError(_INSERT_POINTS, None, err) from err
+        statement = _COPY_POINTS if connection.dialect.name == "postgresql" else _INSERT_POINTS
+        raise IntegrityError(statement, None, err) from err
     finally:
         cursor.close()
 

@@ -1,43 +1,34 @@
 """Request dependencies as ``Annotated`` aliases, so a handler reads like its contract.
 
 They are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in the thread
-pool, one hop per dependency per request (a sync generator costs two: enter and exit).
-These only read ``app.state``, so they run on the event loop; the session's one piece of
-I/O, its commit or rollback at the end, goes to the thread pool.
+pool, one hop per dependency per request. These only read ``app.state``, so they run on
+the event loop.
+
+There is no session dependency, on purpose: a dependency's session lives from before the
+handler's thread starts until after it ends, so it holds a pooled connection while it
+waits for a thread to commit. With every thread waiting in ``pool.connect()`` for one of
+those connections, the whole API froze (issue 27: 64 concurrent lists, /healthz silent for
+90 s). A handler opens ``with store.session()`` inside its own thread instead: a connection
+is only ever held by a thread that is running, so at most one per thread is out.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from celery import Celery
 from fastapi import Depends, Header, Request
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.auth import LOCAL_OWNER, owner_of
 from app.core.config import Settings
 from app.store.db import Store
 
-__all__ = ["CeleryDep", "OwnerDep", "SessionDep", "SettingsDep", "StoreDep", "caller", "known_caller"]
+__all__ = ["CeleryDep", "OwnerDep", "SettingsDep", "StoreDep", "caller", "known_caller"]
 
 
 async def _store(request: Request) -> Store:
     return request.app.state.store
-
-
-async def _session(request: Request) -> AsyncIterator[Session]:
-    # Entering costs no I/O: the session takes a connection at its first statement, in
-    # the handler's own thread.
-    scope = request.app.state.store.session()
-    session = scope.__enter__()
-    try:
-        yield session
-    except BaseException as err:
-        await run_in_threadpool(scope.__exit__, type(err), err, err.__traceback__)
-        raise
-    await run_in_threadpool(scope.__exit__, None, None, None)
 
 
 async def _settings(request: Request) -> Settings:
@@ -76,7 +67,6 @@ async def _owner(request: Request, authorization: Annotated[str | None, Header()
 
 
 StoreDep = Annotated[Store, Depends(_store)]
-SessionDep = Annotated[Session, Depends(_session)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 CeleryDep = Annotated[Celery, Depends(_celery)]
 OwnerDep = Annotated[str, Depends(_owner)]

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth import Authenticate
+from app.core.admission import Admission
 from app.core.broker import make_celery
 from app.core.config import Settings, get_settings
 from app.core.observability import ServiceMetrics
@@ -157,10 +158,16 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         # holding the GIL: under 50 clients 40 threads took 5.4 ms of CPU a request against
         # 4.6 ms with 4, and more latency (docs/benchmarks.md §5).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
-        loops = [Reconciler(store, celery, settings).start(), Dispatcher(store, celery, settings).start()]
+        # The loops have connections of their own: a flood of requests cannot starve them.
+        background = Store(settings.sqlalchemy_url, pool=(2, 2))
+        loops = [
+            Reconciler(background, celery, settings).start(),
+            Dispatcher(background, celery, settings).start(),
+        ]
         yield
         for loop in loops:
             loop.stop()
+        background.dispose()
 
     app = FastAPI(
         title="tfjobs",
@@ -173,6 +180,9 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     )
     app.state.settings = settings
     app.state.store = store
+    # /readyz reads through its own small pool on its own thread: it answers while every
+    # request thread and connection is taken (app/routes/health.py).
+    app.state.probe_store = Store(settings.sqlalchemy_url, pool=(1, 1))
     app.state.celery = celery
     app.state.metrics = ServiceMetrics(store, settings)
     app.state.queue_view = QueueView()
@@ -199,7 +209,14 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
 
     app.add_middleware(RecordLatency, metrics=app.state.metrics)
     app.add_middleware(BodySizeLimit, settings=settings)
-    if settings.auth:  # outermost: an unauthenticated request is answered before its body is read
+    if settings.auth:  # an unauthenticated request is answered before its body is read
         app.add_middleware(Authenticate, store=store)
+    # Outermost: excess load is shed before it costs a token lookup or a thread.
+    app.add_middleware(
+        Admission,
+        limit=settings.max_concurrent_requests,
+        waiting=settings.max_waiting_requests,
+        wait_seconds=settings.request_wait_seconds,
+    )
     app.openapi = lambda: _openapi_with_job_spec(app)  # type: ignore[method-assign]
     return app

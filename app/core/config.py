@@ -94,6 +94,19 @@ class Settings(BaseSettings):
         le=256,
         description="threads per API process for the store's blocking calls (more only contend for the GIL)",
     )
+    max_concurrent_requests: int = Field(
+        default=64,
+        ge=1,
+        description="requests one API process works on at once (probes, /metrics and streams aside)",
+    )
+    max_waiting_requests: int = Field(
+        default=512,
+        ge=0,
+        description="requests that may wait for a place; beyond, 503 with Retry-After at once",
+    )
+    request_wait_seconds: float = Field(
+        default=10.0, gt=0, description="longest a request waits for a place before its 503"
+    )
     max_streams_per_owner: int = Field(
         default=100, ge=1, description="open SSE streams per owner and API process (429 beyond)"
     )

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 
-from app.deps import OwnerDep, SessionDep, SettingsDep
+from app.deps import OwnerDep, SettingsDep, StoreDep
 from app.errors import NotFound
 from app.lookup import find_job
 from app.schemas import ArtifactPublic, ArtifactsPublic
@@ -21,14 +21,17 @@ router = APIRouter(prefix="/jobs", tags=["artifacts"])
 
 
 @router.get("/{job_id}/artifacts", response_model=ArtifactsPublic)
-def list_artifacts(job_id: str, session: SessionDep, owner: OwnerDep) -> ArtifactsPublic:
+def list_artifacts(job_id: str, store: StoreDep, owner: OwnerDep) -> ArtifactsPublic:
     """The job's files: name, size and sha256 of each (empty until the job succeeds).
 
     `model.keras`, `saved_model.tar.gz`, `manifest.json`, `history.csv`,
     `tensorboard.tar.gz`.
     """
-    job = find_job(session, job_id, owner)
-    return ArtifactsPublic(items=[ArtifactPublic.of(a) for a in crud.list_artifacts(session, job_id=job.id)])
+    with store.session() as session:
+        job = find_job(session, job_id, owner)
+        return ArtifactsPublic(
+            items=[ArtifactPublic.of(a) for a in crud.list_artifacts(session, job_id=job.id)]
+        )
 
 
 @router.get(
@@ -46,7 +49,7 @@ def download_artifact(
     job_id: str,
     name: str,
     request: Request,
-    session: SessionDep,
+    store: StoreDep,
     owner: OwnerDep,
     settings: SettingsDep,
     redirect: Annotated[bool, Query(description="S3 storage: answer 307 to a presigned URL")] = False,
@@ -59,8 +62,9 @@ def download_artifact(
     changed. With S3 storage, `redirect=1` answers 307 to a presigned URL valid for
     `TFJOBS_PRESIGN_SECONDS` (the owner is checked first). Any name not listed is 404.
     """
-    job = find_job(session, job_id, owner)
-    artifact = crud.get_artifact(session, job_id=job.id, name=name)
+    with store.session() as session:
+        job = find_job(session, job_id, owner)
+        artifact = crud.get_artifact(session, job_id=job.id, name=name)
     if artifact is None:
         raise NotFound(f"job {job.id} has no artifact {name!r}")
     storage = open_storage(settings, "artifacts")

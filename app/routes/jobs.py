@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from app.datasets import resolve_dataset
-from app.deps import OwnerDep, SessionDep, SettingsDep, StoreDep, caller
+from app.deps import OwnerDep, SettingsDep, StoreDep, caller
 from app.errors import Conflict, InvalidInput, TooManyRequests, UnsupportedMediaType
 from app.lookup import find_job
 from app.routes.workers import waiting_notice
@@ -175,7 +175,7 @@ def _replay(job: Job, request_hash: str) -> Response:
 def list_jobs(
     *,
     request: Request,
-    session: SessionDep,
+    store: StoreDep,
     owner: OwnerDep,
     status: JobStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
@@ -192,13 +192,18 @@ def list_jobs(
     Filter by `status`, `tag` (whole tag) or `q` (a part of the name, any case); page with
     `limit` and the `next_cursor` of the previous page.
     """
-    jobs, next_num = crud.list_jobs(
-        session, owner=owner, status=status, limit=limit, before=int(cursor) if cursor else None, tag=tag, q=q
-    )
-    return JobsPublic(
-        items=_public(session, request, jobs),
-        next_cursor=str(next_num) if next_num is not None else None,
-    )
+    with store.session() as session:
+        jobs, next_num = crud.list_jobs(
+            session,
+            owner=owner,
+            status=status,
+            limit=limit,
+            before=int(cursor) if cursor else None,
+            tag=tag,
+            q=q,
+        )
+        items = _public(session, request, jobs)
+    return JobsPublic(items=items, next_cursor=str(next_num) if next_num is not None else None)
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses={404: {"description": "no such job"}})
@@ -241,13 +246,14 @@ def delete_job(job_id: str, store: StoreDep, owner: OwnerDep, settings: Settings
     response_model=JobPublic,
     responses={404: {"description": "no such job"}, 409: {"description": "already finished"}},
 )
-def cancel_job(job_id: str, session: SessionDep, owner: OwnerDep) -> JobPublic:
+def cancel_job(job_id: str, store: StoreDep, owner: OwnerDep) -> JobPublic:
     """Cancel a queued or running job.
 
     A queued job never starts; a running one stops within a few steps and keeps its
     last checkpoint. A finished job is 409.
     """
-    job = find_job(session, job_id, owner)
-    if job.status in FINAL_STATUSES:
-        raise Conflict(f"job {job.id} has already finished ({job.status})")
-    return JobPublic.of(crud.request_cancel(session, job=job))
+    with store.session() as session:
+        job = find_job(session, job_id, owner)
+        if job.status in FINAL_STATUSES:
+            raise Conflict(f"job {job.id} has already finished ({job.status})")
+        return JobPublic.of(crud.request_cancel(session, job=job))

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from app.deps import OwnerDep, SessionDep, SettingsDep, caller
+from app.deps import OwnerDep, SettingsDep, StoreDep, caller
 from app.errors import BadRequest
 from app.lookup import find_job
 from app.schemas import LogLinePublic, LogsPage, MetricsPage
@@ -58,7 +58,7 @@ SeriesNames = Annotated[
 @router.get("/{job_id}/metrics/series", responses={404: {"description": "no such job"}})
 def read_series(
     job_id: str,
-    session: SessionDep,
+    store: StoreDep,
     owner: OwnerDep,
     names: SeriesNames = None,
     kind: Annotated[Literal["epoch", "step"], Query(description="epoch or step points")] = "epoch",
@@ -69,9 +69,10 @@ def read_series(
     per series, so a 100,000-point job draws at once. `last_seq` is the job's newest point
     when the read began: follow the stream from there (`after=last_seq`) and skip any point
     whose `seq` a column already holds — no gap, no duplicate."""
-    job = find_job(session, job_id, owner)
-    wanted = names.split(",") if names else crud.series_names(session, job_id=job.id, kind=kind)
-    chunks = crud.read_columns(session, job_id=job.id, kind=kind, names=wanted)
+    with store.session() as session:
+        job = find_job(session, job_id, owner)
+        wanted = names.split(",") if names else crud.series_names(session, job_id=job.id, kind=kind)
+        chunks = crud.read_columns(session, job_id=job.id, kind=kind, names=wanted)
     return {
         "job_id": job.id,
         "status": job.status,
@@ -84,7 +85,7 @@ def read_series(
 @router.get("/{job_id}/logs", response_model=LogsPage)
 def read_logs(
     job_id: str,
-    session: SessionDep,
+    store: StoreDep,
     owner: OwnerDep,
     settings: SettingsDep,
     after: After = 0,
@@ -95,10 +96,11 @@ def read_logs(
     Read the next page with `after` set to the page's `next`; `status` comes first, so a
     final status means the page is complete.
     """
-    job = find_job(session, job_id, owner)
-    lines = crud.read_logs(
-        session, job_id=job.id, after=after, limit=min(limit or settings.page_limit, settings.page_limit)
-    )
+    with store.session() as session:
+        job = find_job(session, job_id, owner)
+        lines = crud.read_logs(
+            session, job_id=job.id, after=after, limit=min(limit or settings.page_limit, settings.page_limit)
+        )
     return LogsPage(
         job_id=job.id,
         status=job.status,

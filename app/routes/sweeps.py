@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
 from app.datasets import resolve_dataset
-from app.deps import CeleryDep, OwnerDep, SessionDep, SettingsDep, StoreDep
+from app.deps import CeleryDep, OwnerDep, SettingsDep, StoreDep
 from app.errors import Conflict
 from app.lookup import find_sweep
 from app.routes.jobs import require_json
@@ -199,25 +199,25 @@ def create_sweep(
 
 @router.get("", response_model=SweepsPublic)
 def list_sweeps(
-    session: SessionDep,
+    store: StoreDep,
     owner: OwnerDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
 ) -> SweepsPublic:
     """Your sweeps, newest first; page with `limit` and the previous page's `next_cursor`."""
-    sweeps, next_num = store_sweeps.list_sweeps(
-        session, owner=owner, before=int(cursor) if cursor else None, limit=limit
-    )
-    return SweepsPublic(
-        items=[_public(session, s) for s in sweeps],
-        next_cursor=str(next_num) if next_num is not None else None,
-    )
+    with store.session() as session:
+        sweeps, next_num = store_sweeps.list_sweeps(
+            session, owner=owner, before=int(cursor) if cursor else None, limit=limit
+        )
+        items = [_public(session, s) for s in sweeps]
+    return SweepsPublic(items=items, next_cursor=str(next_num) if next_num is not None else None)
 
 
 @router.get("/{sweep_id}", response_model=SweepPublic, responses={404: {"description": "no such sweep"}})
-def get_sweep(sweep_id: str, session: SessionDep, owner: OwnerDep) -> SweepPublic:
+def get_sweep(sweep_id: str, store: StoreDep, owner: OwnerDep) -> SweepPublic:
     """One sweep: status, settings, trial counts by status and the best trial so far."""
-    return _public(session, find_sweep(session, sweep_id, owner))
+    with store.session() as session:
+        return _public(session, find_sweep(session, sweep_id, owner))
 
 
 @router.get(
@@ -225,18 +225,19 @@ def get_sweep(sweep_id: str, session: SessionDep, owner: OwnerDep) -> SweepPubli
 )
 def list_trials(
     sweep_id: str,
-    session: SessionDep,
+    store: StoreDep,
     owner: OwnerDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,9}$")] = None,
 ) -> TrialsPublic:
     """The sweep's trials in trial order: the values chosen, status, the metric's value at
     the last epoch so far, epochs trained. Page with `cursor` (a trial number)."""
-    trials = [
-        t
-        for t in _trials(session, find_sweep(session, sweep_id, owner))
-        if cursor is None or t.number > int(cursor)
-    ]
+    with store.session() as session:
+        trials = [
+            t
+            for t in _trials(session, find_sweep(session, sweep_id, owner))
+            if cursor is None or t.number > int(cursor)
+        ]
     page = trials[:limit]
     return TrialsPublic(items=page, next_cursor=str(page[-1].number) if len(trials) > limit else None)
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
-from app.deps import OwnerDep, SessionDep, SettingsDep
+from app.deps import OwnerDep, SettingsDep, StoreDep
 from app.store import crud
 from app.store.tables import Worker, utcnow
 
@@ -40,12 +40,15 @@ def live_workers(session: Session, settings: Settings) -> list[Worker]:
 
 
 @router.get("", response_model=list[WorkerStatus])
-def list_workers(session: SessionDep, owner: OwnerDep, settings: SettingsDep) -> list[WorkerStatus]:
+def list_workers(store: StoreDep, owner: OwnerDep, settings: SettingsDep) -> list[WorkerStatus]:
     """The workers alive now: busy or idle, and the job each trains when it is yours
     (another owner's job id is never shown)."""
-    workers = live_workers(session, settings)
-    current = {w.current_job for w in workers if w.current_job}
-    yours = {job_id for job_id in current if crud.get_job(session, job_id=job_id, owner=owner) is not None}
+    with store.session() as session:
+        workers = live_workers(session, settings)
+        current = {w.current_job for w in workers if w.current_job}
+        yours = {
+            job_id for job_id in current if crud.get_job(session, job_id=job_id, owner=owner) is not None
+        }
     return [
         WorkerStatus(
             hostname=w.hostname,

@@ -28,7 +28,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # once per new connecti
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool: tuple[int, int] | None = None) -> Engine:
+    """``pool``: (size, overflow) for a process's side use (probes, background loops);
+    default: sized for the API's request threads."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -36,8 +38,12 @@ def make_engine(url: str) -> Engine:
         # A pool at least as large as the API's thread pool: past the pool, each request
         # would open a connection and run the pragmas above (a WAL switch takes a lock),
         # then close it — under 50 concurrent clients that was an eighth of the API's time.
+        size, overflow = pool or (16, 24)
         engine = create_engine(
-            url, pool_size=16, max_overflow=24, connect_args={"check_same_thread": False, "timeout": 10}
+            url,
+            pool_size=size,
+            max_overflow=overflow,
+            connect_args={"check_same_thread": False, "timeout": 10},
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -45,8 +51,13 @@ def make_engine(url: str) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     # Always UTF-8 on the wire: a server initialised without a locale (SQL_ASCII) would
     # otherwise hand psycopg raw bytes for every text column, version() included.
+    size, overflow = pool or (10, 20)
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args={"client_encoding": "utf8"}
+        url,
+        pool_pre_ping=True,
+        pool_size=size,
+        max_overflow=overflow,
+        connect_args={"client_encoding": "utf8", "connect_timeout": 5},
     )
 
 
@@ -62,10 +73,11 @@ def migrate(engine: Engine) -> None:
 
 
 class Store:
-    """An engine and its session factory; one per process."""
+    """An engine and its session factory: one per process and use (the API's requests, its
+    background loops and its probes each have their own, so none can starve another)."""
 
-    def __init__(self, url: str) -> None:
-        self.engine = make_engine(url)
+    def __init__(self, url: str, *, pool: tuple[int, int] | None = None) -> None:
+        self.engine = make_engine(url, pool)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

@@ -16,7 +16,7 @@ def test_readyz_is_503_when_the_store_is_gone(client, monkeypatch):
     def broken():
         raise ConnectionError("database went away")
 
-    monkeypatch.setattr(client.app_state.store, "ping", broken)
+    monkeypatch.setattr(client.app_state.probe_store, "ping", broken)
     response = client.get("/readyz")
     assert response.status_code == 503 and response.json()["store"].startswith("unreachable")
 

@@ -4,6 +4,11 @@ The training loop calls ``report``/``log``, which only number the item and put i
 on a queue; a writer thread inserts them in batches (and writes TensorBoard
 scalars for epoch points). ``close`` drains everything, so the job's final status
 is written only after all its points and lines are stored.
+
+A store outage does not lose what the loop reported: the writer retries the batch for
+up to ``patience`` seconds (the job's lease) while new items wait in the queue behind it,
+then writes them all in order. Past that it gives up (``store_lost``), and the attempt is
+handed back to resume from its checkpoint (worker/outage.py).
 """
 
 from __future__ import annotations
@@ -11,7 +16,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,7 @@ from app.store.db import Store
 from app.store.errors import LeaseLost
 from app.store.tables import utcnow
 from tfcore.report import Point
+from worker.outage import StoreUnavailable, patiently
 
 __all__ = ["StoreReporter"]
 
@@ -46,6 +51,8 @@ class StoreReporter:
         last_seq, last_log_seq: the job's highest stored seqs (a resumed job continues them).
         tensorboard_dir: where to write TensorBoard event files (``train``/``validation``), or None.
         batch_size: most items written in one transaction.
+        patience: how long a batch is retried through a store outage before the
+            reporter gives up (``store_lost``); the worker passes the job's lease.
     """
 
     def __init__(
@@ -58,11 +65,16 @@ class StoreReporter:
         last_log_seq: int = 0,
         tensorboard_dir: Path | None = None,
         batch_size: int = 1000,
+        patience: float = 60.0,
     ) -> None:
         self.store, self.job_id, self.attempt = store, job_id, attempt
         self._seq, self._log_seq = last_seq, last_log_seq
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._batch_size = batch_size
+        self._patience = patience
+        #: Set when the store stayed out of reach for longer than ``patience``: the training
+        #: loop stops and the attempt is handed back.
+        self.store_lost = threading.Event()
         self._tensorboard_dir = tensorboard_dir
         self._tensorboard: _TensorBoardWriter | None = None  # opened by the writer thread
         self._error: BaseException | None = None
@@ -94,7 +106,7 @@ class StoreReporter:
         self._thread.join()
         if self._tensorboard:
             self._tensorboard.close()
-        if isinstance(self._error, LeaseLost):
+        if isinstance(self._error, (LeaseLost, StoreUnavailable)):
             raise self._error
         if self._error is not None:
             raise RuntimeError(f"could not store metrics: {self._error}") from self._error
@@ -147,21 +159,37 @@ class StoreReporter:
 
     def _write(self, points: list[dict[str, Any]], lines: list[dict[str, Any]]) -> None:
         if self._error is not None:
-            return  # fenced or failed: this attempt writes nothing more
-        for attempt in range(5):
-            try:
-                with self.store.session() as session:
-                    crud.append_points(session, job_id=self.job_id, points=points, attempt=self.attempt)
-                    crud.append_logs(session, job_id=self.job_id, lines=lines, attempt=self.attempt)
-                return
-            except LeaseLost as err:  # a newer attempt owns the job now
-                self._error = err
-                return
-            except Exception as err:  # a transient database error: back off and retry
-                log.warning("storing %d points for %s failed (%s); retrying", len(points), self.job_id, err)
-                if attempt == 4:
-                    self._error = err
-                time.sleep(0.2 * 2**attempt)
+            return  # fenced or given up: this attempt writes nothing more
+        tries = 0
+
+        def store_batch() -> None:
+            nonlocal tries
+            tries += 1
+            with self.store.session() as session:
+                # A retry after a commit whose answer was lost must not write the batch twice:
+                # the job's stored seqs say whether it landed (they move in the same transaction).
+                if tries > 1 and self._already_stored(session, points, lines):
+                    return
+                crud.append_points(session, job_id=self.job_id, points=points, attempt=self.attempt)
+                crud.append_logs(session, job_id=self.job_id, lines=lines, attempt=self.attempt)
+
+        try:
+            patiently(f"storing {len(points)} points for {self.job_id}", store_batch, seconds=self._patience)
+        except LeaseLost as err:  # a newer attempt owns the job now
+            self._error = err
+        except StoreUnavailable as err:
+            self._error = err
+            self.store_lost.set()
+
+    def _already_stored(
+        self, session: Any, points: list[dict[str, Any]], lines: list[dict[str, Any]]
+    ) -> bool:
+        job = crud.get_job(session, job_id=self.job_id)
+        if job is None:
+            return False
+        if points:
+            return job.last_seq >= points[-1]["seq"]
+        return job.last_log_seq >= lines[-1]["seq"]
 
 
 class _TensorBoardWriter:

@@ -34,6 +34,7 @@ from tfcore.spec import JobSpec
 from tfcore.warm import TrainerCache
 from tfjobs import FINAL_STATUSES, JobStatus
 from worker.files import CheckpointUploads, JobFiles, dataset_file
+from worker.outage import StoreUnavailable, patiently
 from worker.pruning import PruningReporter, TrialPruning
 from worker.reporter import StoreReporter
 
@@ -173,14 +174,21 @@ def _pass_on(ctx: WorkerContext, job_id: str | None = None) -> None:
         log.warning("scheduler pass after job %s failed (%s); the dispatcher will do it", job_id, err)
 
 
-def train_job(ctx: WorkerContext, job_id: str) -> str:
-    """Runs the job if it is still queued; returns its final status (or why it was skipped)."""
-    if shutdown_requested.is_set():
-        # A stopping worker starts nothing: claiming would cost the job an attempt only to
-        # hand it back at once (often its own hand-back's message, delivered during shutdown).
-        log.info("job %s: this worker is stopping; leaving the job to another worker", job_id)
-        _pass_on(ctx, job_id)
-        return "skipped:worker_stopping"
+@dataclass(frozen=True)
+class _Claimed:
+    """What the worker reads about a job in the transaction that claims it."""
+
+    spec: JobSpec
+    attempt: int
+    last_seq: int
+    last_log_seq: int
+    reported_epoch: int
+    sweep: Any  # the job's sweep (detached), if it is a trial
+    trial_number: int | None
+
+
+def _claim(ctx: WorkerContext, job_id: str) -> _Claimed | str:
+    """Claims the job in one transaction; or why not: its status, or "needs_gpu"."""
     with ctx.store.session() as session:
         job = crud.claim_job(
             session,
@@ -193,23 +201,47 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
         )
         if job is None:
             current = crud.get_job(session, job_id=job_id)
-            state = current.status if current else "missing"
-            needs_gpu = current is not None and state == JobStatus.QUEUED and current.device_request == "gpu"
-        else:
-            spec = JobSpec.model_validate(job.spec, context={"max_epochs": job.spec.get("epochs", 1)})
-            attempt, last_seq, last_log_seq = job.attempts, job.last_seq, job.last_log_seq
-            reported_epoch = crud.last_epoch_point(session, job_id=job_id)
-            sweep_id, trial_number = job.sweep_id, job.trial_number
-            sweep = store_sweeps.get_sweep(session, sweep_id=sweep_id) if sweep_id else None
-            if sweep is not None:
-                session.expunge(sweep)
-    if job is None:
-        if needs_gpu:  # sent here by mistake (a stale message): a GPU worker must run it
+            if current is not None and current.status == JobStatus.QUEUED and current.device_request == "gpu":
+                return "needs_gpu"
+            return str(current.status) if current else "missing"
+        sweep = store_sweeps.get_sweep(session, sweep_id=job.sweep_id) if job.sweep_id else None
+        if sweep is not None:
+            session.expunge(sweep)
+        return _Claimed(
+            spec=JobSpec.model_validate(job.spec, context={"max_epochs": job.spec.get("epochs", 1)}),
+            attempt=job.attempts,
+            last_seq=job.last_seq,
+            last_log_seq=job.last_log_seq,
+            reported_epoch=crud.last_epoch_point(session, job_id=job_id),
+            sweep=sweep,
+            trial_number=job.trial_number,
+        )
+
+
+def train_job(ctx: WorkerContext, job_id: str) -> str:
+    """Runs the job if it is still queued; returns its final status (or why it was skipped)."""
+    if shutdown_requested.is_set():
+        # A stopping worker starts nothing: claiming would cost the job an attempt only to
+        # hand it back at once (often its own hand-back's message, delivered during shutdown).
+        log.info("job %s: this worker is stopping; leaving the job to another worker", job_id)
+        _pass_on(ctx, job_id)
+        return "skipped:worker_stopping"
+    try:
+        claimed = patiently(
+            f"claiming job {job_id}", lambda: _claim(ctx, job_id), seconds=ctx.settings.lease_seconds
+        )
+    except StoreUnavailable as err:  # still queued: the dispatcher sends it again later
+        log.warning("job %s: not claimed: %s", job_id, err)
+        return "skipped:store_unavailable"
+    if isinstance(claimed, str):
+        if claimed == "needs_gpu":  # sent here by mistake (a stale message): a GPU worker must run it
             log.warning("job %s asks for a GPU and this worker has none: passing it on", job_id)
             _pass_on(ctx, job_id)
-            return "skipped:needs_gpu"
-        log.info("job %s is %s, not queued: not training it (duplicate delivery)", job_id, state)
-        return f"skipped:{state}"
+        else:
+            log.info("job %s is %s, not queued: not training it (duplicate delivery)", job_id, claimed)
+        return f"skipped:{claimed}"
+    spec, attempt, sweep, trial_number = claimed.spec, claimed.attempt, claimed.sweep, claimed.trial_number
+    sweep_id = sweep.id if sweep is not None else None
 
     ctx.current_job = job_id
     try:
@@ -218,7 +250,16 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
             if sweep is not None and sweep.pruner and trial_number is not None
             else None
         )
-        outcome = _train_claimed(ctx, job_id, spec, attempt, last_seq, last_log_seq, reported_epoch, pruning)
+        outcome = _train_claimed(
+            ctx,
+            job_id,
+            spec,
+            attempt,
+            claimed.last_seq,
+            claimed.last_log_seq,
+            claimed.reported_epoch,
+            pruning,
+        )
     finally:
         ctx.current_job = None
     _pass_on(ctx)  # this slot is free (or the job is back in the queue): the next job now
@@ -255,6 +296,7 @@ def _train_claimed(
         last_seq=last_seq,
         last_log_seq=last_log_seq,
         tensorboard_dir=tensorboard_dir,
+        patience=ctx.settings.lease_seconds,
     )
     open_reporter: StoreReporter | None = reporter  # None once closed on the way to success
     files_here = JobFiles(ctx.settings, job_id)
@@ -276,7 +318,7 @@ def _train_claimed(
             dataset,
             workdir=work,
             reporter=PruningReporter(reporter_out, pruning) if pruning is not None else reporter_out,
-            should_stop=lambda: watcher.should_stop() or pruned(),
+            should_stop=lambda: watcher.should_stop() or pruned() or reporter.store_lost.is_set(),
             resume=attempt > 1,
             checkpoint_dir=checkpoints,
             already_reported_epoch=reported_epoch,
@@ -328,6 +370,9 @@ def _train_claimed(
             status = JobStatus.SUCCEEDED
     except TfcoreError as err:
         error = (err.type, str(err))
+    except StoreUnavailable as err:  # an outage longer than the lease: resume elsewhere, later
+        log.warning("job %s: %s; handing it back", job_id, err)
+        status = Outcome.HANDED_BACK
     except Exception as err:  # anything else still ends the job, with a reason
         log.exception("job %s failed", job_id)
         error = ("internal_error", f"{type(err).__name__}: {err}")
@@ -339,15 +384,16 @@ def _train_claimed(
         watcher.stop()
         if error is not None and open_reporter is not None:
             open_reporter.log(f"failed: {error[1]}", level="error")
-        if status == Outcome.HANDED_BACK and open_reporter is not None:
-            open_reporter.log(
-                "handed back (worker stopping): the next attempt resumes from the last checkpoint"
-            )
+        if status == Outcome.HANDED_BACK and open_reporter is not None and not reporter.store_lost.is_set():
+            why = "worker stopping" if shutdown_requested.is_set() else "the store was out of reach"
+            open_reporter.log(f"handed back ({why}): the next attempt resumes from the last checkpoint")
         if open_reporter is not None:
             try:
                 open_reporter.close()
             except LeaseLost:
                 status = Outcome.LEASE_LOST
+            except StoreUnavailable:
+                status = Outcome.HANDED_BACK
             except Exception as err:
                 error = error or ("internal_error", str(err))
                 status = JobStatus.FAILED
@@ -368,7 +414,8 @@ def _record_outcome(
     if status == Outcome.LEASE_LOST:
         log.warning("job %s: attempt %d was replaced; its results are discarded", job_id, attempt)
         return status
-    try:
+
+    def record() -> None:
         with ctx.store.session() as session:
             if status == Outcome.HANDED_BACK:
                 if not crud.release_job(session, job_id=job_id, attempt=attempt, outcome=Outcome.HANDED_BACK):
@@ -385,8 +432,16 @@ def _record_outcome(
                     error_type=error[0] if error else None,
                     error_message=error[1] if error else None,
                 )
+
+    try:
+        # Fenced by the attempt, so a retry after a lost answer finds LeaseLost, never a double write.
+        patiently(f"recording job {job_id} {status}", record, seconds=ctx.settings.lease_seconds)
     except LeaseLost:
         log.warning("job %s: attempt %d was replaced before it finished", job_id, attempt)
         return Outcome.LEASE_LOST
+    except StoreUnavailable as err:
+        # Still unrecorded: the lease expires and the reconciler puts the job back in the queue.
+        log.warning("job %s: attempt %d ended %s but %s", job_id, attempt, status, err)
+        return Outcome.HANDED_BACK
     log.info("job %s %s", job_id, status)
     return status

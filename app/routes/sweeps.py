@@ -251,12 +251,14 @@ def list_trials(
 def cancel_sweep(sweep_id: str, store: StoreDep, owner: OwnerDep) -> SweepPublic:
     """Cancel a sweep: queued trials never start, running ones stop, no new ones are made,
     and the sweep ends `cancelled`."""
+    # One transaction: the sweep ends and its queued trials are cancelled together, so no
+    # worker can claim one in between; a trial being created waits for this row's lock and
+    # then sees the sweep ended (store_sweeps.hold_open).
     with store.session() as session:
         sweep = find_sweep(session, sweep_id, owner)
         if not store_sweeps.finish_sweep(session, sweep_id=sweep.id, status=SweepStatus.CANCELLED):
             raise Conflict(f"sweep {sweep.id} has already finished ({sweep.status})")
         full_id = sweep.id
-    with store.session() as session:
         for job in store_sweeps.trials_of(session, sweep_id=full_id):
             if job.status not in FINAL_STATUSES:
                 crud.request_cancel(session, job=job)

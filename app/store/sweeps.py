@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.store.crud import _rows_changed, new_id
 from app.store.tables import Job, MetricPoint, Sweep, utcnow
-from tfjobs import SweepStatus
+from tfjobs import JobStatus, SweepStatus
 
 __all__ = [
     "active_sweep_ids",
@@ -93,6 +93,35 @@ def mark_running(session: Session, *, sweep_id: str) -> None:
         update(Sweep)
         .where(Sweep.id == sweep_id, Sweep.status == SweepStatus.QUEUED)
         .values(status=SweepStatus.RUNNING)
+    )
+
+
+def hold_open(session: Session, *, sweep_id: str) -> bool:
+    """True, with the sweep's row locked until the transaction ends, if it is still open;
+    False once it has ended. A trial is created only under this hold, so a cancel either
+    commits first (and no trial is made after it) or waits, and then sees the new trial."""
+    return bool(
+        _rows_changed(
+            session,
+            update(Sweep)
+            .where(Sweep.id == sweep_id, Sweep.status.in_([SweepStatus.QUEUED, SweepStatus.RUNNING]))
+            .values(status=Sweep.status),
+        )
+    )
+
+
+def stray_trials(session: Session) -> list[Job]:
+    """Unfinished trials of sweeps that have ended (a cancel that raced their creation)."""
+    return list(
+        session.scalars(
+            select(Job)
+            .join(Sweep, Sweep.id == Job.sweep_id)
+            .where(
+                Sweep.status.not_in([SweepStatus.QUEUED, SweepStatus.RUNNING]),
+                Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]),
+                Job.cancel_requested.is_(False),
+            )
+        )
     )
 
 

@@ -45,7 +45,12 @@ TOLD = {  # a trial's job status → the name of Optuna's TrialState for it
 
 
 def advance_all(store: Store, celery: Celery, settings: Settings) -> int:
-    """Advances every unfinished sweep; returns how many were looked at."""
+    """Advances every unfinished sweep, and cancels any trial left unfinished by one that
+    has ended; returns how many sweeps were looked at."""
+    with store.session() as session:
+        for job in store_sweeps.stray_trials(session):
+            log.warning("sweep %s has ended: cancelling its trial %s", job.sweep_id, job.id)
+            crud.request_cancel(session, job=job)
     with store.session() as session:
         ids = store_sweeps.active_sweep_ids(session)
     for sweep_id in ids:
@@ -106,7 +111,7 @@ def _advance(store: Store, celery: Celery, settings: Settings, sweep_id: str) ->
                 number, params = search.ask(n_asked)
                 n_asked += 1
             if not _create_trial(store, sweep, number, params):
-                break  # another process made it: it advances from here
+                break  # the sweep ended meanwhile, or another process made it (it goes on)
             active, created = active + 1, created + 1
             jobs.append(("", number, JobStatus.QUEUED))
 
@@ -116,10 +121,13 @@ def _advance(store: Store, celery: Celery, settings: Settings, sweep_id: str) ->
 
 
 def _create_trial(store: Store, sweep: Any, number: int, params: dict[str, Any]) -> bool:
-    """The trial's job, stored (the scheduler sends it); False if it already exists."""
+    """The trial's job, stored (the scheduler sends it); False if it already exists or the
+    sweep has ended since it was read (a cancel that committed meanwhile wins)."""
     spec = {**sweep.spec, **params}
     try:
         with store.session() as session:
+            if not store_sweeps.hold_open(session, sweep_id=sweep.id):
+                return False
             job = crud.create_job(
                 session,
                 spec=spec,

@@ -14,9 +14,11 @@ from sqlalchemy import text
 from app.core.config import Settings
 from app.main import create_app
 from app.store import crud
+from app.store import sweeps as store_sweeps
 from app.store.tables import utcnow
-from app.sweeps.driver import advance
-from tfjobs import JobStatus
+from app.sweeps.driver import _create_trial as create_trial
+from app.sweeps.driver import advance, advance_all
+from tfjobs import JobStatus, SweepStatus
 
 BASE = {"model_type": "mlp", "loss": "huber", "epochs": 3}
 GRID = {
@@ -262,6 +264,29 @@ def test_cancel_stops_the_sweep_and_its_trials_and_nothing_new_starts(client):
     move_on(client, sweep_id)
     assert len(trials(client, sweep_id)) == 2  # no new trial after a cancel
     assert client.post(f"/sweeps/{sweep_id}/cancel").status_code == 409
+
+
+def test_no_trial_is_created_after_a_cancel_commits(client):
+    """An advance that read the sweep before the cancel (it was open then) makes no trial
+    after the cancel has committed: 7 of 10 such trials ran to `succeeded` before."""
+    sweep_id = client.post("/sweeps", json=GRID).json()["id"]
+    store = client.app_state.store
+    with store.session() as session:
+        read_before_the_cancel = store_sweeps.get_sweep(session, sweep_id=sweep_id)
+        session.expunge(read_before_the_cancel)
+    assert client.post(f"/sweeps/{sweep_id}/cancel").status_code == 202
+    assert not create_trial(store, read_before_the_cancel, 2, {"threshold": 2.0, "learning_rate": 0.001})
+    assert [t["status"] for t in trials(client, sweep_id)] == ["cancelled", "cancelled"]
+
+
+def test_a_trial_left_unfinished_by_an_ended_sweep_is_cancelled_by_the_next_pass(client):
+    sweep_id = client.post("/sweeps", json=GRID).json()["id"]
+    store = client.app_state.store
+    with store.session() as session:  # as a create that raced an older cancel left it
+        store_sweeps.finish_sweep(session, sweep_id=sweep_id, status=SweepStatus.CANCELLED)
+    assert {t["status"] for t in trials(client, sweep_id)} == {"queued"}
+    advance_all(store, client.app_state.celery, client.app_state.settings)
+    assert {t["status"] for t in trials(client, sweep_id)} == {"cancelled"}
 
 
 def test_advancing_twice_at_once_or_again_makes_no_extra_trial(client):

@@ -90,11 +90,13 @@ class Reconciler(Periodic):
     dispatch pass for whatever they put back in the queue."""
 
     def __init__(self, store: Store, celery: Celery, settings: Settings) -> None:
+        seen: dict[str, object] = {}  # what each sweep looked like at its last advance
+
         def work() -> None:
             counts = reconcile_once(store, settings)
             if any(counts.values()):
                 log.info("reconciler: %s", counts)
                 dispatch(store, celery, settings)
-            advance_all(store, celery, settings)
+            advance_all(store, celery, settings, seen)
 
         super().__init__("reconciler", max(0.5, settings.lease_seconds / 4), work)

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     max_running_per_owner: int | None = Field(
         default=None, ge=1, description="jobs of one owner running at once (default: no limit); the rest wait"
     )
+    max_active_sweeps_per_owner: int = Field(
+        default=10, ge=1, description="unfinished sweeps per owner (429 beyond)"
+    )
     max_sweep_trials: int = Field(default=200, ge=1, description="largest max_trials a sweep may ask for")
     max_sweep_concurrent: int = Field(
         default=8, ge=1, description="largest max_concurrent (trials queued or running at once) of a sweep"

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.datasets import resolve_dataset
 from app.deps import CeleryDep, OwnerDep, SettingsDep, StoreDep
-from app.errors import Conflict
+from app.errors import Conflict, TooManyRequests
 from app.lookup import find_sweep
 from app.routes.jobs import require_json
 from app.store import crud
@@ -132,6 +132,7 @@ def _public(session: Any, sweep: Sweep) -> SweepPublic:
         409: {"description": "Idempotency-Key reused with another body"},
         415: {"description": "the body is not JSON"},
         422: {"description": "invalid sweep: each field and rule is named"},
+        429: {"description": "too many unfinished sweeps"},
     },
 )
 def create_sweep(
@@ -165,6 +166,12 @@ def create_sweep(
                         raise Conflict("this Idempotency-Key was already used with a different sweep")
                     response.headers["Location"] = f"/sweeps/{existing.id}"
                     return _public(session, existing)
+            if store_sweeps.count_active(session, owner=owner) >= settings.max_active_sweeps_per_owner:
+                raise TooManyRequests(
+                    f"you already have {settings.max_active_sweeps_per_owner} unfinished sweeps (the "
+                    "limit, TFJOBS_MAX_ACTIVE_SWEEPS_PER_OWNER); wait for one to end or cancel one",
+                    retry_after=30,
+                )
             dataset = resolve_dataset(session, base, owner=owner, settings=settings)
             spec = base.model_dump(mode="json")
             if dataset is not None:

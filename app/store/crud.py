@@ -379,6 +379,14 @@ def count_queued(session: Session, *, owner: str) -> int:
     )
 
 
+def queued_by_owner(session: Session) -> dict[str, int]:
+    """Every owner's number of queued jobs, in one grouped read."""
+    rows = session.execute(
+        select(Job.owner, func.count()).where(Job.status == JobStatus.QUEUED).group_by(Job.owner)
+    ).all()
+    return {owner: int(n) for owner, n in rows}
+
+
 def last_epoch_point(session: Session, *, job_id: str) -> int:
     """The highest epoch with a stored epoch point (0 if none)."""
     return int(

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.store.crud import _rows_changed, new_id
@@ -64,6 +64,38 @@ def active_sweep_ids(session: Session) -> list[str]:
     return list(
         session.scalars(select(Sweep.id).where(Sweep.status.in_([SweepStatus.QUEUED, SweepStatus.RUNNING])))
     )
+
+
+def count_active(session: Session, *, owner: str) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Sweep)
+            .where(Sweep.owner == owner, Sweep.status.in_([SweepStatus.QUEUED, SweepStatus.RUNNING]))
+        )
+        or 0
+    )
+
+
+def active_sweep_states(session: Session) -> dict[str, tuple[str, tuple[tuple[str, int], ...]]]:
+    """For each unfinished sweep in one grouped read: its owner, and how many of its trials
+    are in each status — what a pass compares to skip sweeps with nothing new."""
+    open_sweeps = dict(
+        session.execute(
+            select(Sweep.id, Sweep.owner).where(Sweep.status.in_([SweepStatus.QUEUED, SweepStatus.RUNNING]))
+        ).all()
+    )
+    counts: dict[str, list[tuple[str, int]]] = {sweep_id: [] for sweep_id in open_sweeps}
+    rows = session.execute(
+        select(Job.sweep_id, Job.status, func.count())
+        .join(Sweep, Sweep.id == Job.sweep_id)
+        .where(Sweep.status.in_([SweepStatus.QUEUED, SweepStatus.RUNNING]))
+        .group_by(Job.sweep_id, Job.status)
+    ).all()
+    for sweep_id, status, n in rows:
+        if sweep_id in counts:
+            counts[sweep_id].append((status, n))
+    return {sweep_id: (open_sweeps[sweep_id], tuple(sorted(c))) for sweep_id, c in counts.items()}
 
 
 def take_advance(session: Session, *, sweep_id: str, seconds: float) -> bool:

@@ -44,29 +44,50 @@ TOLD = {  # a trial's job status → the name of Optuna's TrialState for it
 }
 
 
-def advance_all(store: Store, celery: Celery, settings: Settings) -> int:
-    """Advances every unfinished sweep, and cancels any trial left unfinished by one that
-    has ended; returns how many sweeps were looked at."""
+def advance_all(
+    store: Store, celery: Celery, settings: Settings, seen: dict[str, object] | None = None
+) -> int:
+    """Advances every unfinished sweep that may have something to do, and cancels any trial
+    left unfinished by one that has ended; returns how many sweeps it advanced.
+
+    ``seen`` (the reconciler keeps one across passes): each sweep's trial counts by status
+    and whether its owner's queue was full when it was last advanced. A sweep whose figures have not
+    moved since has nothing to tell its search and no new room for a trial, so it is
+    skipped: an idle pass costs two grouped reads, not an Optuna study per sweep.
+    """
     with store.session() as session:
         for job in store_sweeps.stray_trials(session):
             log.warning("sweep %s has ended: cancelling its trial %s", job.sweep_id, job.id)
             crud.request_cancel(session, job=job)
     with store.session() as session:
-        ids = store_sweeps.active_sweep_ids(session)
-    for sweep_id in ids:
+        states = store_sweeps.active_sweep_states(session)
+        queued = crud.queued_by_owner(session)
+    advanced = 0
+    for sweep_id, (owner, counts) in states.items():
+        figures = (counts, queued.get(owner, 0) >= settings.max_queued_per_owner)
+        if seen is not None and seen.get(sweep_id) == figures:
+            continue
         try:
-            advance(store, celery, settings, sweep_id)
+            if advance(store, celery, settings, sweep_id):
+                advanced += 1
+                if seen is not None:
+                    seen[sweep_id] = figures
         except Exception as err:  # one sweep's trouble must not stop the others
             log.warning("sweep %s: advance failed: %s", sweep_id, err)
-    return len(ids)
+    if seen is not None:
+        for gone in seen.keys() - states.keys():
+            del seen[gone]
+    return advanced
 
 
-def advance(store: Store, celery: Celery, settings: Settings, sweep_id: str) -> None:
+def advance(store: Store, celery: Celery, settings: Settings, sweep_id: str) -> bool:
+    """One pass over the sweep; False if another process holds it now."""
     with store.session() as session:
         if not store_sweeps.take_advance(session, sweep_id=sweep_id, seconds=ADVANCE_SECONDS):
-            return  # another process is at it; it will see what we would have
+            return False  # another process is at it; it will see what we would have
     try:
         _advance(store, celery, settings, sweep_id)
+        return True
     finally:
         with store.session() as session:
             store_sweeps.release_advance(session, sweep_id=sweep_id)
@@ -87,6 +108,8 @@ def _advance(store: Store, celery: Celery, settings: Settings, sweep_id: str) ->
         jobs = [(j.id, j.trial_number, j.status) for j in store_sweeps.trials_of(session, sweep_id=sweep_id)]
         finished = [job_id for job_id, _, status in jobs if status in FINAL_STATUSES]
         values = store_sweeps.last_epoch_values(session, job_ids=finished, metric=sweep.metric)
+        # Trials are the owner's jobs: they wait rather than exceed the owner's queue limit.
+        queue_room = settings.max_queued_per_owner - crud.count_queued(session, owner=sweep.owner)
     search = Search(settings.sqlalchemy_url, sweep)
     asked = search.trials()
     created_before = len(jobs)
@@ -101,7 +124,7 @@ def _advance(store: Store, celery: Celery, settings: Settings, sweep_id: str) ->
         created = len(jobs)
         orphans = [t for t in asked if t.state == TrialState.RUNNING and t.number not in numbers]
         n_asked = len(asked)  # seeds the next ask (see app/sweeps/search.py)
-        while active < sweep.max_concurrent and created < sweep.max_trials:
+        while active < sweep.max_concurrent and created < sweep.max_trials and queue_room > 0:
             if orphans:
                 trial = orphans.pop(0)
                 number, params = trial.number, trial.params
@@ -112,7 +135,7 @@ def _advance(store: Store, celery: Celery, settings: Settings, sweep_id: str) ->
                 n_asked += 1
             if not _create_trial(store, sweep, number, params):
                 break  # the sweep ended meanwhile, or another process made it (it goes on)
-            active, created = active + 1, created + 1
+            active, created, queue_room = active + 1, created + 1, queue_room - 1
             jobs.append(("", number, JobStatus.QUEUED))
 
     _settle(store, search, sweep, jobs)

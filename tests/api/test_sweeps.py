@@ -309,3 +309,65 @@ def test_another_owners_sweep_is_not_found(tmp_path):
         assert client.get("/sweeps", headers=bob).json()["items"] == []
         assert client.get(f"/sweeps/{sweep_id}", headers=alice).status_code == 200
     app.state.store.dispose()
+
+
+@pytest.fixture
+def limited(tmp_path, database_url: str) -> Iterator[TestClient]:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        max_queued_per_owner=3,
+        max_active_sweeps_per_owner=2,
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        client.app_state = app.state  # type: ignore[attr-defined]
+        yield client
+    with app.state.store.engine.begin() as connection:
+        for table in ("log_lines", "metric_points", "attempts", "jobs", "sweeps"):
+            connection.execute(text(f"DELETE FROM {table}"))
+    app.state.store.dispose()
+
+
+def test_trials_wait_rather_than_exceed_the_owners_queue_limit(limited):
+    """Before: with the limit at 5, six sweeps put 47 jobs in one owner's queue."""
+    wide = {**GRID, "max_concurrent": 8}
+    first = limited.post("/sweeps", json=wide).json()["id"]
+    second = limited.post("/sweeps", json=wide).json()["id"]
+    for sweep_id in (first, second):
+        move_on(limited, sweep_id)
+    assert len(trials(limited, first)) + len(trials(limited, second)) == 3  # the owner's limit
+    assert limited.post("/jobs", json=BASE).status_code == 429
+    job_id = trials(limited, first)[0]["job_id"]
+    end_trial(limited, job_id, [1.0, 0.9, 0.8])  # one leaves the queue: one more trial may wait
+    move_on(limited, first)
+    queued = [t for s in (first, second) for t in trials(limited, s) if t["status"] == "queued"]
+    assert len(queued) == 3
+
+
+def test_unfinished_sweeps_per_owner_are_limited_with_429(limited):
+    for _ in range(2):
+        assert limited.post("/sweeps", json=GRID).status_code == 201
+    refused = limited.post("/sweeps", json=GRID)
+    assert refused.status_code == 429 and "TFJOBS_MAX_ACTIVE_SWEEPS_PER_OWNER" in refused.json()["detail"]
+    assert refused.headers["retry-after"] == "30"
+    sweep_id = limited.get("/sweeps").json()["items"][0]["id"]
+    limited.post(f"/sweeps/{sweep_id}/cancel")
+    assert limited.post("/sweeps", json=GRID).status_code == 201  # a cancelled one frees a place
+
+
+def test_a_pass_skips_sweeps_with_nothing_new(client, monkeypatch):
+    """Before: every pass rebuilt an Optuna study per active sweep (600 sweeps: API CPU 2 → 44 %)."""
+    from app.sweeps import driver
+
+    ids = [client.post("/sweeps", json=GRID).json()["id"] for _ in range(3)]
+    state = client.app_state
+    seen: dict[str, object] = {}
+    built: list[str] = []
+    real = driver.advance
+    monkeypatch.setattr(driver, "advance", lambda *a: built.append(a[-1]) or real(*a))
+    assert advance_all(state.store, state.celery, state.settings, seen) == 3
+    assert advance_all(state.store, state.celery, state.settings, seen) == 0  # nothing moved
+    end_trial(client, trials(client, ids[1])[0]["job_id"], [1.0, 0.5, 0.25])
+    assert advance_all(state.store, state.celery, state.settings, seen) == 1  # only the one that moved
+    assert built[-1] == ids[1]

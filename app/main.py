@@ -12,6 +12,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,6 +22,7 @@ from app.core.admission import Admission
 from app.core.broker import make_celery
 from app.core.config import Settings, get_settings
 from app.core.observability import ServiceMetrics
+from app.core.origins import SameSiteOnly
 from app.dispatcher import Dispatcher
 from app.docs import document_errors_and_security, mount_docs
 from app.errors import ServiceError, TooManyRequests, Unauthorized
@@ -211,6 +213,16 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.add_middleware(BodySizeLimit, settings=settings)
     if settings.auth:  # an unauthenticated request is answered before its body is read
         app.add_middleware(Authenticate, store=store)
+    if settings.cors_origin_list:  # closed unless configured
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=sorted(settings.cors_origin_list),
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
+        )
+    app.add_middleware(
+        SameSiteOnly, allowed_hosts=settings.host_allowlist, cors_origins=settings.cors_origin_list
+    )
     # Outermost: excess load is shed before it costs a token lookup or a thread.
     app.add_middleware(
         Admission,

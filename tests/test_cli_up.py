@@ -156,7 +156,7 @@ def test_tokens_are_created_listed_and_revoked_in_the_store_the_api_reads(tmp_pa
     assert owner == "alice" and len(token_id) == 12
 
     app = create_app(Settings(data_dir=store, auth=True))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         headers = {"Authorization": f"Bearer {token}"}
         assert client.get("/jobs", headers=headers).status_code == 200
         revoked = tfjobs("token", "revoke", token_id, cwd=tmp_path, env=clean_env(TFJOBS_DATA_DIR=str(store)))

@@ -66,6 +66,16 @@ class Settings(BaseSettings):
         default=None, min_length=16, description="a token registered at API start (compose)"
     )
     bootstrap_owner: str = Field(default="admin", description="owner of the bootstrap token")
+    allowed_hosts: str = Field(
+        default="",
+        description="comma-separated names the API answers to in Host (`*`: any); with auth off "
+        "loopback names are always allowed, and only they by default",
+    )
+    cors_origins: str = Field(
+        default="",
+        description="comma-separated origins (https://app.example) whose pages may call the API; "
+        "default none: CORS stays closed",
+    )
     metrics_token: str | None = Field(
         default=None, min_length=16, description="with auth on, the bearer token /metrics accepts"
     )
@@ -119,6 +129,22 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         # compose passes `${TFJOBS_METRICS_TOKEN:-}` through as "" when the operator sets none
         return None if value == "" else value
+
+    @property
+    def host_allowlist(self) -> frozenset[str] | None:
+        """The names Host may carry; None: any (auth on and no list, or `*`)."""
+        from app.core.origins import LOOPBACK_HOSTS
+
+        names = {n.strip().lower() for n in self.allowed_hosts.split(",") if n.strip()}
+        if "*" in names:
+            return None
+        if not self.auth:
+            return frozenset(names | LOOPBACK_HOSTS)
+        return frozenset(names) if names else None
+
+    @property
+    def cors_origin_list(self) -> frozenset[str]:
+        return frozenset(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
 
     @cached_property
     def resolved_data_dir(self) -> Path:

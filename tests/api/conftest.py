@@ -19,7 +19,7 @@ def settings(tmp_path) -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     """The real app on a real SQLite store and the embedded folder broker."""
     app = create_app(settings)
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         client.app_state = app.state  # type: ignore[attr-defined]
         yield client
     app.state.store.dispose()

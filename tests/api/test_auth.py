@@ -24,7 +24,7 @@ def secured(tmp_path) -> Iterator[tuple[TestClient, dict[str, str], dict[str, st
     with app.state.store.session() as session:
         alice = crud.create_token(session, owner="alice")
         bob = crud.create_token(session, owner="bob")
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         client.app_state = app.state  # type: ignore[attr-defined]
         yield client, {"Authorization": f"Bearer {alice}"}, {"Authorization": f"Bearer {bob}"}
     app.state.store.dispose()
@@ -111,7 +111,7 @@ def test_idempotency_keys_are_per_owner(secured):
 
 def test_queued_jobs_per_owner_are_limited_with_retry_after(tmp_path):
     app = create_app(Settings(data_dir=tmp_path / "data", max_queued_per_owner=2))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         assert [client.post("/jobs", json=MINIMAL).status_code for _ in range(2)] == [201, 201]
         response = client.post("/jobs", json=MINIMAL)
         assert response.status_code == 429 and response.headers["retry-after"] == "30"
@@ -122,7 +122,7 @@ def test_queued_jobs_per_owner_are_limited_with_retry_after(tmp_path):
 def test_bootstrap_token_from_the_environment(tmp_path):
     token = "tfj_bootstrap_for_compose_0123456789"
     app = create_app(Settings(data_dir=tmp_path / "data", auth=True, bootstrap_token=token))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         assert client.get("/jobs", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     app.state.store.dispose()
 
@@ -145,7 +145,7 @@ def test_metrics_need_their_own_token_when_auth_is_on(tmp_path):
         (Settings(data_dir=tmp_path / "e", auth=False), {}, 200),  # local, loopback only
     ]:
         app = create_app(settings)
-        with TestClient(app) as client:
+        with TestClient(app, base_url="http://localhost") as client:
             response = client.get("/metrics", headers=headers)
             assert response.status_code == expected, (settings.auth, headers, response.text)
             if expected == 200:

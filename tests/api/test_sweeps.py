@@ -49,7 +49,7 @@ SWEEP_KEYS = {
 @pytest.fixture
 def client(tmp_path, database_url: str) -> Iterator[TestClient]:
     app = create_app(Settings(data_dir=tmp_path / "data", database_url=database_url))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         client.app_state = app.state  # type: ignore[attr-defined]
         yield client
     with app.state.store.engine.begin() as connection:  # PostgreSQL's database is shared: empty it
@@ -301,7 +301,7 @@ def test_another_owners_sweep_is_not_found(tmp_path):
     with app.state.store.session() as session:
         alice = {"Authorization": f"Bearer {crud.create_token(session, owner='alice')}"}
         bob = {"Authorization": f"Bearer {crud.create_token(session, owner='bob')}"}
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         sweep_id = client.post("/sweeps", json=GRID, headers=alice).json()["id"]
         for path in (f"/sweeps/{sweep_id}", f"/sweeps/{sweep_id}/trials"):
             assert client.get(path, headers=bob).status_code == 404
@@ -320,7 +320,7 @@ def limited(tmp_path, database_url: str) -> Iterator[TestClient]:
         max_active_sweeps_per_owner=2,
     )
     app = create_app(settings)
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         client.app_state = app.state  # type: ignore[attr-defined]
         yield client
     with app.state.store.engine.begin() as connection:

@@ -72,7 +72,7 @@ def s3_client(tmp_path, bucket, s3_endpoint):
         s3_region="us-east-1",
     )
     app = create_app(settings)
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         yield client, settings
     app.state.store.dispose()
 

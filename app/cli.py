@@ -55,10 +55,14 @@ def api(
     """Run the HTTP API (uvicorn) on the configured store and broker."""
     import uvicorn
 
+    from app.core.protocol import GuardedHttpProtocol  # header size and time limits
+
     if workers == 1:
         from app.main import create_app
 
-        uvicorn.run(create_app(), host=host, port=port, log_level="info", access_log=False)
+        uvicorn.run(
+            create_app(), host=host, port=port, log_level="info", access_log=False, http=GuardedHttpProtocol
+        )
         return
     _migrate()  # once, before the processes start
     uvicorn.run(
@@ -69,6 +73,7 @@ def api(
         workers=workers,
         log_level="info",
         access_log=False,
+        http=GuardedHttpProtocol,
     )
 
 

@@ -57,6 +57,12 @@ class Settings(BaseSettings):
         default=1024, ge=1, description="largest dataset in memory (an NPZ's arrays, uncompressed), MB"
     )
     max_body_kb: int = Field(default=64, ge=1, description="largest JSON request body")
+    max_header_kb: int = Field(
+        default=64, ge=1, le=16384, description="largest request head (request line and headers; 431 beyond)"
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="longest a client may take to send a request's headers (408 beyond)"
+    )
     page_limit: int = Field(default=1000, ge=1, description="largest page of metrics, logs or jobs")
     report_every_steps: int = Field(default=50, ge=1, description="step points at most every N steps")
     report_every_seconds: float = Field(default=1.0, gt=0, description="... or every X seconds")

@@ -14,14 +14,26 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
-__all__ = ["LocalStorage", "ObjectStorage", "Storage", "open_storage"]
+if TYPE_CHECKING:
+    from obstore.store import RetryConfig
+
+__all__ = ["LocalStorage", "ObjectStorage", "Storage", "StorageUnavailable", "open_storage"]
 
 CHUNK = 1 << 20
+# A hung or unreachable object store must fail a call in seconds, not hold it: the API
+# answers 503 at once, and the worker retries on its own terms, bounded by the job's
+# lease (worker/outage.py) — not object_store's default of up to 3 minutes per call.
+CONNECT_TIMEOUT = timedelta(seconds=5)
+RETRIES: RetryConfig = {"max_retries": 2, "retry_timeout": timedelta(seconds=10)}
+
+
+class StorageUnavailable(Exception):
+    """The object store did not answer (refused, timed out, 5xx); the detail is for logs."""
 
 
 class Storage(Protocol):
@@ -124,7 +136,11 @@ class LocalStorage:
 class ObjectStorage:
     """An S3-compatible bucket (AWS S3, MinIO, Ceph, …): nodes that share no disk."""
 
-    def __init__(self, url: str, *, endpoint: str | None, region: str | None) -> None:
+    def __init__(
+        self, url: str, *, endpoint: str | None, region: str | None, read_timeout: float = 30.0
+    ) -> None:
+        """``read_timeout``: longest wait for the next bytes of an answer (it resets as
+        bytes arrive, so a long download is fine)."""
         from obstore.store import S3Store
 
         if not url.startswith("s3://"):
@@ -141,7 +157,12 @@ class ObjectStorage:
         self.store = S3Store(
             bucket,
             prefix=prefix.strip("/") or None,
-            client_options={"allow_http": bool(endpoint and endpoint.startswith("http://"))},
+            client_options={
+                "allow_http": bool(endpoint and endpoint.startswith("http://")),
+                "connect_timeout": CONNECT_TIMEOUT,
+                "read_timeout": timedelta(seconds=read_timeout),
+            },
+            retry_config=RETRIES,
             **options,
         )
 
@@ -182,6 +203,20 @@ class ObjectStorage:
         for block in result.stream(min_chunk_size=CHUNK):
             yield bytes(block)
 
+    async def open_read(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes ``start:end`` of the object, streamed on the event loop (no thread held
+        while the store is slow). The request is made before this returns, so a store that
+        is down raises :class:`StorageUnavailable` before a response has begun."""
+        import obstore
+
+        try:
+            result = await obstore.get_async(self.store, _safe(key), options={"range": (start, end)})
+        except FileNotFoundError:
+            raise
+        except Exception as err:
+            raise StorageUnavailable(f"{self.url}: {key}: {err}") from err
+        return _chunks(result.stream(min_chunk_size=CHUNK))
+
     def list(self, prefix: str) -> list[str]:
         import obstore
 
@@ -208,17 +243,25 @@ class ObjectStorage:
         return str(obstore.sign(self.store, "GET", _safe(key), timedelta(seconds=seconds)))
 
 
+async def _chunks(stream: Any) -> AsyncIterator[bytes]:
+    async for block in stream:
+        yield bytes(block)
+
+
 def open_storage(settings: Any, area: str) -> Storage:
     """The storage of ``area`` (``artifacts`` or ``datasets``) for these settings."""
     if settings.storage_url and settings.storage_url.startswith("s3://"):
         return _bucket(
-            f"{settings.storage_url.rstrip('/')}/{area}", settings.s3_endpoint_url, settings.s3_region
+            f"{settings.storage_url.rstrip('/')}/{area}",
+            settings.s3_endpoint_url,
+            settings.s3_region,
+            settings.storage_timeout_seconds,
         )
     root = Path(settings.storage_url) / area if settings.storage_url else None
     return LocalStorage(root or (settings.artifacts_root if area == "artifacts" else settings.datasets_root))
 
 
 @functools.cache
-def _bucket(url: str, endpoint: str | None, region: str | None) -> ObjectStorage:
+def _bucket(url: str, endpoint: str | None, region: str | None, read_timeout: float) -> ObjectStorage:
     """One client (and its connection pool) per bucket and process, not one per request."""
-    return ObjectStorage(url, endpoint=endpoint, region=region)
+    return ObjectStorage(url, endpoint=endpoint, region=region, read_timeout=read_timeout)

@@ -1,9 +1,10 @@
-"""A database outage on demand: a TCP proxy in front of the machine's PostgreSQL.
+"""An outage on demand: a TCP proxy in front of a real server (PostgreSQL, S3).
 
-Tests point a stack's ``TFJOBS_DATABASE_URL`` at the proxy; ``down()`` closes every
-connection and stops listening (clients see "connection refused", as when the server
-stops), ``up()`` listens again on the same port. The real server is never touched, so
-other tests sharing it are not disturbed.
+Tests point a stack's ``TFJOBS_DATABASE_URL`` or ``TFJOBS_S3_ENDPOINT_URL`` at the proxy;
+``down()`` closes every connection and stops listening (clients see "connection
+refused", as when the server stops); ``hang()`` cuts every connection and then accepts
+new ones but never answers (a server wedged); ``up()`` serves again on the same port.
+The real server is never touched, so other tests sharing it are not disturbed.
 """
 
 from __future__ import annotations
@@ -22,12 +23,16 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._conns: list[socket.socket] = []
         self._listener: socket.socket | None = None
+        self._hanging = False
         self.port = 0
         self.up()
         netloc = f"{parts.username + '@' if parts.username else ''}127.0.0.1:{self.port}"
         self.url = urlunsplit(parts._replace(netloc=netloc))
 
     def up(self) -> None:
+        self._hanging = False
+        if self._listener is not None:
+            return  # was hanging: listening already
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
@@ -45,6 +50,13 @@ class TcpProxy:
         for conn in conns:
             _close(conn)
 
+    def hang(self) -> None:
+        with self._lock:
+            self._hanging = True
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            _close(conn)
+
     def close(self) -> None:
         self.down()
 
@@ -54,6 +66,10 @@ class TcpProxy:
                 client, _ = listener.accept()
             except OSError:
                 return  # closed by down()
+            if self._hanging:
+                with self._lock:
+                    self._conns.append(client)  # held open, never answered
+                continue
             try:
                 server = socket.create_connection(self._target)
             except OSError:

@@ -12,16 +12,22 @@ storage is that same folder (one host, the default) nothing moves. When it is el
 * an uploaded dataset is fetched once per node into a cache named by its sha256.
 Each attempt writes only its own checkpoint folder: a stale attempt still running
 somewhere can never overwrite the checkpoints of the attempt that replaced it.
+
+Every transfer rides out a storage outage for as long as the job's lease lasts (then
+the attempt is handed back, to resume from its last stored checkpoint): a 3 s S3 blip
+no longer fails a job.
 """
 
 from __future__ import annotations
 
 import shutil
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from app.storage import Storage, open_storage
 from tfcore.report import Point, Reporter
+from worker.outage import patiently
 
 __all__ = ["CheckpointUploads", "JobFiles", "dataset_file"]
 
@@ -36,6 +42,7 @@ class JobFiles:
         self.work = settings.artifacts_root / job_id / "work"
         self.storage: Storage = open_storage(settings, "artifacts")
         self.remote = self.storage.local_path(f"{job_id}/work") != self.work
+        self.patience = settings.lease_seconds
 
     def checkpoints_for(self, attempt: int) -> Path:
         """This attempt's checkpoint folder, seeded with the newest earlier attempt's
@@ -54,7 +61,11 @@ class JobFiles:
         if local:
             shutil.copytree(local[-1], folder)
         elif self.remote:
-            self._fetch_newest(attempt, folder)
+            patiently(
+                f"fetching checkpoints of {self.job_id}",
+                lambda: self._fetch_newest(attempt, folder),
+                seconds=self.patience,
+            )
         return folder
 
     def _fetch_newest(self, attempt: int, folder: Path) -> None:
@@ -75,8 +86,14 @@ class JobFiles:
 
     def upload_checkpoints(self, folder: Path) -> None:
         """The attempt's checkpoint folder as it is now (what TensorFlow keeps), in storage."""
-        if not self.remote:
-            return
+        if self.remote:
+            patiently(
+                f"uploading checkpoints of {self.job_id}",
+                lambda: self._upload_checkpoints(folder),
+                seconds=self.patience,
+            )
+
+    def _upload_checkpoints(self, folder: Path) -> None:
         prefix = f"{self.job_id}/checkpoints/{folder.name}/"
         present = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
         for name in sorted(present, key=lambda n: n == "checkpoint"):  # the index file last
@@ -88,7 +105,10 @@ class JobFiles:
     def publish(self, folder: Path, names: list[str]) -> None:
         """Exported files into storage at ``<job>/<folder name>/<name>`` (their artifact path)."""
         for name in names:
-            self.storage.put_file(f"{self.job_id}/{folder.name}/{name}", folder / name)
+            key = f"{self.job_id}/{folder.name}/{name}"
+            patiently(
+                f"uploading {key}", partial(self.storage.put_file, key, folder / name), seconds=self.patience
+            )
 
     def drop_checkpoints(self) -> None:
         shutil.rmtree(self.work / "checkpoints", ignore_errors=True)
@@ -120,5 +140,9 @@ def dataset_file(settings: Any, key: str, sha256: str) -> Path:
         return local
     cached = settings.cache_root / "datasets" / f"{sha256}{Path(key).suffix}"
     if not cached.is_file():
-        storage.get_to_file(key, cached)
+        patiently(
+            f"fetching dataset {key}",
+            lambda: storage.get_to_file(key, cached),
+            seconds=settings.lease_seconds,
+        )
     return cached

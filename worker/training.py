@@ -14,7 +14,6 @@ import shutil
 import socket
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -374,10 +373,15 @@ def _train_claimed(
         log.warning("job %s: %s; handing it back", job_id, err)
         status = Outcome.HANDED_BACK
     except Exception as err:  # anything else still ends the job, with a reason
+        # The whole traceback goes to the worker's log, for operators; the user's error and
+        # the job's log get the kind of failure only: an exception's text can carry server
+        # paths, endpoints and bucket names (a 1.5 KB S3 debug dump was seen).
         log.exception("job %s failed", job_id)
-        error = ("internal_error", f"{type(err).__name__}: {err}")
-        if open_reporter is not None:
-            open_reporter.log(traceback.format_exc(limit=5), level="error")
+        error = (
+            "internal_error",
+            f"the worker failed unexpectedly ({type(err).__name__}); "
+            f"its log has the details (job {job_id}, {ctx.hostname})",
+        )
     finally:
         if result is not None:
             result.release()  # exported or not needed: the next job of its architecture may take it

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         default=None, description="an S3-compatible server (MinIO, Ceph, …); default: AWS S3"
     )
     s3_region: str | None = Field(default=None, description="the bucket's region (or AWS_DEFAULT_REGION)")
+    storage_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="S3: longest wait for the next bytes of an answer before the call fails (and is retried)",
+    )
     presign_seconds: int = Field(
         default=300,
         ge=10,

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from app.deps import OwnerDep, SettingsDep, StoreDep
-from app.errors import NotFound
+from app.errors import NotFound, Unavailable
 from app.lookup import find_job
 from app.schemas import ArtifactPublic, ArtifactsPublic
-from app.storage import Storage, open_storage
+from app.storage import ObjectStorage, StorageUnavailable, open_storage
 from app.store import crud
+from app.store.db import Store
+from app.store.tables import Artifact
 
 __all__ = ["router"]
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/jobs", tags=["artifacts"])
 
 
@@ -43,9 +48,10 @@ def list_artifacts(job_id: str, store: StoreDep, owner: OwnerDep) -> ArtifactsPu
         307: {"description": "with `redirect=1` and S3 storage: a short-lived presigned URL"},
         404: {"description": "no such job or artifact"},
         416: {"description": "a range beyond the file"},
+        503: {"description": "the artifact storage is not answering"},
     },
 )
-def download_artifact(
+async def download_artifact(
     job_id: str,
     name: str,
     request: Request,
@@ -60,13 +66,12 @@ def download_artifact(
     bytes against the listing's sha256. `Range: bytes=N-` resumes an interrupted download
     (206 with the rest); send `If-Range` with the ETag to get the whole file instead if it
     changed. With S3 storage, `redirect=1` answers 307 to a presigned URL valid for
-    `TFJOBS_PRESIGN_SECONDS` (the owner is checked first). Any name not listed is 404.
+    `TFJOBS_PRESIGN_SECONDS` (the owner is checked first). Any name not listed is 404; a
+    storage that does not answer is 503 before anything is sent.
     """
-    with store.session() as session:
-        job = find_job(session, job_id, owner)
-        artifact = crud.get_artifact(session, job_id=job.id, name=name)
-    if artifact is None:
-        raise NotFound(f"job {job.id} has no artifact {name!r}")
+    # Async, so a slow object store holds no thread: the store lookup is one thread hop,
+    # the bytes stream on the event loop.
+    artifact = await run_in_threadpool(_listed, store, job_id, owner, name)
     storage = open_storage(settings, "artifacts")
     etag = f'"{artifact.sha256}"'
     # The key comes from the store (written by the worker), never from the request.
@@ -85,18 +90,32 @@ def download_artifact(
     if redirect:
         url = storage.presign(artifact.path, settings.presign_seconds)
         return RedirectResponse(url or request.url.path, status_code=307)
-    return ranged(storage, artifact.path, artifact.size, etag, request, filename=artifact.name)
+    assert isinstance(storage, ObjectStorage)
+    return await ranged(storage, artifact.path, artifact.size, etag, request, filename=artifact.name)
 
 
-def ranged(storage: Storage, key: str, size: int, etag: str, request: Request, *, filename: str) -> Response:
+def _listed(store: Store, job_id: str, owner: str, name: str) -> Artifact:
+    with store.session() as session:
+        job = find_job(session, job_id, owner)
+        artifact = crud.get_artifact(session, job_id=job.id, name=name)
+    if artifact is None:
+        raise NotFound(f"job {job.id} has no artifact {name!r}")
+    return artifact
+
+
+async def ranged(
+    storage: ObjectStorage, key: str, size: int, etag: str, request: Request, *, filename: str
+) -> Response:
     """The object (or the single range asked for) streamed from storage, with the headers
-    FileResponse sends for a local file."""
+    FileResponse sends for a local file. The store is asked before the response starts:
+    if it does not answer, the client gets a 503, never a 200 that breaks off."""
     headers = {
         "ETag": etag,
         "Accept-Ranges": "bytes",
         "X-Checksum-SHA256": etag.strip('"'),
         "Content-Disposition": f'attachment; filename="{filename}"',
     }
+    start, end, status = 0, size, 200
     wanted = request.headers.get("range")
     if_range = request.headers.get("if-range")
     if wanted and (if_range is None or if_range == etag):
@@ -107,12 +126,14 @@ def ranged(storage: Storage, key: str, size: int, etag: str, request: Request, *
         end = min(int(match.group(2)) + 1 if match.group(2) else size, size)
         if start >= size or end <= start:
             return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
-        headers |= {"Content-Range": f"bytes {start}-{end - 1}/{size}", "Content-Length": str(end - start)}
-        return StreamingResponse(
-            storage.read(key, start, end),
-            status_code=206,
-            media_type="application/octet-stream",
-            headers=headers,
-        )
-    headers["Content-Length"] = str(size)
-    return StreamingResponse(storage.read(key), media_type="application/octet-stream", headers=headers)
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+        status = 206
+    headers["Content-Length"] = str(end - start)
+    try:
+        chunks = await storage.open_read(key, start, end)
+    except StorageUnavailable as err:
+        log.warning("artifact %s: storage unavailable: %s", key, err)  # the detail, for operators
+        raise Unavailable("the artifact storage is not answering; try again in a minute") from None
+    return StreamingResponse(
+        chunks, status_code=status, media_type="application/octet-stream", headers=headers
+    )

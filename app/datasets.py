@@ -130,20 +130,25 @@ def save_upload(
         with tmp.open("rb") as f:
             fmt = "npz" if f.read(2) == b"PK" else "csv"  # as load_file decided: by content
         key = f"{dataset_id}.{fmt}"
-        open_storage(settings, "datasets").put_file(key, tmp)  # checked whole: now kept
-        return crud.create_dataset(
-            session,
-            id=dataset_id,
-            owner=owner,
-            name=Path(filename).name[:255] or "upload",
-            path=key,
-            format=fmt,
-            rows=data.rows,
-            features=data.features,
-            target=data.target,
-            task=data.task,
-            size=size,
-            sha256=sha256,
-        )
+        storage = open_storage(settings, "datasets")
+        storage.put_file(key, tmp, move=True)  # checked whole: now kept (a rename when local)
+        try:  # create_dataset flushes: a row the store refuses fails here, not at commit
+            return crud.create_dataset(
+                session,
+                id=dataset_id,
+                owner=owner,
+                name=Path(filename).name[:255] or "upload",
+                path=key,
+                format=fmt,
+                rows=data.rows,
+                features=data.features,
+                target=data.target,
+                task=data.task,
+                size=size,
+                sha256=sha256,
+            )
+        except BaseException:
+            storage.delete(key)  # not recorded: not kept (no orphan object)
+            raise
     finally:
         tmp.unlink(missing_ok=True)

@@ -21,6 +21,7 @@ from app.auth import Authenticate
 from app.core.admission import Admission
 from app.core.broker import make_celery
 from app.core.config import Settings, get_settings
+from app.core.hardening import Harden
 from app.core.observability import ServiceMetrics
 from app.core.origins import SameSiteOnly
 from app.dispatcher import Dispatcher
@@ -223,12 +224,13 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.add_middleware(
         SameSiteOnly, allowed_hosts=settings.host_allowlist, cors_origins=settings.cors_origin_list
     )
-    # Outermost: excess load is shed before it costs a token lookup or a thread.
+    # Outer: excess load is shed before it costs a token lookup or a thread.
     app.add_middleware(
         Admission,
         limit=settings.max_concurrent_requests,
         waiting=settings.max_waiting_requests,
         wait_seconds=settings.request_wait_seconds,
     )
+    app.add_middleware(Harden)  # outermost: every answer, a shed one included, is hardened
     app.openapi = lambda: _openapi_with_job_spec(app)  # type: ignore[method-assign]
     return app

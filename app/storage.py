@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["LocalStorage", "ObjectStorage", "Storage", "StorageUnavailable", "open_storage"]
 
 CHUNK = 1 << 20
+PARTIAL = ".partial"  # a file being written; renamed into place when whole
 # A hung or unreachable object store must fail a call in seconds, not hold it: the API
 # answers 503 at once, and the worker retries on its own terms, bounded by the job's
 # lease (worker/outage.py) — not object_store's default of up to 3 minutes per call.
@@ -41,7 +42,10 @@ class Storage(Protocol):
 
     url: str
 
-    def put_file(self, key: str, path: Path) -> None: ...
+    def put_file(self, key: str, path: Path, *, move: bool = False) -> None:
+        """Stores the file under ``key``; ``move``: the file is no longer needed (a local
+        storage renames it when it can, instead of holding two copies)."""
+        ...
 
     def put_stream(self, key: str, stream: IO[bytes]) -> None: ...
 
@@ -79,22 +83,36 @@ class LocalStorage:
     def local_path(self, key: str) -> Path:
         return self.root / _safe(key)
 
-    def put_file(self, key: str, path: Path) -> None:
+    def put_file(self, key: str, path: Path, *, move: bool = False) -> None:
         target = self.local_path(key)
         if target.resolve() == path.resolve():
             return
         target.parent.mkdir(parents=True, exist_ok=True)
-        aside = target.with_name(target.name + ".partial")
-        shutil.copyfile(path, aside)
-        os.replace(aside, target)
+        if move:
+            try:
+                os.replace(path, target)  # same filesystem: no second copy, never half-written
+                return
+            except OSError:
+                pass  # another filesystem: copy below
+        aside = target.with_name(target.name + PARTIAL)
+        try:
+            shutil.copyfile(path, aside)
+            os.replace(aside, target)
+        except BaseException:
+            aside.unlink(missing_ok=True)  # a full disk leaves no .partial behind
+            raise
 
     def put_stream(self, key: str, stream: IO[bytes]) -> None:
         target = self.local_path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        aside = target.with_name(target.name + ".partial")
-        with aside.open("wb") as out:
-            shutil.copyfileobj(stream, out, CHUNK)
-        os.replace(aside, target)
+        aside = target.with_name(target.name + PARTIAL)
+        try:
+            with aside.open("wb") as out:
+                shutil.copyfileobj(stream, out, CHUNK)
+            os.replace(aside, target)
+        except BaseException:
+            aside.unlink(missing_ok=True)
+            raise
 
     def get_to_file(self, key: str, path: Path) -> None:
         source = self.local_path(key)
@@ -166,11 +184,13 @@ class ObjectStorage:
             **options,
         )
 
-    def put_file(self, key: str, path: Path) -> None:
+    def put_file(self, key: str, path: Path, *, move: bool = False) -> None:
         import obstore
 
         with path.open("rb") as f:
             obstore.put(self.store, _safe(key), f)
+        if move:
+            path.unlink(missing_ok=True)
 
     def put_stream(self, key: str, stream: IO[bytes]) -> None:
         import obstore
@@ -179,11 +199,15 @@ class ObjectStorage:
 
     def get_to_file(self, key: str, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        aside = path.with_name(path.name + ".partial")
-        with aside.open("wb") as out:
-            for block in self.read(key):
-                out.write(block)
-        os.replace(aside, path)
+        aside = path.with_name(path.name + PARTIAL)
+        try:
+            with aside.open("wb") as out:
+                for block in self.read(key):
+                    out.write(block)
+            os.replace(aside, path)
+        except BaseException:
+            aside.unlink(missing_ok=True)
+            raise
 
     def size(self, key: str) -> int | None:
         import obstore

@@ -28,10 +28,8 @@ UI_CSP = (
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-HEADERS = {
+HEADERS = {  # nosniff and Referrer-Policy: on every response (app/core/hardening.py)
     "Content-Security-Policy": UI_CSP,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
 VIEWS = {

@@ -239,6 +239,9 @@ def _parse_csv(reader: Any, *, target: str, name: str, limits: DataLimits) -> Da
         raise DataError(f"{name}: the file is empty") from None
     if len(header) - 1 > limits.max_features:
         raise DataError(f"{name}: {len(header) - 1} features is more than the limit of {limits.max_features}")
+    controlled = [i + 1 for i, h in enumerate(header) if any(ord(c) < 32 or ord(c) == 127 for c in h)]
+    if controlled:  # NUL and friends: no store can hold them in a name, no one means them
+        raise DataError(f"{name}: the header's column {controlled[0]} has a control character in its name")
     if len(set(header)) != len(header):
         twice = sorted({h for h in header if header.count(h) > 1})
         raise DataError(f"{name}: the header names a column twice: {_preview(twice)}")

@@ -37,7 +37,9 @@ async def upload_dataset(
     store: StoreDep,
     settings: SettingsDep,
     owner: OwnerDep,
-    target: Annotated[str | None, Form(max_length=255)] = None,
+    target: Annotated[
+        str | None, Form(max_length=255, pattern=r"^[^\x00-\x1f\x7f]*$", description="the label column")
+    ] = None,
 ) -> DatasetPublic:
     """Upload a dataset: a CSV (header row, numeric cells; name the label column in
     `target`) or an NPZ (arrays `x` and `y`).

@@ -178,7 +178,8 @@ BAD_EVENT_IDS = ["abc", "-1", "9" * 15, "9" * 20, "' OR 1=1 --", "\xb2", "1e3", 
 @pytest.mark.parametrize("name", PATH_TRICKS)
 def test_path_tricks_in_artifact_names_are_404(client, name):
     job_id = client.post("/jobs", json=MINIMAL).json()["id"]
-    assert client.get(f"/jobs/{job_id}/artifacts/{name}").status_code == 404
+    expected = 400 if "%00" in name else 404  # a NUL is refused before any route (app/core/hardening.py)
+    assert client.get(f"/jobs/{job_id}/artifacts/{name}").status_code == expected
 
 
 @pytest.mark.parametrize("query", BAD_QUERIES)

@@ -46,6 +46,7 @@ from tfjobs import JobStatus
 __all__ = [
     "GPU_REASON",
     "LIMIT_REASON",
+    "NO_GPU_REASON",
     "STARTING_REASON",
     "WORKER_REASON",
     "QueuePlace",
@@ -61,6 +62,7 @@ log = logging.getLogger(__name__)
 MISSED_BEATS = 3  # a worker silent for this many heartbeats is gone (as GET /workers says)
 WORKER_REASON = "waiting for a worker"
 GPU_REASON = "waiting for a GPU worker"
+NO_GPU_REASON = "waiting for a GPU worker: none is running"
 LIMIT_REASON = "owner limit"
 STARTING_REASON = "starting"  # sent to a free slot; the worker is picking it up
 HOLDING = (JobStatus.QUEUED, JobStatus.RUNNING)
@@ -289,10 +291,22 @@ def queue_places(session: Session, settings: Settings) -> dict[str, QueuePlace]:
     for owner in sorted(blocked, key=lambda o: oldest[o][0]):  # after everyone else's
         order += [(job_id, owner, device) for _, job_id, device in queues[owner][taken[owner] :]]
     at_cap = {owner for owner in queues if cap is not None and load.get(owner, 0) >= cap}
+    gpu_alive = _gpu_alive(session, settings)
+    if not gpu_alive:  # GPU jobs cannot start on this cluster: they stand behind the rest
+        order = [o for o in order if o[2] != "gpu"] + [o for o in order if o[2] == "gpu"]
+    gpu_reason = GPU_REASON if gpu_alive else NO_GPU_REASON
     for ahead, (job_id, owner, device) in enumerate(order, start=starting):
-        reason = LIMIT_REASON if owner in at_cap else GPU_REASON if device == "gpu" else WORKER_REASON
+        reason = LIMIT_REASON if owner in at_cap else gpu_reason if device == "gpu" else WORKER_REASON
         places[job_id] = QueuePlace(ahead + 1, ahead, reason)
     return places
+
+
+def _gpu_alive(session: Session, settings: Settings) -> bool:
+    since = _live_since(settings, utcnow())
+    found = session.execute(
+        select(Worker.name).where(Worker.kind == "gpu", Worker.last_seen >= since).limit(1)
+    )
+    return found.first() is not None
 
 
 class QueueView:

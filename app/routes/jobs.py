@@ -16,8 +16,8 @@ from app.datasets import resolve_dataset
 from app.deps import OwnerDep, SettingsDep, StoreDep, caller
 from app.errors import Conflict, InvalidInput, TooManyRequests, UnsupportedMediaType
 from app.lookup import find_job
-from app.routes.workers import waiting_notice
-from app.scheduler import dispatch
+from app.routes.workers import NO_GPU_WORKER, waiting_notice
+from app.scheduler import NO_GPU_REASON, dispatch
 from app.schemas import AttemptPublic, JobPublic, JobsPublic, QueueInfo, json_response
 from app.storage import open_storage
 from app.store import crud
@@ -161,7 +161,8 @@ def _public(session: Any, request: Request, jobs: list[Job]) -> list[JobPublic]:
             continue
         place = places.get(job.id)
         queue = QueueInfo(position=place.position, ahead=place.ahead, reason=place.reason) if place else None
-        public[i] = job.model_copy(update={"notice": notice, "queue": queue})
+        stuck = notice or (NO_GPU_WORKER if place and place.reason == NO_GPU_REASON else None)
+        public[i] = job.model_copy(update={"notice": stuck, "queue": queue})
     return public
 
 

@@ -14,11 +14,15 @@ from app.deps import OwnerDep, SettingsDep, StoreDep
 from app.store import crud
 from app.store.tables import Worker, utcnow
 
-__all__ = ["NO_WORKER", "WorkerStatus", "live_workers", "router", "waiting_notice"]
+__all__ = ["NO_GPU_WORKER", "NO_WORKER", "WorkerStatus", "live_workers", "router", "waiting_notice"]
 
 router = APIRouter(prefix="/workers", tags=["workers"])
 MISSED_BEATS = 3  # a worker silent for this many heartbeats is gone
 NO_WORKER = "no worker is running: the job waits until one starts (tfjobs worker, or tfjobs up)"
+NO_GPU_WORKER = (
+    "no GPU worker is running: a job with device gpu waits until one starts "
+    "(tfjobs worker on a machine with a GPU); resubmit it with device auto to run it on a CPU"
+)
 
 
 class WorkerStatus(BaseModel):

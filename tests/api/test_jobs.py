@@ -272,3 +272,16 @@ def test_jobs_have_names_and_tags_to_find_them_by(client):
         response = client.post("/jobs", json={**MINIMAL, **bad})
         assert response.status_code == 422, bad
         assert response.json()["detail"][0]["loc"][:2] == ["body", next(iter(bad))]
+
+
+def test_a_gpu_job_with_only_cpu_workers_says_why_it_waits(client):
+    with client.app_state.store.session() as session:
+        crud.beat(
+            session, name="h:1", hostname="h", pid=1, device="CPU", current_job=None, queue="q", kind="cpu"
+        )
+    waiting = client.post("/jobs", json={**MINIMAL, "device": "gpu"}).json()
+    job = client.get(f"/jobs/{waiting['id']}").json()
+    assert job["notice"].startswith("no GPU worker is running") and "device auto" in job["notice"]
+    assert job["queue"]["reason"] == "waiting for a GPU worker: none is running"
+    other = client.post("/jobs", json=MINIMAL).json()
+    assert client.get(f"/jobs/{other['id']}").json()["notice"] is None

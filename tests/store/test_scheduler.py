@@ -17,6 +17,7 @@ from app.reconciler import reconcile_once
 from app.scheduler import (
     GPU_REASON,
     LIMIT_REASON,
+    NO_GPU_REASON,
     WORKER_REASON,
     QueueView,
     dispatch,
@@ -162,7 +163,7 @@ def test_gpu_jobs_wait_for_gpu_slots_and_auto_prefers_one(store):
     cpu_job = submit(store, "alice", device="cpu")
     assert dispatch(store, broker, SETTINGS) == [(cpu_job, "cpu-q")]  # type: ignore[arg-type] # the gpu job is skipped
     with store.session() as session:
-        assert queue_places(session, SETTINGS)[gpu_job].reason == GPU_REASON
+        assert queue_places(session, SETTINGS)[gpu_job].reason == NO_GPU_REASON
         assert crud.claim_job(session, job_id=gpu_job, hostname="h", device="CPU", kind="cpu") is None
     worker(store, "gpu-q", kind="gpu")
     auto = submit(store, "bob")
@@ -176,6 +177,21 @@ def test_gpu_jobs_wait_for_gpu_slots_and_auto_prefers_one(store):
     finish(store, gpu_job)
     anywhere = submit(store, "carol")
     assert dispatch(store, broker, SETTINGS) == [(anywhere, "gpu-q")]  # type: ignore[arg-type] # auto: GPU preferred
+
+
+def test_a_gpu_job_on_a_cpu_only_cluster_is_not_ahead_of_anyone(store):
+    """Before: it waited forever with no notice and counted in everyone's `ahead`."""
+    worker(store, "cpu-q")
+    stuck = submit(store, "alice", device="gpu")
+    later = [submit(store, "bob"), submit(store, "carol", device="cpu")]
+    with store.session() as session:
+        places = queue_places(session, SETTINGS)
+    assert [places[j].ahead for j in later] == [0, 1]
+    assert places[stuck].ahead == 2 and places[stuck].reason == NO_GPU_REASON
+    worker(store, "gpu-q", kind="gpu")  # a GPU worker starts: the job takes its turn again
+    with store.session() as session:
+        places = queue_places(session, SETTINGS)
+    assert places[stuck].ahead == 0 and places[stuck].reason == GPU_REASON
 
 
 def test_queue_places_count_down_as_jobs_start(store):

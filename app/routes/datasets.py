@@ -14,6 +14,7 @@ from app.lookup import find_dataset
 from app.schemas import DatasetPublic
 from app.storage import open_storage
 from app.store import crud
+from app.store import sweeps as store_sweeps
 
 __all__ = ["router"]
 
@@ -69,11 +70,12 @@ async def upload_dataset(
     status_code=status.HTTP_204_NO_CONTENT,
     responses={
         404: {"description": "no such uploaded dataset"},
-        409: {"description": "a queued or running job uses it"},
+        409: {"description": "a queued or running job, or an unfinished sweep, uses it"},
     },
 )
 def delete_dataset(dataset_id: str, store: StoreDep, owner: OwnerDep, settings: SettingsDep) -> Response:
-    """Deletes an uploaded dataset and its file, unless a queued or running job still needs it."""
+    """Deletes an uploaded dataset and its file, unless a queued or running job or an
+    unfinished sweep still needs it (409)."""
     with store.session() as session:
         dataset = find_dataset(session, dataset_id, owner)
         users = crud.jobs_using_dataset(session, dataset_id=dataset.id)
@@ -81,6 +83,12 @@ def delete_dataset(dataset_id: str, store: StoreDep, owner: OwnerDep, settings: 
             raise Conflict(
                 f"dataset {dataset.id} is used by {len(users)} queued or running job(s) "
                 f"({', '.join(u[:8] for u in users[:5])}); let them finish or cancel them first"
+            )
+        sweeps = store_sweeps.active_sweeps_using(session, dataset_id=dataset.id)
+        if sweeps:  # its next trials would fail one by one (39 did), and the sweep end `succeeded`
+            raise Conflict(
+                f"dataset {dataset.id} is used by {len(sweeps)} unfinished sweep(s) "
+                f"({', '.join(s[:8] for s in sweeps[:5])}); let them finish or cancel them first"
             )
         key = dataset.path
         session.delete(dataset)

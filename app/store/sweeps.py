@@ -66,6 +66,14 @@ def active_sweep_ids(session: Session) -> list[str]:
     )
 
 
+def active_sweeps_using(session: Session, *, dataset_id: str) -> list[str]:
+    """Unfinished sweeps whose trials train on the dataset (their next trials need its file)."""
+    rows = session.execute(
+        select(Sweep.id, Sweep.spec).where(Sweep.status.in_([SweepStatus.QUEUED, SweepStatus.RUNNING]))
+    )
+    return [sweep_id for sweep_id, spec in rows if (spec or {}).get("dataset") == dataset_id]
+
+
 def count_active(session: Session, *, owner: str) -> int:
     return int(
         session.scalar(

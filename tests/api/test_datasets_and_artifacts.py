@@ -98,3 +98,23 @@ def test_artifacts_are_served_only_by_recorded_name(client):
     for name in ["secret.txt", "..%2F..%2Fetc%2Fpasswd", "%2e%2e"]:
         assert client.get(f"/jobs/{job_id}/artifacts/{name}").status_code == 404, name
     assert client.get(f"/jobs/{job_id}/artifacts/model.keras%00").status_code == 400  # no NUL anywhere
+
+
+def test_a_dataset_an_unfinished_sweep_trains_on_cannot_be_deleted(client):
+    """Before: deleting it left the sweep's next 39 trials to fail, and the sweep `succeeded`."""
+    dataset = client.post("/datasets", files={"file": ("d.csv", CSV)}, data={"target": "price"}).json()
+    sweep = client.post(
+        "/sweeps",
+        json={
+            "spec": {**MINIMAL, "dataset": dataset["name"]},
+            "space": {"learning_rate": {"choice": [0.001, 0.01]}},
+            "method": "grid",
+            "max_concurrent": 1,
+        },
+    ).json()
+    for job_id in [t["job_id"] for t in client.get(f"/sweeps/{sweep['id']}/trials").json()["items"]]:
+        client.post(f"/jobs/{job_id}/cancel")  # no trial holds it: only the sweep does
+    refused = client.delete(f"/datasets/{dataset['id']}")
+    assert refused.status_code == 409 and "unfinished sweep" in refused.json()["detail"]
+    assert client.post(f"/sweeps/{sweep['id']}/cancel").status_code == 202
+    assert client.delete(f"/datasets/{dataset['id']}").status_code == 204

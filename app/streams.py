@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ ReadRows = Callable[..., list[tuple[int, str]]]
 
 POLL_SECONDS = 0.2  # how often a feed looks for new rows: well inside the 1 s visibility goal
 KEEPALIVE_SECONDS = 15.0
+RECHECK_SECONDS = 3.0  # how often a stream asks whether its caller may still read it
+REVOKED = "the token this stream was opened with is no longer valid"
 QUEUE_BATCHES = 64  # batches a follower may fall behind before it is sent back to the store
 READ_THREADS = 4  # store reads for streams share these, so streams never starve requests of threads
 
@@ -164,13 +167,25 @@ class Feeds:
         return str(await _in_thread(look))
 
     async def follow(
-        self, *, owner: str, job_id: str, kind: str, event: str, start: int, read: ReadRows, disconnected: Any
+        self,
+        *,
+        owner: str,
+        job_id: str,
+        kind: str,
+        event: str,
+        start: int,
+        read: ReadRows,
+        disconnected: Any,
+        still_allowed: Callable[[], bool] | None = None,
     ) -> AsyncIterator[str]:
         """Server-Sent Events of the rows after ``start``, then ``end`` once the job is final.
         ``id:`` is each row's seq, so a reconnect with ``Last-Event-ID`` resumes exactly.
-        The caller has already ``admit``-ted ``owner``; this releases it."""
+        The caller has already ``admit``-ted ``owner``; this releases it. ``still_allowed``
+        (a store read, run every few seconds) ends the stream once it says no: a revoked
+        token does not keep the streams it opened."""
         cursor, follower, idle = start, _Follower(), 0.0
         feed: Feed | None = None
+        checked = time.monotonic()
         try:
             yield "retry: 1000\n\n"
             while True:
@@ -188,6 +203,11 @@ class Feeds:
                             yield f"id: {seq}\nevent: {event}\ndata: {data}\n\n"
                         if not rows or (cursor >= target and len(rows) < self.page):
                             break
+                if still_allowed is not None and time.monotonic() - checked >= RECHECK_SECONDS:
+                    checked = time.monotonic()
+                    if not await _in_thread(still_allowed):
+                        yield f"event: error\ndata: {json.dumps({'detail': REVOKED})}\n\n"
+                        return
                 try:
                     what, payload = await asyncio.wait_for(follower.queue.get(), timeout=1.0)
                 except TimeoutError:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from app.auth import owner_of
 from app.deps import OwnerDep, SettingsDep, StoreDep, caller
-from app.errors import BadRequest
+from app.errors import BadRequest, Unauthorized
 from app.lookup import find_job
 from app.schemas import LogLinePublic, LogsPage, MetricsPage
 from app.series import columns
@@ -144,12 +146,29 @@ async def _event_stream(
         start=start,
         read=read,
         disconnected=request.is_disconnected,
+        still_allowed=_token_still_valid(request, owner),
     )
     return StreamingResponse(
         events,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+def _token_still_valid(request: Request, owner: str) -> Callable[[], bool] | None:
+    """With auth on, a check the stream repeats: does the token it was opened with still
+    name its owner? (None with auth off: there is no token to revoke.)"""
+    if not request.app.state.settings.auth:
+        return None
+    store, authorization = request.app.state.store, request.headers.get("authorization")
+
+    def check() -> bool:
+        try:
+            return owner_of(store, authorization) == owner
+        except Unauthorized:
+            return False
+
+    return check
 
 
 LastEventId = Annotated[str | None, Header(max_length=32)]

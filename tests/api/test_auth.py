@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -171,3 +172,22 @@ def test_an_anonymous_upload_is_refused_before_its_body_is_read(tmp_path):
             sock.settimeout(5)
             answer = sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
+
+
+def test_a_revoked_token_loses_its_open_streams(secured):
+    """Before: a revoked token's streams went on (108 points in 15 s after the revoke)."""
+    client, alice, _ = secured
+    job_id = client.post("/jobs", json=MINIMAL, headers=alice).json()["id"]  # stays queued: no worker
+    token = alice["Authorization"].split()[1]
+    with client.stream("GET", f"/jobs/{job_id}/metrics/stream", headers=alice) as stream:
+        assert stream.status_code == 200
+        lines = stream.iter_lines()
+        assert next(lines).startswith("retry:")
+        with client.app_state.store.session() as session:
+            crud.revoke_tokens(session, hash_prefix=crud.hash_token(token)[:16])
+        started = time.monotonic()
+        ending = [next(lines) for _ in range(3)]
+    assert ending[0] == "" and ending[1] == "event: error"
+    assert "no longer valid" in ending[2]
+    assert time.monotonic() - started < 10
+    assert client.get(f"/jobs/{job_id}", headers=alice).status_code == 401

@@ -53,6 +53,9 @@ def api(
     workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes")] = 1,
 ) -> None:
     """Run the HTTP API (uvicorn) on the configured store and broker."""
+    from app.core.datadir import private_umask  # here: a client-only install lists this command
+
+    private_umask()
     import uvicorn
 
     from app.core.protocol import GuardedHttpProtocol  # header size and time limits
@@ -84,6 +87,9 @@ def worker(
     ready_file: Annotated[Path | None, typer.Option(help="touched once the worker takes jobs")] = None,
 ) -> None:
     """Run a Celery training worker (TensorFlow loads once, at start)."""
+    from app.core.datadir import private_umask
+
+    private_umask()
     argv = [*WORKER, f"--concurrency={concurrency}"]
     argv += [f"--gpu={gpu}"] if gpu is not None else []
     argv += [f"--ready-file={ready_file}"] if ready_file is not None else []
@@ -242,6 +248,9 @@ def up(
 
     Ctrl-C or SIGTERM stops them all. Their logs go to DATA_DIR/logs/ (--verbose shows them).
     """
+    from app.core.datadir import private_umask
+
+    private_umask()  # the data dir and everything the children write: this user's only
     auth_on = resolve_auth(auth, os.environ.get("TFJOBS_AUTH"))
     if not auth_on and not _is_loopback(host):
         raise _fail(

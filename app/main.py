@@ -21,6 +21,7 @@ from app.auth import Authenticate
 from app.core.admission import Admission
 from app.core.broker import make_celery
 from app.core.config import Settings, get_settings
+from app.core.datadir import prepare_data_dir
 from app.core.hardening import Harden
 from app.core.observability import ServiceMetrics
 from app.core.origins import SameSiteOnly
@@ -147,6 +148,7 @@ def _openapi_with_job_spec(app: FastAPI) -> dict[str, Any]:
 
 def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
     settings = settings or get_settings()
+    prepare_data_dir(settings)  # private, and no debris of a killed process
     store = Store(settings.sqlalchemy_url)
     if run_migrations:
         migrate(store.engine)

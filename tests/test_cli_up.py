@@ -52,6 +52,9 @@ def test_up_honours_the_environment_prints_little_and_leaves_the_working_directo
             assert model.status_code == 200 and model.content[:2] == b"PK"
         assert (up.data_dir / "tfjobs.db").exists()
         assert (up.data_dir / "broker" / "control").is_dir()  # kombu's control folder, under the data dir
+        private = [up.data_dir, *up.data_dir.rglob("*")]  # the store, logs, artifacts: this user's only
+        opened = [p for p in private if p.stat().st_mode & 0o077 and not p.is_symlink()]
+        assert opened == [], [(str(p), oct(p.stat().st_mode)) for p in opened[:5]]
     assert up.process.returncode == 0
     assert "stopping" in up.printed()
     assert list(cwd.iterdir()) == []  # no control/, no data/, nothing

@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from app.core.config import Settings
+from app.core.datadir import prepare_data_dir
 from app.store import crud
 from app.store import sweeps as store_sweeps
 from app.store.db import Store
@@ -74,6 +75,7 @@ class WorkerContext:
     @classmethod
     def create(cls, settings: Settings, *, device: str, **hooks: Any) -> WorkerContext:
         """``hooks``: queue, kind, dispatch, advance_sweep (see the fields)."""
+        prepare_data_dir(settings)  # private, and no debris of a killed process
         return cls(settings, Store(settings.sqlalchemy_url), socket.gethostname(), device, **hooks)
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
-import re
+from collections.abc import AsyncIterator
+from secrets import token_hex
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
+from starlette.types import Receive, Scope, Send
 
 from app.deps import OwnerDep, SettingsDep, StoreDep
 from app.errors import NotFound, Unavailable
@@ -39,8 +43,9 @@ def list_artifacts(job_id: str, store: StoreDep, owner: OwnerDep) -> ArtifactsPu
         )
 
 
-@router.get(
+@router.api_route(
     "/{job_id}/artifacts/{name}",
+    methods=["GET", "HEAD"],
     response_class=FileResponse,
     responses={
         200: {"content": {"application/octet-stream": {}}},
@@ -81,7 +86,7 @@ async def download_artifact(
             raise NotFound(f"artifact {name!r} is missing from the artifact storage")
         # The sha256 is the file's identity: a resumed download can ask for "the rest of
         # exactly this file" (If-Range), which an mtime-based ETag could not promise.
-        return FileResponse(
+        return _LocalFile(
             local,
             filename=artifact.name,
             media_type="application/octet-stream",
@@ -103,37 +108,80 @@ def _listed(store: Store, job_id: str, owner: str, name: str) -> Artifact:
     return artifact
 
 
+class _LocalFile(FileResponse):
+    """Starlette's FileResponse, except that a Range in a unit other than bytes is ignored
+    (the whole file, 200), as RFC 9110 asks, rather than refused: the same as from S3."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if _foreign_range(Headers(scope=scope).get("range")):
+            scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != b"range"]}
+        await super().__call__(scope, receive, send)
+
+
+def _foreign_range(header: str | None) -> bool:
+    return header is not None and header.split("=", 1)[0].strip().lower() != "bytes"
+
+
 async def ranged(
     storage: ObjectStorage, key: str, size: int, etag: str, request: Request, *, filename: str
 ) -> Response:
-    """The object (or the single range asked for) streamed from storage, with the headers
-    FileResponse sends for a local file. The store is asked before the response starts:
-    if it does not answer, the client gets a 503, never a 200 that breaks off."""
+    """The object (or the ranges asked for) streamed from storage, answered exactly as
+    Starlette's FileResponse answers for a local file: suffix and open ranges, several
+    ranges as multipart/byteranges, 416 beyond the end, 400 for a malformed one, a range
+    in another unit ignored, `If-Range` honoured, HEAD without a body. The store is asked
+    before the response starts: if it does not answer, the client gets a 503, never a 200
+    that breaks off."""
     headers = {
         "ETag": etag,
         "Accept-Ranges": "bytes",
         "X-Checksum-SHA256": etag.strip('"'),
         "Content-Disposition": f'attachment; filename="{filename}"',
     }
-    start, end, status = 0, size, 200
     wanted = request.headers.get("range")
     if_range = request.headers.get("if-range")
-    if wanted and (if_range is None or if_range == etag):
-        match = re.fullmatch(r"bytes=(\d+)-(\d*)", wanted.strip())
-        if match is None:
+    ranges = [(0, size)]
+    if wanted and not _foreign_range(wanted) and (if_range is None or if_range == etag) and size:
+        try:  # Starlette's own parser, so both homes of a file read a Range alike (a test holds it)
+            ranges = FileResponse._parse_range_header(wanted, size) or [(0, size)]
+        except MalformedRangeHeader as err:
+            return PlainTextResponse(err.content, status_code=400)
+        except RangeNotSatisfiable:
             return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
-        start = int(match.group(1))
-        end = min(int(match.group(2)) + 1 if match.group(2) else size, size)
-        if start >= size or end <= start:
-            return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+    partial = ranges != [(0, size)]
+    if len(ranges) == 1 and partial:
+        ((start, end),) = ranges
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-        status = 206
-    headers["Content-Length"] = str(end - start)
+    boundary = token_hex(13)
+    if len(ranges) > 1:
+        length, part_head = FileResponse(__file__).generate_multipart(
+            ranges, boundary, size, "application/octet-stream"
+        )
+        media = f"multipart/byteranges; boundary={boundary}"
+    else:
+        length, media = ranges[0][1] - ranges[0][0], "application/octet-stream"
+    headers["Content-Length"] = str(length)
+    status = 206 if partial else 200
+    if request.method == "HEAD":
+        return Response(status_code=status, media_type=media, headers=headers)
     try:
-        chunks = await storage.open_read(key, start, end)
+        first = await storage.open_read(key, *ranges[0]) if size else _empty()
     except StorageUnavailable as err:
         log.warning("artifact %s: storage unavailable: %s", key, err)  # the detail, for operators
         raise Unavailable("the artifact storage is not answering; try again in a minute") from None
-    return StreamingResponse(
-        chunks, status_code=status, media_type="application/octet-stream", headers=headers
-    )
+    if len(ranges) == 1:
+        return StreamingResponse(first, status_code=status, media_type=media, headers=headers)
+
+    async def parts() -> AsyncIterator[bytes]:
+        for i, (start, end) in enumerate(ranges):
+            yield part_head(start, end)
+            async for block in first if i == 0 else await storage.open_read(key, start, end):
+                yield block
+            yield b"\r\n"
+        yield f"--{boundary}--".encode()  # byte for byte what FileResponse sends
+
+    return StreamingResponse(parts(), status_code=206, media_type=media, headers=headers)
+
+
+async def _empty() -> AsyncIterator[bytes]:
+    return
+    yield b""

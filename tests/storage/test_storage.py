@@ -150,3 +150,57 @@ def test_an_upload_goes_to_the_bucket_and_its_delete_removes_it(s3_client):
     )  # not on disk
     assert client.delete(f"/datasets/{made.json()['id']}").status_code == 204
     assert datasets.list("") == []
+
+
+@pytest.fixture
+def local_client(tmp_path):
+    settings = Settings(data_dir=tmp_path / "local")
+    app = create_app(settings)
+    with TestClient(app, base_url="http://localhost") as client:
+        yield client, settings
+    app.state.store.dispose()
+
+
+RANGES = [
+    "bytes=0-9",
+    "bytes=-7",
+    "bytes=10-",
+    "bytes=0-0",
+    "bytes=0-1,5-9",
+    "bytes=5-9, 0-3",
+    "items=0-5",  # another unit: ignored (RFC 9110), the whole file
+    "bytes=abc",
+    "bytes=9-2",
+    "bytes=999999-",
+]
+
+
+def answer(client, url: str, method: str = "GET", **headers: str) -> tuple:
+    response = client.request(method, url, headers=headers)
+    kind = response.headers.get("content-type", "")
+    boundary = kind.partition("boundary=")[2]
+    body = response.content.replace(boundary.encode(), b"B") if boundary else response.content
+    return (
+        response.status_code,
+        body,
+        kind.partition(";")[0],
+        response.headers.get("content-range"),
+        response.headers.get("content-length"),
+    )
+
+
+def test_the_folder_and_s3_answer_every_range_and_head_alike(local_client, s3_client):
+    """Before: suffix and multiple ranges were 206 from a folder and 416 from S3, and HEAD
+    was 405."""
+    homes = []
+    for client, settings in (local_client, s3_client):
+        job_id, _ = stored_artifact(client, settings)
+        homes.append((client, f"/jobs/{job_id}/artifacts/model.keras"))
+    (local, local_url), (s3, s3_url) = homes
+    for wanted in RANGES:
+        assert answer(s3, s3_url, Range=wanted) == answer(local, local_url, Range=wanted), wanted
+    assert answer(s3, s3_url, Range="bytes=-7")[:2] == (206, b"the end")
+    assert answer(s3, s3_url, Range="items=0-5")[:2] == (200, DATA)
+    head = answer(s3, s3_url, "HEAD")
+    assert head == answer(local, local_url, "HEAD")
+    assert head[0] == 200 and head[1] == b"" and head[4] == str(len(DATA))

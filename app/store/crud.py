@@ -379,6 +379,10 @@ def count_queued(session: Session, *, owner: str) -> int:
     )
 
 
+def any_queued(session: Session) -> bool:
+    return session.execute(select(Job.id).where(Job.status == JobStatus.QUEUED).limit(1)).first() is not None
+
+
 def queued_by_owner(session: Session) -> dict[str, int]:
     """Every owner's number of queued jobs, in one grouped read."""
     rows = session.execute(

@@ -43,9 +43,15 @@ def list_artifacts(job_id: str, store: StoreDep, owner: OwnerDep) -> ArtifactsPu
         )
 
 
-@router.api_route(
+@router.head(
     "/{job_id}/artifacts/{name}",
-    methods=["GET", "HEAD"],
+    operation_id="head_artifact",
+    summary="The headers a download would have (size, ETag, ranges), without the body",
+    response_class=Response,
+    responses={404: {"description": "no such job or artifact"}},
+)
+@router.get(
+    "/{job_id}/artifacts/{name}",
     response_class=FileResponse,
     responses={
         200: {"content": {"application/octet-stream": {}}},

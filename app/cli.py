@@ -1,6 +1,6 @@
 """The server's commands of ``tfjobs``: ``up`` (API + workers), ``api``, ``worker``, ``token``.
 
-The ``tfjobs`` root lives in ``client.cli``; it finds these through the
+The ``tfjobs`` root lives in ``tfjobs.cli``; it finds these through the
 ``tfjobs.commands`` entry point and loads this module only when they are listed or run,
 so the client installs and runs without the server. Nothing here imports TensorFlow
 (the worker runs as its own process) and the module's top level imports only Typer,
@@ -37,7 +37,7 @@ DataDir = Annotated[
 
 # The programs `up` starts: the same `tfjobs` entry point a user types (its error
 # handling included), and the worker module, which loads TensorFlow once.
-TFJOBS = [sys.executable, "-m", "client.cli"]
+TFJOBS = [sys.executable, "-m", "tfjobs.cli"]
 WORKER = [sys.executable, "-m", "worker"]
 
 

@@ -8,8 +8,9 @@ FROM ${BASE_IMAGE}
 ARG PIP_INDEX_URL
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-# What the package needs, and nothing else: .dockerignore is the list. Installed, then
-# removed, so that only the installed package is importable at run time.
+# What the wheels need, and nothing else: .dockerignore is the list. The two wheels
+# (tfjobs, tfjobs_server: no TensorFlow extra here) are built as scripts/build-wheels
+# builds them anywhere, installed, then removed with the sources.
 COPY . /tmp/tfjobs-src
 # The installed packages' own test suites (NumPy's alone is 14 MB) are never run here.
 # Some wheels ship their extensions with symbol tables (uvloop's: 13 MB, 1 MB stripped),
@@ -19,7 +20,9 @@ COPY . /tmp/tfjobs-src
 # those layouts and NumPy no longer loads. Without a Debian mirror (an air-gapped build with no
 # APT_MIRROR) that step is skipped and the image is ~20 MB larger, nothing else differs.
 ARG APT_MIRROR
-RUN pip install "/tmp/tfjobs-src[server]" && rm -rf /tmp/tfjobs-src \
+RUN bash /tmp/tfjobs-src/scripts/build-wheels /tmp/wheels \
+    && pip install /tmp/wheels/tfjobs-*.whl /tmp/wheels/tfjobs_server-*.whl \
+    && rm -rf /tmp/tfjobs-src /tmp/wheels \
     && site="$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
     && find "$site" -depth -type d -name tests -prune -exec rm -rf {} + \
     && if [ -n "$APT_MIRROR" ]; then \

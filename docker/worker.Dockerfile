@@ -8,11 +8,14 @@ ARG PIP_INDEX_URL
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     TF_CPP_MIN_LOG_LEVEL=2
-# What the package needs, and nothing else: .dockerignore is the list. Installed, then
-# removed, so that only the installed package is importable at run time.
+# What the wheels need, and nothing else: .dockerignore is the list. The two wheels
+# (tfjobs, tfjobs_server with its train extra) are built as scripts/build-wheels builds
+# them anywhere, installed, then removed with the sources.
 COPY . /tmp/tfjobs-src
-# The base image already has TensorFlow 2.21; the extras add Keras >= 3.15, Celery, the store.
-RUN pip install "/tmp/tfjobs-src[server,train]" && rm -rf /tmp/tfjobs-src \
+# The base image already has TensorFlow 2.21; the train extra adds Keras >= 3.15.
+RUN bash /tmp/tfjobs-src/scripts/build-wheels /tmp/wheels \
+    && pip install /tmp/wheels/tfjobs-*.whl "$(echo /tmp/wheels/tfjobs_server-*.whl)[train]" \
+    && rm -rf /tmp/tfjobs-src /tmp/wheels \
     && useradd --create-home --uid 10001 tfjobs \
     && mkdir -p /data /artifacts && chown tfjobs /data /artifacts
 USER tfjobs

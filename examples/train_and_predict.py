@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from client import Client, JobFailed
+from tfjobs import Client, JobFailed
 
 SPEC = Path(__file__).with_name("minimal.json")
 

@@ -7,10 +7,11 @@ ensure_venv() {
     "$python" -m venv .venv
   fi
   local stamp=.venv/.tfjobs-installed
-  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ packaging/tfjobs/pyproject.toml -nt "$stamp" ]; then
     echo "installing tfjobs and its dependencies into .venv (TensorFlow is large: a minute or two)" >&2
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e '.[dev]'
+    # Both distributions, editable: the SDK (packaging/tfjobs) and the server with its dev extras.
+    .venv/bin/python -m pip install --quiet -e ./packaging/tfjobs -e '.[dev]'
     touch "$stamp"
   fi
   export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"

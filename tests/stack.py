@@ -22,8 +22,7 @@ from typing import IO
 
 import httpx
 
-from client import Client
-from tfjobs import FINAL_STATUSES
+from tfjobs import FINAL_STATUSES, Client
 
 __all__ = [
     "LONG_JOB",
@@ -51,7 +50,7 @@ LONG_JOB = {
     "batch_size": 4,
     "steps_per_execution": 20,
 }
-TFJOBS = [sys.executable, "-m", "client.cli"]  # the `tfjobs` console script, from this checkout
+TFJOBS = [sys.executable, "-m", "tfjobs.cli"]  # the `tfjobs` console script, from this checkout
 FINAL = FINAL_STATUSES
 
 

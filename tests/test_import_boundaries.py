@@ -1,7 +1,7 @@
 """The architecture's one-way dependencies, checked in fresh interpreters.
 
-``tfjobs`` (version, statuses) ← ``client`` (SDK, CLI) ; ``tfcore.spec`` (no TensorFlow) ←
-``app`` (API, store: never TensorFlow) ← ``worker`` → ``tfcore`` (TensorFlow).
+``tfjobs`` (SDK, CLI, version, statuses; its own distribution) ← ``tfcore.spec`` (no
+TensorFlow) ← ``app`` (API, store: never TensorFlow) ← ``worker`` → ``tfcore`` (TensorFlow).
 """
 
 from __future__ import annotations
@@ -24,15 +24,14 @@ print(sorted(name for name in {forbidden!r} if name in sys.modules))
 
 BOUNDARIES = {
     "app imports no TensorFlow": (["app"], ["tensorflow", "keras"]),
-    "client imports no server code and no TensorFlow": (
-        ["client", "tfjobs"],
+    "tfjobs (the SDK) imports no server code and no TensorFlow": (
+        ["tfjobs"],
         ["app", "worker", "tfcore", "tensorflow", "keras", "fastapi", "sqlalchemy", "celery"],
     ),
     "tfcore.spec imports no TensorFlow": (
         ["tfcore.spec", "tfcore.errors", "tfcore.data", "tfcore.report"],
         ["tensorflow", "keras"],
     ),
-    "tfjobs imports nothing of ours": (["tfjobs"], ["app", "worker", "tfcore", "client"]),
 }
 
 
@@ -40,6 +39,16 @@ BOUNDARIES = {
 def test_import_boundary(rule):
     roots, forbidden = BOUNDARIES[rule]
     assert run_python(PROBE.format(roots=roots, forbidden=forbidden)).strip() == "[]", rule
+
+
+def test_the_vocabulary_loads_without_the_sdk():
+    # app, worker and tfcore import statuses and the version from tfjobs: that must not load
+    # the SDK's HTTP client (its names load on first use).
+    probe = "import sys, tfjobs; from tfjobs import JobStatus, __version__; print('httpx' in sys.modules)"
+    assert run_python(probe).strip() == "False"
+    assert (
+        run_python("from tfjobs import Client, JobFailed; print(Client.__module__)").strip() == "tfjobs.sdk"
+    )
 
 
 def test_the_api_starts_without_optuna():

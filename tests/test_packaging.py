@@ -1,8 +1,9 @@
-"""The package as each Dockerfile builds it, and as `pip install tfjobs` (client only) installs it.
+"""The two wheels as each Dockerfile builds them, and `pip install tfjobs` (the SDK alone).
 
-No Docker needed: these rebuild what the images do from the same file list
-(``.dockerignore``) and run the console script from the result, so a package that
-misses a module (the `ModuleNotFoundError: client` the images once had) fails here.
+No Docker needed: these build the wheels with scripts/build-wheels from the same file
+list the images get (``.dockerignore``) and run the console script from the result, so a
+wheel that misses a module (the `ModuleNotFoundError: client` the images once had) fails
+here.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import sysconfig
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -30,50 +32,71 @@ def image_files() -> list[str]:
     return [line[1:] for line in lines if line.startswith("!")]
 
 
-def extras_of(dockerfile: Path) -> str:
+def install_line(dockerfile: Path) -> str:
     text = dockerfile.read_text()
     assert "COPY . /tmp/tfjobs-src" in text  # the whole (allowlisted) context, in one COPY
-    (extras,) = re.findall(r'pip install "/tmp/tfjobs-src\[([a-z,]+)\]"', text)
-    return extras
+    assert "bash /tmp/tfjobs-src/scripts/build-wheels /tmp/wheels" in text  # the same wheels as anywhere
+    (line,) = re.findall(r"pip install (/tmp/wheels/.*?) \\$", text, re.M)
+    return line
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    """The wheel built from exactly the files the images get."""
+def wheels(tmp_path_factory) -> dict[str, Path]:
+    """Both wheels, built by scripts/build-wheels from exactly the files the images get."""
     tmp = tmp_path_factory.mktemp("image-context")
     context = tmp / "src"
     for name in image_files():
-        source = REPO / name
+        source, target = REPO / name, context / name
+        target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
-            shutil.copytree(source, context / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(
+                source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+            )
         else:
-            context.mkdir(exist_ok=True)
-            shutil.copy2(source, context / name)
+            shutil.copy2(source, target)
     built = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(tmp / "dist"),
-            str(context),
-        ],
+        ["bash", str(context / "scripts" / "build-wheels"), str(tmp / "dist")],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
+        env={**os.environ, "PYTHON": sys.executable},
     )
     assert built.returncode == 0, built.stderr
-    (path,) = (tmp / "dist").glob("tfjobs-*.whl")
-    return path
+    (sdk,) = (tmp / "dist").glob("tfjobs-*.whl")
+    (server,) = (tmp / "dist").glob("tfjobs_server-*.whl")
+    return {"sdk": sdk, "server": server}
 
 
-def test_the_images_install_the_package_with_the_right_extras():
-    assert extras_of(DOCKERFILES["api"]) == "server"  # no TensorFlow in the API image
-    assert extras_of(DOCKERFILES["worker"]) == "server,train"
+def top_level(wheel: Path) -> set[str]:
+    with zipfile.ZipFile(wheel) as archive:
+        return {name.split("/", 1)[0] for name in archive.namelist() if ".dist-info/" not in name}
+
+
+def requirements(wheel: Path) -> list[str]:
+    with zipfile.ZipFile(wheel) as archive:
+        (metadata,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        lines = archive.read(metadata).decode().splitlines()
+    return [line.split(":", 1)[1].strip() for line in lines if line.startswith("Requires-Dist:")]
+
+
+def test_each_wheel_holds_its_own_packages(wheels):
+    import tfjobs
+
+    assert top_level(wheels["sdk"]) == {"tfjobs"}  # one package per install, the SDK's
+    assert top_level(wheels["server"]) == {"app", "worker", "tfcore"}
+    sdk_needs = " ".join(requirements(wheels["sdk"]))
+    for server_only in ("fastapi", "celery", "sqlalchemy", "tensorflow", "uvicorn"):
+        assert server_only not in sdk_needs
+    assert f"tfjobs=={tfjobs.__version__}" in requirements(wheels["server"])  # the same version
+    assert not any(r.startswith("tensorflow") and "extra" not in r for r in requirements(wheels["server"]))
+
+
+def test_the_images_install_the_wheels_with_the_right_extras():
+    # no TensorFlow in the API image; the worker adds the train extra
+    assert install_line(DOCKERFILES["api"]) == "/tmp/wheels/tfjobs-*.whl /tmp/wheels/tfjobs_server-*.whl"
+    assert install_line(DOCKERFILES["worker"]) == (
+        '/tmp/wheels/tfjobs-*.whl "$(echo /tmp/wheels/tfjobs_server-*.whl)[train]"'
+    )
     for dockerfile in DOCKERFILES.values():
         text = dockerfile.read_text()
         assert re.search(r"^USER tfjobs$", text, re.M), f"{dockerfile.name} must not run as root"
@@ -83,10 +106,20 @@ def test_the_images_install_the_package_with_the_right_extras():
 
 
 @pytest.mark.parametrize("image", sorted(DOCKERFILES))
-def test_the_console_script_runs_from_the_package_each_image_builds(image, wheel, tmp_path):
+def test_the_console_script_runs_from_the_wheels_each_image_installs(image, wheels, tmp_path):
     target = tmp_path / "site"
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            "--target",
+            str(target),
+            *map(str, wheels.values()),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -111,7 +144,7 @@ def test_the_console_script_runs_from_the_package_each_image_builds(image, wheel
     for command in ("submit", "download", "up", "api", "worker", "token"):
         assert f" {command} " in helped.stdout
     server = "app.main" if image == "api" else "worker.training"
-    where = run("-c", f"import {server}, client.cli, tfjobs; print(client.cli.__file__, tfjobs.__file__)")
+    where = run("-c", f"import {server}, tfjobs.cli, tfjobs; print(tfjobs.cli.__file__, tfjobs.__file__)")
     assert where.returncode == 0, where.stderr
     assert all(Path(p).is_relative_to(target) for p in where.stdout.split())
     # /docs and /redoc serve these from the package: they must be in it (with their licenses)
@@ -125,8 +158,8 @@ def test_the_console_script_runs_from_the_package_each_image_builds(image, wheel
 
 
 @pytest.fixture(scope="module")
-def client_only(wheel, tmp_path_factory) -> Path:
-    """A fresh virtual environment with `pip install tfjobs` (the wheel, from PyPI its
+def client_only(wheels, tmp_path_factory) -> Path:
+    """A fresh virtual environment with `pip install tfjobs` (the SDK's wheel, from PyPI its
     dependencies): the client's dependencies and nothing else."""
     home = tmp_path_factory.mktemp("client-only")
     venv.create(home, with_pip=True)
@@ -138,7 +171,7 @@ def client_only(wheel, tmp_path_factory) -> Path:
             "install",
             "-q",
             "--disable-pip-version-check",
-            str(wheel),
+            str(wheels["sdk"]),
         ],
         capture_output=True,
         text=True,
@@ -159,7 +192,8 @@ def test_the_client_installs_and_runs_without_the_server(client_only, tmp_path):
         [
             str(python),
             "-c",
-            "import sys, client; print(sorted(m for m in ('app', 'worker', 'tfcore') if m in sys.modules))",
+            "import sys, tfjobs; from tfjobs import Client, JobFailed; "
+            "print(sorted(m for m in ('app', 'worker', 'tfcore') if m in sys.modules))",
         ],
         capture_output=True,
         text=True,
@@ -171,9 +205,9 @@ def test_the_client_installs_and_runs_without_the_server(client_only, tmp_path):
 
     helped = subprocess.run([str(tfjobs), "--help"], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert helped.returncode == 0, helped.stderr
-    assert " submit " in helped.stdout and " up " in helped.stdout
+    assert " submit " in helped.stdout and " up " in helped.stdout  # listed, with what it needs
 
-    # A server command says what to install instead of a traceback.
+    # A server command says what to install instead of a traceback, before it looks at ports.
     up = subprocess.run(
         [str(tfjobs), "up", "--data-dir", str(tmp_path / "d")],
         capture_output=True,
@@ -182,7 +216,7 @@ def test_the_client_installs_and_runs_without_the_server(client_only, tmp_path):
         timeout=60,
     )
     assert up.returncode == 2
-    assert "pip install 'tfjobs[server]'" in up.stderr and "Traceback" not in up.stderr
+    assert "pip install tfjobs_server" in up.stderr and "Traceback" not in up.stderr
 
     # And a client command does its job: an unreachable server is one clear line.
     listed = subprocess.run(
@@ -204,14 +238,15 @@ def test_the_version_has_one_home(tmp_path):
     from app.main import create_app
 
     api = create_app(Settings(data_dir=tmp_path))
-    assert version("tfjobs") == tfjobs.__version__ == tfcore.__version__ == api.openapi()["info"]["version"]
+    assert version("tfjobs") == version("tfjobs_server") == tfjobs.__version__
+    assert tfjobs.__version__ == tfcore.__version__ == api.openapi()["info"]["version"]
     if getattr(api.state, "store", None) is not None:
         api.state.store.dispose()
 
 
-def test_a_downloaded_model_loads_with_the_client_package_and_tensorflow_alone(wheel, tmp_path):
-    """The manifest's "load" hint: `pip install tfjobs tensorflow`, `import tfcore, keras`.
-    Here the code comes from the wheel only, and loading pulls in no server package."""
+def test_a_downloaded_model_loads_with_tfcore_and_tensorflow_alone(wheels, tmp_path):
+    """The manifest's "load" hint: `pip install 'tfjobs_server[train]'`, `import tfcore,
+    keras`. Here the code comes from the wheels only, and loading imports no server module."""
     import json
 
     from tfcore.data import load_builtin
@@ -222,7 +257,17 @@ def test_a_downloaded_model_loads_with_the_client_package_and_tensorflow_alone(w
     run_job(spec, load_builtin("diabetes"), workdir=tmp_path / "work", export_dir=tmp_path / "model")
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            "--target",
+            str(target),
+            *map(str, wheels.values()),
+        ],
         check=True,
         timeout=300,
     )

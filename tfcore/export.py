@@ -45,7 +45,7 @@ RTOL = 1e-4
 
 # How to use the files in a fresh environment: the manifest explains itself.
 LOAD_HINTS = {
-    "keras": "pip install tfjobs 'tensorflow==2.21.*'  # then, in Python: "
+    "keras": "pip install 'tfjobs_server[train]'  # then, in Python: "
     "import tfcore, keras; model = keras.models.load_model('model.keras')  "
     "(importing tfcore registers the custom layers; safe mode stays on)",
     "saved_model": "tar xzf saved_model.tar.gz; in Python: import tensorflow as tf; "

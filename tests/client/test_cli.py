@@ -8,7 +8,7 @@ import io
 import json
 import re
 
-from client.sdk import Client
+from tfjobs.sdk import Client
 
 
 def write(tmp_path, name: str, text: str):
@@ -150,7 +150,7 @@ def test_ctrl_c_stops_following_not_the_job(up):
     with Client(up.url) as client:
         job = client.submit(model_type="mlp", loss="mse", epochs=300, dataset="synthetic", batch_size=8)
         follower = subprocess.Popen(
-            [sys.executable, "-m", "client.cli", "follow", job.id],
+            [sys.executable, "-m", "tfjobs.cli", "follow", job.id],
             cwd=REPO,
             env={**os.environ, "TFJOBS_URL": up.url},
             stdout=subprocess.PIPE,
@@ -213,7 +213,7 @@ def test_piped_output_is_never_hard_wrapped(up):
 
 
 def test_following_draws_the_real_state_from_the_first_frame_and_a_sane_eta(up, tmp_path):
-    from client.cli import eta_seconds
+    from tfjobs.cli import eta_seconds
 
     spec = write(tmp_path, "spec.json", json.dumps({"model_type": "mlp", "loss": "mse", "epochs": 3}))
     job_id = up.tfjobs("submit", spec, "-q").stdout.strip()

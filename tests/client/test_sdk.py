@@ -9,8 +9,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from client import ApiError, Client, JobFailed
-from client.sdk import load_spec
+from tfjobs import ApiError, Client, JobFailed
+from tfjobs.sdk import load_spec
 
 MINIMAL = {"model_type": "residual", "loss": "huber", "threshold": 2.0, "epochs": 3}
 

@@ -12,7 +12,7 @@ import pytest
 import typer
 import yaml
 
-from client.cli import app as cli
+from tfjobs.cli import app as cli
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO.parent / "shared" / "schemas" / "compose-spec.json"

@@ -21,10 +21,10 @@ from app.core.config import Settings
 from app.storage import open_storage
 from app.store import crud
 from app.store.db import Store
-from client import Client
 from tests.client.test_sdk import flaky_proxy, port_of
 from tests.conftest import S3_ENV
 from tests.stack import LONG_JOB, Stack, running_stack, wait_until
+from tfjobs import Client
 
 pytestmark = pytest.mark.chaos
 

@@ -1,6 +1,6 @@
 """The Python SDK: submit jobs, follow their metrics, download and load their models.
 
->>> from client import Client
+>>> from tfjobs import Client
 >>> client = Client()                                    # TFJOBS_URL, TFJOBS_TOKEN
 >>> job = client.submit(model_type="residual", loss="huber", threshold=2.0, epochs=5)
 >>> for point in job.stream():                           # live, resumes after a drop
@@ -23,10 +23,10 @@ from typing import Any
 
 import httpx
 
-from client.errors import ApiError, ConnectionFailed, JobFailed
-from client.resource import Resource
-from client.sweeps import Sweeps
-from tfjobs import FINAL_STATUSES, JobStatus
+from tfjobs.errors import ApiError, ConnectionFailed, JobFailed, TfjobsError
+from tfjobs.resource import Resource
+from tfjobs.status import FINAL_STATUSES, JobStatus
+from tfjobs.sweeps import Sweeps
 
 __all__ = ["DEFAULT_URL", "Client", "Datasets", "Job", "load_spec", "normalize_url"]
 
@@ -331,10 +331,15 @@ class Job(Resource):
             self.download(tempfile.mkdtemp(prefix=f"tfjobs-{self.id[:8]}-"), extract=False)
         folder = Path(directory) if directory is not None else self._downloaded
         assert folder is not None
-        import keras
+        try:
+            import keras
 
-        import tfcore  # noqa: F401 - registers tfcore's Keras objects for loading
-
+            import tfcore  # noqa: F401 - registers tfcore's Keras objects for loading
+        except ModuleNotFoundError as err:  # a client-only install: say what loading needs
+            raise TfjobsError(
+                f"loading the model needs TensorFlow and tfcore (missing {err.name!r}): "
+                "pip install 'tfjobs_server[train]'; or load saved_model.tar.gz with TensorFlow alone"
+            ) from None
         return keras.models.load_model(folder / "model.keras", safe_mode=True)
 
 

@@ -15,11 +15,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from client.errors import SweepFailed
-from client.resource import Resource
+from tfjobs.errors import SweepFailed
+from tfjobs.resource import Resource
 
 if TYPE_CHECKING:
-    from client.sdk import Client, Job
+    from tfjobs.sdk import Client, Job
 
 __all__ = ["FINAL_SWEEP_STATUSES", "Sweep", "Sweeps"]
 
@@ -36,7 +36,7 @@ class Sweeps:
         """Starts a sweep: ``sweep`` (a mapping, or a JSON/YAML file) with ``fields`` on top
         (``spec``, ``space``, ``method``, ``metric``, ``mode``, ``max_trials``,
         ``max_concurrent``, ``seed``, ``pruner``). Retry-safe (an Idempotency-Key)."""
-        from client.sdk import load_spec
+        from tfjobs.sdk import load_spec
 
         body = {**(load_spec(sweep) if sweep is not None else {}), **fields}
         response = self._client.request(
@@ -87,7 +87,7 @@ class Sweep(Resource):
                 return items
 
     def best(self) -> Job:
-        """The best succeeded trial as a :class:`~client.sdk.Job` (download, load_model)."""
+        """The best succeeded trial as a :class:`~tfjobs.sdk.Job` (download, load_model)."""
         best = self.refresh().data.get("best")
         if best is None:
             raise SweepFailed(

@@ -8,7 +8,7 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, Self
 
 if TYPE_CHECKING:
-    from client.sdk import Client
+    from tfjobs.sdk import Client
 
 __all__ = ["Resource"]
 

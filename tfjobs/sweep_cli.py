@@ -1,6 +1,6 @@
 """``tfjobs sweep …``: start a sweep from a file, watch its leaderboard live, list, cancel.
 
-Joined to the root by ``client/cli.py``.
+Joined to the root by ``tfjobs/cli.py``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from client.sweeps import FINAL_SWEEP_STATUSES, Sweep
-from client.terminal import EXIT_JOB_FAILED, EXIT_OK, _client, _fail, console, short_ids
+from tfjobs.sweeps import FINAL_SWEEP_STATUSES, Sweep
+from tfjobs.terminal import EXIT_JOB_FAILED, EXIT_OK, _client, _fail, console, short_ids
 
 __all__ = ["leaderboard", "sweep_app"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from client.sdk import Job
+    from tfjobs.sdk import Job
 
 __all__ = ["ApiError", "ConnectionFailed", "JobFailed", "SweepFailed", "TfjobsError"]
 

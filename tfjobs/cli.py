@@ -29,11 +29,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 from typer.core import TyperGroup
 
-from client.errors import TfjobsError
-from client.plot import line_chart
-from client.sdk import DEFAULT_URL, Job, load_spec
-from client.sweep_cli import sweep_app
-from client.terminal import (
+from tfjobs import JobStatus, __version__
+from tfjobs.errors import TfjobsError
+from tfjobs.plot import line_chart
+from tfjobs.sdk import DEFAULT_URL, Job, load_spec
+from tfjobs.sweep_cli import sweep_app
+from tfjobs.terminal import (
     EXIT_JOB_FAILED,
     EXIT_OK,
     EXIT_USAGE,
@@ -44,7 +45,6 @@ from client.terminal import (
     errors,
     short_ids,
 )
-from tfjobs import JobStatus, __version__
 
 __all__ = ["app", "main"]
 
@@ -68,15 +68,46 @@ def plugin_commands() -> dict[str, Any]:
     return commands
 
 
+# The server's commands (tfjobs_server adds them): on a client-only install they are still
+# listed, and say what to install instead of "No such command".
+SERVER_COMMANDS = {
+    "up": "Run the API and workers here (needs tfjobs_server[train])",
+    "api": "Run the HTTP API (needs tfjobs_server)",
+    "worker": "Run a training worker (needs tfjobs_server[train])",
+    "token": "Create, list and revoke API tokens (needs tfjobs_server)",
+}
+INSTALL_SERVER = (
+    "`tfjobs {name}` comes with the server: pip install tfjobs_server "
+    "(or 'tfjobs_server[train]' to train here: tfjobs up, tfjobs worker)"
+)
+
+
+def _needs_server(name: str) -> typer.core.TyperCommand:
+    def refuse() -> None:
+        raise TfjobsError(INSTALL_SERVER.format(name=name))
+
+    return typer.core.TyperCommand(
+        name,
+        callback=refuse,
+        help=SERVER_COMMANDS[name],
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
+
+
 class Root(TyperGroup):
-    """The client's own commands first, then the plugins' (read lazily)."""
+    """The client's own commands first, then the plugins' (read lazily), then what the
+    server would add when it is not installed."""
 
     def list_commands(self, ctx: Any) -> list[str]:
         own = super().list_commands(ctx)
-        return own + [name for name in plugin_commands() if name not in own]
+        plugins = [name for name in plugin_commands() if name not in own]
+        return own + plugins + [name for name in SERVER_COMMANDS if name not in own + plugins]
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        return super().get_command(ctx, cmd_name) or plugin_commands().get(cmd_name)
+        found = super().get_command(ctx, cmd_name) or plugin_commands().get(cmd_name)
+        if found is None and cmd_name in SERVER_COMMANDS:
+            return _needs_server(cmd_name)
+        return found
 
 
 app = typer.Typer(
@@ -637,7 +668,7 @@ def main() -> None:
             "[red]tfjobs:[/red] "
             + escape(
                 f"this command needs the server's packages (missing module {err.name!r}): "
-                "pip install 'tfjobs[server]', or 'tfjobs[server,train]' for a worker"
+                "pip install tfjobs_server, or 'tfjobs_server[train]' for a worker"
             ),
             highlight=False,
         )

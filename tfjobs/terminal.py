@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from client.sdk import Client
+from tfjobs.sdk import Client
 
 __all__ = ["EXIT_JOB_FAILED", "EXIT_OK", "EXIT_USAGE", "connection", "console", "errors", "short_ids"]
 

@@ -3,7 +3,7 @@ input is answered 4xx (never 5xx), nothing is created, and the service is health
 
 The individual rules live in tests/api/ (each with the exact status and message); this
 module fires all of them at a running server in one go and prints the tally that
-README's "When things go wrong" and docs/benchmarks.md quote.
+docs/operations.md ("When things go wrong") and docs/benchmarks.md quote.
 """
 
 from __future__ import annotations

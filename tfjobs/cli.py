@@ -29,8 +29,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 from typer.core import TyperGroup
 
-from tfjobs import JobStatus, __version__
-from tfjobs.errors import TfjobsError
+from tfjobs import FINAL_STATUSES, JobStatus, __version__
+from tfjobs.errors import JobFailed, TfjobsError
 from tfjobs.plot import line_chart
 from tfjobs.sdk import DEFAULT_URL, Job, load_spec
 from tfjobs.sweep_cli import sweep_app
@@ -572,11 +572,22 @@ def cancel(job_id: str) -> None:
 
 @app.command()
 def download(
-    job_id: str, output: Annotated[Path | None, typer.Option("-o", "--output", help="folder")] = None
+    job_id: str,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="folder")] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="wait for a queued or running job to finish first")
+    ] = False,
 ) -> None:
     """Download a finished job's files (each checked against its sha256)."""
     with _client() as client:
         job = client.job(job_id)
+        if wait and job.status not in FINAL_STATUSES:
+            console.print(f"waiting for job {job.id} ({job.status}) to finish…", highlight=False)
+            try:
+                job.wait()
+            except JobFailed as err:  # nothing to download: say why, exit as `follow` does
+                errors.print(f"[red]tfjobs:[/red] {escape(str(err))}", highlight=False)
+                raise typer.Exit(EXIT_JOB_FAILED) from None
         folder = job.download(output or Path(job_id[:8]))
         for artifact in job.artifacts():
             console.print(

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from tfjobs.errors import ApiError, ConnectionFailed, JobFailed, TfjobsError
+from tfjobs.errors import ApiError, ConnectionFailed, JobFailed, TfjobsError, describe_detail
 from tfjobs.resource import Resource
 from tfjobs.status import FINAL_STATUSES, JobStatus
 from tfjobs.sweeps import Sweeps
@@ -120,15 +120,12 @@ class Client:
             except httpx.TransportError as err:
                 if attempt == attempts - 1:
                     raise ConnectionFailed(
-                        f"cannot reach tfjobs at {self.url}: {type(err).__name__}: {err}"
+                        f"cannot reach tfjobs at {self.url} ({type(err).__name__}: {err}); start one "
+                        "with `tfjobs up`, or point at yours with --url or TFJOBS_URL"
                     ) from None
                 time.sleep(min(2.0, 0.2 * 2**attempt))
         if response.status_code >= 400:
-            try:
-                detail = response.json().get("detail", response.text)
-            except (ValueError, AttributeError):
-                detail = response.text or response.reason_phrase
-            raise ApiError(response.status_code, detail)
+            raise ApiError(response.status_code, _explain(response, self.url))
         return response
 
     def get_json(self, path: str, **params: Any) -> Any:
@@ -275,7 +272,14 @@ class Job(Resource):
         directory.mkdir(parents=True, exist_ok=True)
         listing = self.artifacts()
         if not listing:
-            raise ApiError(409, f"job {self.id} has no artifacts (status {self.refresh().status})")
+            status = self.refresh().status
+            if status not in FINAL_STATUSES:
+                raise ApiError(
+                    409,
+                    f"job {self.id} is {status}: its files come when it succeeds; wait for it "
+                    "(`tfjobs download --wait`, or job.wait() first)",
+                )
+            raise ApiError(409, f"job {self.id} has no artifacts: it ended {status}")
         for artifact in listing:
             self._fetch(artifact, directory / Path(artifact["name"]).name)
         archive = directory / "saved_model.tar.gz"
@@ -341,6 +345,25 @@ class Job(Resource):
                 "pip install 'tfjobs_server[train]'; or load saved_model.tar.gz with TensorFlow alone"
             ) from None
         return keras.models.load_model(folder / "model.keras", safe_mode=True)
+
+
+def _explain(response: httpx.Response, base: str) -> Any:
+    """The error's detail, with what a person can do about the two that puzzle people:
+    a 401 (which token) and a 404 from something that is not a tfjobs route."""
+    try:
+        body = response.json()
+        detail = body.get("detail", response.text) if isinstance(body, dict) else response.text
+    except ValueError:
+        detail = None
+    if response.status_code == 401:
+        return (
+            f"{describe_detail(detail)} — give a token: TFJOBS_TOKEN or --token for the CLI, "
+            "Client(token=...) for the SDK"
+        )
+    if response.status_code == 404 and detail in (None, "Not Found"):
+        # Not one of ours (they say what is missing): a wrong --url, or not a tfjobs server.
+        return f"nothing at {response.request.url} — is {base} a tfjobs server? (check --url or TFJOBS_URL)"
+    return detail if detail is not None else (response.text or response.reason_phrase)
 
 
 def _sha256_of(path: Path) -> str:

@@ -112,7 +112,25 @@ def test_unreachable_server_is_one_line_and_exit_2(up):
     done = up.tfjobs("list", env={"TFJOBS_URL": "http://127.0.0.1:9"})
     assert done.returncode == 2
     assert "cannot reach tfjobs at http://127.0.0.1:9" in done.stderr
+    assert "start one with `tfjobs up`, or point at yours with --url or TFJOBS_URL" in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_url_that_is_not_the_api_says_which_url(up):
+    done = up.tfjobs("list", env={"TFJOBS_URL": f"{up.url}/not-here"})
+    assert done.returncode == 2
+    assert f"nothing at {up.url}/not-here/jobs" in done.stderr and "check --url or TFJOBS_URL" in done.stderr
+
+
+def test_download_of_an_unfinished_job_says_to_wait_and_waits_with_wait(up, tmp_path):
+    spec = write(tmp_path, "s.json", '{"model_type": "mlp", "loss": "mse", "epochs": 3, "batch_size": 8}')
+    job_id = up.tfjobs("submit", "-q", spec).stdout.strip()
+    early = up.tfjobs("download", job_id, "-o", str(tmp_path / "early"))
+    assert early.returncode == 2
+    assert "its files come when it succeeds" in early.stderr and "tfjobs download --wait" in early.stderr
+    waited = up.tfjobs("download", job_id, "--wait", "-o", str(tmp_path / "model"))
+    assert waited.returncode == 0, waited.stderr
+    assert (tmp_path / "model" / "model.keras").is_file()
 
 
 def test_the_example_script_trains_downloads_and_predicts(up, tmp_path):

@@ -186,3 +186,20 @@ def test_an_interrupted_200_mb_download_resumes_where_it_broke_off(up, tmp_path)
     assert "range: bytes=" in resumed and f'if-range: "{hashlib.sha256(big).hexdigest()}"' in resumed
     start = int(resumed.split("range: bytes=", 1)[1].split("-", 1)[0])
     assert 0 < start <= 100 << 20  # the rest only, not the whole file again
+
+
+def test_a_401_says_where_a_token_goes():
+    import httpx
+
+    from tfjobs.sdk import _explain
+
+    request = httpx.Request("GET", "http://api.example/jobs")
+    refused = httpx.Response(401, json={"detail": "unknown or revoked token"}, request=request)
+    assert _explain(refused, "http://api.example") == (
+        "unknown or revoked token — give a token: TFJOBS_TOKEN or --token for the CLI, "
+        "Client(token=...) for the SDK"
+    )
+    ours = httpx.Response(404, json={"detail": "no job abc"}, request=request)
+    assert _explain(ours, "http://api.example") == "no job abc"  # our 404s already say what is missing
+    html = httpx.Response(404, text="<html>nginx</html>", request=request)
+    assert _explain(html, "http://api.example").startswith("nothing at http://api.example/jobs")

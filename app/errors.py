@@ -17,9 +17,14 @@ ServiceError            base; ``status`` and a user-facing ``detail``
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from typing import Any
 
+from pydantic import ValidationError
+
 __all__ = [
+    "field_errors",
     "Forbidden",
     "UnsupportedMediaType",
     "BadRequest",
@@ -84,3 +89,18 @@ class TooManyRequests(ServiceError):
     def __init__(self, detail: Any, *, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+def field_errors(err: ValidationError, *prefix: str | int, known: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """Pydantic's errors as the API's 422 items (FastAPI's shape, under ``body`` and
+    ``prefix``), in a person's words: no "Value error, " prefix, and an unknown field near
+    one of ``known`` gets "did you mean `learning_rate`?"."""
+    fields = list(known)
+    items = []
+    for e in err.errors(include_url=False, include_context=False, include_input=False):
+        message = str(e["msg"]).removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden" and fields and e["loc"]:
+            near = difflib.get_close_matches(str(e["loc"][-1]), fields, n=1, cutoff=0.6)
+            message = f"unknown field; did you mean `{near[0]}`?" if near else "unknown field"
+        items.append({"loc": ["body", *prefix, *e["loc"]], "msg": message, "type": e["type"]})
+    return items

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.datasets import resolve_dataset
 from app.deps import OwnerDep, SettingsDep, StoreDep, caller
-from app.errors import Conflict, InvalidInput, TooManyRequests, UnsupportedMediaType
+from app.errors import Conflict, InvalidInput, TooManyRequests, UnsupportedMediaType, field_errors
 from app.lookup import find_job
 from app.routes.workers import NO_GPU_WORKER, waiting_notice
 from app.scheduler import NO_GPU_REASON, dispatch
@@ -47,12 +47,7 @@ def validate_spec(body: Any, *, max_epochs: int) -> JobSpec:
     try:
         return JobSpec.model_validate(body, context={"max_epochs": max_epochs})
     except ValidationError as err:
-        raise InvalidInput(
-            [
-                {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
-                for e in err.errors(include_url=False, include_context=False, include_input=False)
-            ]
-        ) from None
+        raise InvalidInput(field_errors(err, known=JobSpec.model_fields)) from None
 
 
 def require_json(content_type: str | None) -> None:

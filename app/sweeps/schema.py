@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app.core.config import Settings
-from app.errors import InvalidInput
+from app.errors import InvalidInput, field_errors
 from tfcore.spec import JobSpec
 
 __all__ = ["SEARCHABLE_EXCLUDED", "Dimension", "SweepRequest", "grid_size", "validate_sweep"]
@@ -117,13 +117,6 @@ def grid_size(space: dict[str, Any]) -> int:
     return math.prod(len(d["choice"]) for d in space.values())
 
 
-def _errors(err: ValidationError, *prefix: str | int) -> list[dict[str, Any]]:
-    return [
-        {"loc": ["body", *prefix, *e["loc"]], "msg": e["msg"], "type": e["type"]}
-        for e in err.errors(include_url=False, include_context=False, include_input=False)
-    ]
-
-
 def validate_sweep(body: Any, settings: Settings) -> tuple[SweepRequest, JobSpec]:
     """The request and its base spec, or :class:`InvalidInput` (422) listing every field
     and rule broken; ``max_trials`` comes back filled in."""
@@ -132,12 +125,12 @@ def validate_sweep(body: Any, settings: Settings) -> tuple[SweepRequest, JobSpec
     try:
         request = SweepRequest.model_validate(body)
     except ValidationError as err:
-        raise InvalidInput(_errors(err)) from None
+        raise InvalidInput(field_errors(err, known=SweepRequest.model_fields)) from None
     context = {"max_epochs": settings.max_epochs}
     try:
         base = JobSpec.model_validate(request.spec, context=context)
     except ValidationError as err:
-        raise InvalidInput(_errors(err, "spec")) from None
+        raise InvalidInput(field_errors(err, "spec", known=JobSpec.model_fields)) from None
 
     problems: list[dict[str, Any]] = []
     metric_sources: list[tuple[str, JobSpec]] = [("the base spec", base)]
@@ -152,7 +145,10 @@ def validate_sweep(body: Any, settings: Settings) -> tuple[SweepRequest, JobSpec
                 trial = JobSpec.model_validate({**request.spec, field: value}, context=context)
             except ValidationError as err:
                 # Named where the value sits: space.<field>.<kind>.<index>, and the rule.
-                problems += [{**e, "loc": [*where, kind, index, *e["loc"][3:]]} for e in _errors(err, "spec")]
+                problems += [
+                    {**e, "loc": [*where, kind, index, *e["loc"][3:]]}
+                    for e in field_errors(err, "spec", known=JobSpec.model_fields)
+                ]
                 continue
             if kind == "choice":
                 metric_sources.append((f"trials with {field}={value!r}", trial))

@@ -79,7 +79,7 @@ def worker_appears(client, queue: str, kind: str = "cpu") -> None:
     [
         ({**MINIMAL, "threshold": 0}, "threshold", "greater than 0"),
         ({**MINIMAL, "epochs": 101}, "epochs", "at most 100"),  # the configured maximum
-        ({**MINIMAL, "epocs": 3}, "epocs", "Extra inputs"),
+        ({**MINIMAL, "epocs": 3}, "epocs", "unknown field; did you mean `epochs`?"),
         ({**MINIMAL, "batch_size": "big"}, "batch_size", "valid integer"),
         ({**MINIMAL, "model_type": "cnn"}, "model_type", "should be"),
         ({**MINIMAL, "dataset": "nope"}, "dataset", "no dataset 'nope'"),
@@ -285,3 +285,22 @@ def test_a_gpu_job_with_only_cpu_workers_says_why_it_waits(client):
     assert job["queue"]["reason"] == "waiting for a GPU worker: none is running"
     other = client.post("/jobs", json=MINIMAL).json()
     assert client.get(f"/jobs/{other['id']}").json()["notice"] is None
+
+
+def test_a_misspelled_field_says_which_one_was_meant(client):
+    refused = client.post("/jobs", json={**MINIMAL, "learning_rat": 0.01, "zzz": 1})
+    assert refused.status_code == 422
+    by_field = {tuple(e["loc"]): e["msg"] for e in refused.json()["detail"]}
+    assert by_field[("body", "learning_rat")] == "unknown field; did you mean `learning_rate`?"
+    assert by_field[("body", "zzz")] == "unknown field"
+    sweep = client.post(
+        "/sweeps",
+        json={"spec": {**MINIMAL, "epoch": 3}, "space": {"seed": {"choice": [1, 2]}}, "method": "grid"},
+    )
+    assert "did you mean `epochs`?" in json.dumps(sweep.json())
+
+
+def test_no_error_message_starts_with_pydantics_value_error_prefix(client):
+    refused = client.post("/jobs", json={**MINIMAL, "metrics": ["mae", "mae"]})
+    assert refused.status_code == 422
+    assert all(not e["msg"].startswith("Value error") for e in refused.json()["detail"])

@@ -17,11 +17,12 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
 from tfcore.errors import DataError
+from tfcore.spec import Task
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -41,7 +42,7 @@ __all__ = [
     "synthetic_regression",
 ]
 
-Task = Literal["regression", "binary"]
+MAX_CLASSES = 10_000  # integer labels 0..K-1 beyond this are not classes
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,20 @@ class Dataset:
 
     @property
     def features(self) -> int:
-        return int(self.x.shape[1])
+        """Values per row: the columns of a table, every value of an image or a sequence."""
+        return int(np.prod(self.x.shape[1:]))
+
+    @property
+    def feature_shape(self) -> tuple[int, ...]:
+        """One row's shape: ``(features,)`` for a table, ``(16, 16, 1)`` for an image."""
+        return tuple(int(n) for n in self.x.shape[1:])
+
+    @property
+    def classes(self) -> int | None:
+        """K for a multiclass dataset (labels 0..K-1, or one-hot rows of K), else None."""
+        if self.task != "multiclass":
+            return None
+        return int(self.y.shape[1]) if self.y.shape[1] > 1 else int(self.y.max()) + 1
 
     def describe(self) -> dict[str, object]:
         """What a model trained on this data expects, for its manifest: the feature names in
@@ -81,15 +95,26 @@ class Dataset:
             "name": self.name,
             "rows": self.rows,
             "features": list(self.feature_names),
+            "shape": list(self.feature_shape),
+            "classes": self.classes,
             "target": self.target,
             "task": self.task,
             "arrays_sha256": digest.hexdigest(),
         }
 
 
-def infer_task(y: np.ndarray) -> Task:
-    """``binary`` when every target is 0 or 1, else ``regression``."""
-    return "binary" if np.isin(np.unique(y), (0.0, 1.0)).all() else "regression"
+def infer_task(y: np.ndarray, *, labels: bool = False) -> Task:
+    """``binary`` when every target is 0 or 1; ``multiclass`` for one-hot rows, or — when
+    ``labels`` (an NPZ's integer ``y``) — integers 0..K-1 with K > 2; else ``regression``.
+    (A CSV's integer column stays regression: a rating is not a class without saying so.)"""
+    if y.ndim == 2 and y.shape[1] > 1:
+        return "multiclass"
+    values = np.unique(y)
+    if np.isin(values, (0.0, 1.0)).all():
+        return "binary"
+    if labels and values.min() >= 0 and values.max() < MAX_CLASSES and (values == np.round(values)).all():
+        return "multiclass"
+    return "regression"
 
 
 def _make(
@@ -100,22 +125,30 @@ def _make(
     target: str,
     limits: DataLimits,
 ) -> Dataset:
-    """Checks shapes, finiteness and limits once, for every source."""
+    """Checks shapes, finiteness and limits once, for every source. ``x`` is a table
+    (rows × features) or, from an NPZ, any rank ≥ 2 (images, sequences); ``y`` one value
+    per row, or one-hot rows."""
+    labels = np.asarray(y).dtype.kind in "iub"  # integer labels: classes, if 0..K-1
     x = np.asarray(x, dtype=np.float32)
-    y = np.asarray(y, dtype=np.float32).reshape(-1, 1)
-    if x.ndim != 2:
-        raise DataError(f"{name}: features must be a 2-D table (rows × columns); got shape {x.shape}")
+    y = np.asarray(y, dtype=np.float32)
+    y = y.reshape(-1, 1) if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1) else y
+    if x.ndim < 2:
+        raise DataError(f"{name}: features must have a row per example (rows × ...); got shape {x.shape}")
     if x.shape[0] == 0:
         raise DataError(f"{name}: the dataset has no rows")
     if x.shape[0] < 10:
         raise DataError(f"{name}: {x.shape[0]} rows is too few to train and validate; need at least 10")
-    if x.shape[1] == 0:
+    if int(np.prod(x.shape[1:])) == 0:
         raise DataError(f"{name}: no feature columns besides the target {target!r}")
     if y.shape[0] != x.shape[0]:
         raise DataError(f"{name}: {x.shape[0]} feature rows but {y.shape[0]} targets")
+    if y.ndim != 2 or (y.shape[1] > 1 and not (np.isin(y, (0.0, 1.0)).all() and (y.sum(axis=1) == 1).all())):
+        raise DataError(
+            f"{name}: 'y' must have one value per row, or one-hot rows (one 1 per row); got shape {y.shape}"
+        )
     if x.shape[0] > limits.max_rows:
         raise DataError(f"{name}: {x.shape[0]} rows is more than the limit of {limits.max_rows}")
-    if x.shape[1] > limits.max_features:
+    if x.ndim == 2 and x.shape[1] > limits.max_features:  # a table's columns (N-d rows: the byte limit)
         raise DataError(f"{name}: {x.shape[1]} features is more than the limit of {limits.max_features}")
     for label, array in (("features", x), ("target", y)):
         bad = np.argwhere(~np.isfinite(array))
@@ -125,7 +158,7 @@ def _make(
                 f"{name}: {label} hold NaN or infinite values (first at row {row + 1}); "
                 "fill or drop those rows"
             )
-    return Dataset(name, x, y, tuple(feature_names), target, infer_task(y))
+    return Dataset(name, x, y, tuple(feature_names), target, infer_task(y, labels=labels))
 
 
 # --- built-ins -------------------------------------------------------------------
@@ -343,22 +376,25 @@ def load_npz(
         with stream, zipfile.ZipFile(stream) as archive:
             headers = {key: _npz_header(archive, key, name) for key in NPZ_ARRAYS}
             (_, x_shape, x_dtype), (_, y_shape, y_dtype) = headers["x"], headers["y"]
-            if len(x_shape) != 2:
+            if len(x_shape) < 2:
                 raise DataError(
-                    f"{name}: 'x' must be a 2-D table (rows × features); its header says {x_shape}"
+                    f"{name}: 'x' must have a row per example (a table, images, sequences); "
+                    f"its header says {x_shape}"
                 )
-            if not (len(y_shape) == 1 or (len(y_shape) == 2 and y_shape[1] == 1)):
-                raise DataError(f"{name}: 'y' must have one value per row; its header says {y_shape}")
-            rows, features = x_shape
+            if len(y_shape) not in (1, 2):
+                raise DataError(
+                    f"{name}: 'y' must have one value per row, or one-hot rows; its header says {y_shape}"
+                )
+            rows, features = x_shape[0], int(np.prod(x_shape[1:]))
             if rows > limits.max_rows:
                 raise DataError(f"{name}: {rows} rows is more than the limit of {limits.max_rows}")
-            if features > limits.max_features:
+            if len(x_shape) == 2 and features > limits.max_features:
                 raise DataError(
                     f"{name}: {features} features is more than the limit of {limits.max_features}"
                 )
             if y_shape[0] != rows:
                 raise DataError(f"{name}: {rows} feature rows but {y_shape[0]} targets")
-            declared = rows * features * x_dtype.itemsize + y_shape[0] * y_dtype.itemsize
+            declared = rows * features * x_dtype.itemsize + int(np.prod(y_shape)) * y_dtype.itemsize
             if declared > limits.max_bytes:
                 raise DataError(
                     f"{name}: the arrays would take {declared / 2**20:,.0f} MB in memory, more than the "
@@ -373,9 +409,8 @@ def load_npz(
     except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as err:
         raise DataError(f"{name}: not a readable .npz archive ({str(err)[:200]})") from None
     x, y = arrays["x"], arrays["y"]
-    if y.ndim == 2:
-        y = y[:, 0]
-    return _make(name, x, y, [f"x{i}" for i in range(x.shape[1])], "y", limits)
+    names = [f"x{i}" for i in range(x.shape[1])] if x.ndim == 2 else []  # N-d rows: no column names
+    return _make(name, x, y, names, "y", limits)
 
 
 def load_file(

@@ -26,10 +26,16 @@ from pydantic import (
     model_validator,
 )
 
+from tfcore.architecture import ArchitectureRefused, check_architecture
+
 __all__ = [
     "DEFAULT_MAX_EPOCHS",
+    "DEFAULT_MAX_MODEL_PARAMS",
     "BINARY_LOSSES",
     "BINARY_METRICS",
+    "BUILTIN_SHAPE_FIELDS",
+    "MULTICLASS_LOSSES",
+    "MULTICLASS_METRICS",
     "EarlyStopping",
     "ExponentialDecay",
     "JobSpec",
@@ -40,14 +46,36 @@ __all__ = [
 ]
 
 DEFAULT_MAX_EPOCHS = 1000
+DEFAULT_MAX_MODEL_PARAMS = 20_000_000
 
-Task = Literal["regression", "binary"]
-ModelType = Literal["mlp", "residual", "reconstructing", "wide_deep"]
-LossName = Literal["huber", "mse", "mae", "binary_crossentropy"]
+Task = Literal["regression", "binary", "multiclass"]
+ModelType = Literal["mlp", "residual", "reconstructing", "wide_deep", "keras"]
+LossName = Literal[
+    "huber",
+    "mse",
+    "mae",
+    "binary_crossentropy",
+    "sparse_categorical_crossentropy",
+    "categorical_crossentropy",
+]
 BINARY_LOSSES = frozenset({"binary_crossentropy"})
+#: Integer labels 0..K-1 (sparse) or one-hot rows; the model ends in K softmax outputs.
+MULTICLASS_LOSSES = frozenset({"sparse_categorical_crossentropy", "categorical_crossentropy"})
 
 REGRESSION_METRICS = ("mae", "mse", "rmse", "huber")
 BINARY_METRICS = ("accuracy", "precision", "recall", "auc")
+MULTICLASS_METRICS = ("accuracy",)
+#: The built-in models' shape fields: a "keras" job's architecture says all of this itself.
+BUILTIN_SHAPE_FIELDS = (
+    "hidden_units",
+    "n_hidden",
+    "activation",
+    "kernel_initializer",
+    "kernel_regularizer",
+    "kernel_constraint",
+    "gaussian_noise",
+    "dropout",
+)
 MetricName = Literal["mae", "mse", "rmse", "huber", "accuracy", "precision", "recall", "auc"]
 
 #: Keras activation names plus the project's numerically stable softplus.
@@ -119,8 +147,15 @@ MINIMAL_SPEC = {"model_type": "residual", "loss": "huber", "threshold": 2.0, "ep
 # What each field means, for the OpenAPI schema (and /docs); the bounds come from the fields.
 FIELD_DOCS = {
     "model_type": "The network: `mlp` (dense layers), `residual` (the seed's residual blocks), "
-    "`reconstructing` (adds a reconstruction loss), `wide_deep` (wide and deep paths).",
-    "loss": "What training minimizes: `huber`, `mse`, `mae` (regression) or `binary_crossentropy`.",
+    "`reconstructing` (adds a reconstruction loss), `wide_deep` (wide and deep paths), or `keras`: "
+    "your own architecture, sent in `architecture`.",
+    "architecture": "With `model_type: keras` (and only then): your Keras 3 `Sequential` or functional "
+    "model's config, as `json.loads(model.to_json())` gives it (no weights). Only allowlisted layers, "
+    "Keras' built-in activations, initializers, regularizers and constraints, and tfcore's registered "
+    "components; nothing that runs code or loads files.",
+    "loss": "What training minimizes: `huber`, `mse`, `mae` (regression), `binary_crossentropy`, or "
+    "`sparse_categorical_crossentropy` (labels 0..K−1) / `categorical_crossentropy` (one-hot) for "
+    "a `keras` model ending in K softmax outputs.",
     "threshold": "The Huber loss's threshold, where it turns from squared to linear "
     "(also the `huber` metric's).",
     "epochs": "Passes over the training data: 1 to TFJOBS_MAX_EPOCHS (1000 by default).",
@@ -184,6 +219,7 @@ class JobSpec(BaseModel):
     )
 
     model_type: ModelType
+    architecture: dict[str, Any] | None = None
     loss: LossName
     threshold: float = Field(default=1.0, gt=0, le=1e6, allow_inf_nan=False)
     epochs: int = Field(ge=1)
@@ -230,6 +266,46 @@ class JobSpec(BaseModel):
             raise ValueError(f"must be at most {maximum} (the configured maximum)")
         return epochs
 
+    @field_validator("architecture")
+    @classmethod
+    def _architecture_is_allowed(cls, architecture: dict[str, Any] | None, info: ValidationInfo) -> Any:
+        if architecture is None:
+            return None
+        context: dict[str, Any] = info.context or {}
+        try:
+            check_architecture(
+                architecture, max_params=int(context.get("max_model_params", DEFAULT_MAX_MODEL_PARAMS))
+            )
+        except ArchitectureRefused as err:
+            raise ValueError(str(err)) from None
+        return architecture
+
+    @model_validator(mode="after")
+    def _architecture_goes_with_keras(self) -> JobSpec:
+        if self.model_type == "keras":
+            if self.architecture is None:
+                raise ValueError(
+                    "model_type 'keras' needs `architecture`: your model's json.loads(model.to_json())"
+                )
+            given = [f for f in BUILTIN_SHAPE_FIELDS if f in self.model_fields_set]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)} do not apply to model_type 'keras': your architecture "
+                    "defines the layers, their activations and regularizers itself"
+                )
+        elif self.architecture is not None:
+            raise ValueError(
+                f"`architecture` is only for model_type 'keras' (this job's is {self.model_type!r})"
+            )
+        if self.task == "multiclass" and self.model_type != "keras":
+            raise ValueError(
+                f"loss {self.loss!r} needs model_type 'keras' ending in K softmax outputs "
+                "(the built-in models predict one value)"
+            )
+        if self.task == "multiclass" and self.dataset is None:
+            raise ValueError("a multiclass job needs `dataset`: upload an NPZ with x and integer labels y")
+        return self
+
     @field_validator("metrics")
     @classmethod
     def _metrics_unique(cls, metrics: list[str] | None) -> list[str] | None:
@@ -239,7 +315,9 @@ class JobSpec(BaseModel):
 
     @model_validator(mode="after")
     def _metrics_fit_the_task(self) -> JobSpec:
-        allowed = BINARY_METRICS if self.task == "binary" else REGRESSION_METRICS
+        allowed = {"binary": BINARY_METRICS, "multiclass": MULTICLASS_METRICS}.get(
+            self.task, REGRESSION_METRICS
+        )
         wrong = [m for m in self.metrics or () if m not in allowed]
         if wrong:
             raise ValueError(
@@ -250,7 +328,9 @@ class JobSpec(BaseModel):
 
     @property
     def task(self) -> Task:
-        """``binary`` for classification losses, else ``regression``."""
+        """``binary`` or ``multiclass`` for classification losses, else ``regression``."""
+        if self.loss in MULTICLASS_LOSSES:
+            return "multiclass"
         return "binary" if self.loss in BINARY_LOSSES else "regression"
 
     @property
@@ -282,4 +362,6 @@ class JobSpec(BaseModel):
             return list(self.metrics)
         if self.task == "binary":
             return ["accuracy", "precision", "recall"]
+        if self.task == "multiclass":
+            return ["accuracy"]
         return ["mae", "rmse"] + (["huber"] if self.loss == "huber" else [])

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     artifacts_dir: Path | None = Field(default=None, description="default DATA_DIR/artifacts")
     max_upload_mb: int = Field(default=100, ge=1, description="largest dataset upload (413 beyond)")
     max_epochs: int = Field(default=1000, ge=1, description="largest epochs a spec may ask for")
+    max_model_params: int = Field(
+        default=20_000_000,
+        ge=1,
+        description="largest model a `keras` job's architecture may build, in parameters (422 at submit "
+        "when the config shows it; the worker counts exactly)",
+    )
     max_rows: int = Field(default=1_000_000, ge=10, description="largest dataset, in rows")
     max_features: int = Field(default=1_000, ge=1, description="largest dataset, in feature columns")
     max_dataset_mb: int = Field(
@@ -181,6 +187,10 @@ class Settings(BaseSettings):
     def cache_root(self) -> Path:
         """This node's copies of stored files (datasets by sha256) when storage is elsewhere."""
         return self.resolved_data_dir / "cache"
+
+    def spec_context(self) -> dict[str, int]:
+        """The limits a job spec is validated against (``JobSpec.model_validate(..., context=)``)."""
+        return {"max_epochs": self.max_epochs, "max_model_params": self.max_model_params}
 
     def data_limits(self) -> DataLimits:
         """The dataset limits the API checks on upload and the worker again on load."""

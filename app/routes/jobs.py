@@ -38,14 +38,14 @@ JOB_SPEC_BODY = {
 }
 
 
-def validate_spec(body: Any, *, max_epochs: int) -> JobSpec:
+def validate_spec(body: Any, *, context: dict[str, int]) -> JobSpec:
     """The spec, or 422 listing each field and the rule it breaks (FastAPI's error shape)."""
     if not isinstance(body, dict):
         raise InvalidInput(
             [{"loc": ["body"], "msg": "the job spec must be a JSON object", "type": "dict_type"}]
         )
     try:
-        return JobSpec.model_validate(body, context={"max_epochs": max_epochs})
+        return JobSpec.model_validate(body, context=context)
     except ValidationError as err:
         raise InvalidInput(field_errors(err, known=JobSpec.model_fields)) from None
 
@@ -94,7 +94,7 @@ def create_job(
     state, owner = request.app.state, caller(request)
     store, settings, celery = state.store, state.settings, state.celery
     require_json(request.headers.get("content-type"))
-    spec = validate_spec(body, max_epochs=settings.max_epochs)
+    spec = validate_spec(body, context=settings.spec_context())
     request_hash = _request_hash(spec)
     with store.session() as session:
         if idempotency_key:

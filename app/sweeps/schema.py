@@ -21,7 +21,7 @@ __all__ = ["SEARCHABLE_EXCLUDED", "Dimension", "SweepRequest", "grid_size", "val
 
 Primitive = str | int | float | bool | None
 # How people find a run, which data it reads, where and when it runs: not hyperparameters.
-SEARCHABLE_EXCLUDED = frozenset({"name", "tags", "dataset", "priority", "device"})
+SEARCHABLE_EXCLUDED = frozenset({"name", "tags", "dataset", "priority", "device", "architecture"})
 METRIC_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
 DEFAULT_TRIALS = 10  # random and TPE searches that name no max_trials
 
@@ -126,7 +126,7 @@ def validate_sweep(body: Any, settings: Settings) -> tuple[SweepRequest, JobSpec
         request = SweepRequest.model_validate(body)
     except ValidationError as err:
         raise InvalidInput(field_errors(err, known=SweepRequest.model_fields)) from None
-    context = {"max_epochs": settings.max_epochs}
+    context = settings.spec_context()
     try:
         base = JobSpec.model_validate(request.spec, context=context)
     except ValidationError as err:

@@ -125,7 +125,11 @@ def test_a_gpu_job_on_a_cpu_only_stack_waits_saying_why_while_others_run(one_wor
     finished = all_done(alice, cpu)
     assert all(j["status"] == "succeeded" for j in finished)
     waiting = alice.job(gpu)
-    assert waiting["status"] == "queued" and waiting["queue"]["reason"] == "waiting for a GPU worker"
+    assert (
+        waiting["status"] == "queued"
+        and waiting["queue"]["reason"] == "waiting for a GPU worker: none is running"
+    )
+    assert waiting["notice"].startswith("no GPU worker is running")
     assert waiting["attempts"] == 0  # never tried on a CPU worker
     alice.http.post(f"/jobs/{gpu}/cancel")
 

@@ -85,8 +85,26 @@ def test_npz_round_trip_and_errors():
         load_npz(npz_bytes(x=x))
     with pytest.raises(DataError, match=r"not a readable \.npz"):
         load_npz(b"PK\x03\x04garbage")
-    with pytest.raises(DataError, match="one value per row"):
+    with pytest.raises(DataError, match="one value per row, or one-hot rows"):
         load_npz(npz_bytes(x=x, y=np.zeros((20, 2))))
+    with pytest.raises(DataError, match="one value per row, or one-hot rows"):
+        load_npz(npz_bytes(x=x, y=np.zeros((20, 3, 2))))
+
+
+def test_npz_images_and_sequences_with_class_labels():
+    rng = np.random.default_rng(0)
+    images = load_npz(npz_bytes(x=rng.integers(0, 255, (40, 8, 8, 1), dtype=np.uint8), y=np.arange(40) % 4))
+    assert (images.task, images.classes, images.feature_shape, images.features) == (
+        "multiclass",
+        4,
+        (8, 8, 1),
+        64,
+    )
+    assert images.describe()["shape"] == [8, 8, 1] and images.describe()["classes"] == 4
+    one_hot = load_npz(npz_bytes(x=rng.normal(size=(30, 12, 3)), y=np.eye(3)[np.arange(30) % 3]))
+    assert (one_hot.task, one_hot.classes, one_hot.feature_shape) == ("multiclass", 3, (12, 3))
+    as_floats = load_npz(npz_bytes(x=rng.normal(size=(30, 2)), y=(np.arange(30) % 4).astype(float)))
+    assert as_floats.task == "regression"  # float labels say nothing about classes
 
 
 def test_npz_never_unpickles():

@@ -47,7 +47,7 @@ def test_unknown_field_is_rejected_by_name():
         ("learning_rate", 0, "greater than 0"),
         ("validation_split", 0.9, "less than or equal to 0.5"),
         ("dropout", 1.0, "less than 1"),
-        ("model_type", "transformer", "'mlp', 'residual', 'reconstructing' or 'wide_deep'"),
+        ("model_type", "transformer", "'mlp', 'residual', 'reconstructing', 'wide_deep' or 'keras'"),
         ("dataset", "../etc/passwd", "pattern"),
         ("hidden_units", 10**6, "less than or equal to 4096"),
     ],

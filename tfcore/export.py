@@ -149,7 +149,7 @@ def export_model(
         model.save(staging / MODEL_KERAS)
         # Rows come in as float32 whatever the model computes in: a mixed-precision model
         # would otherwise ask its callers for float16 (its input dtype) and serve nobody.
-        signature = [tf.TensorSpec(shape=(None, inputs.shape[1]), dtype=tf.float32, name="inputs")]
+        signature = [tf.TensorSpec(shape=(None, *inputs.shape[1:]), dtype=tf.float32, name="inputs")]
         model.export(
             str(staging / SAVED_MODEL_DIR), format="tf_saved_model", verbose=False, input_signature=signature
         )
@@ -180,7 +180,7 @@ def export_model(
             },
             "dataset": dict(dataset or {}),
             "input": {
-                "shape": [None, int(inputs.shape[1])],
+                "shape": [None, *(int(n) for n in inputs.shape[1:])],
                 "dtype": "float32",
                 "features": list((dataset or {}).get("features", [])),  # the columns, in this order
             },
@@ -189,7 +189,7 @@ def export_model(
             "final_metrics": {k: (v if math.isfinite(v) else None) for k, v in final_metrics.items()},
             "files": files,
             "examples": {
-                "inputs": _as_lists(inputs),
+                "inputs": np.asarray(inputs, dtype=np.float64).tolist(),  # rows in the input's own shape
                 "outputs": _as_lists(expected),
                 # how close a reload must come: np.allclose(out, outputs, rtol, atol)
                 **dict(zip(("rtol", "atol"), tolerance(expected, half=half), strict=True)),

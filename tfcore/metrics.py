@@ -58,14 +58,19 @@ class HuberMetric(keras.metrics.Metric):
         return {**super().get_config(), "threshold": self.threshold}
 
 
-def build_metrics(names: list[str], *, threshold: float) -> list[keras.metrics.Metric]:
-    """Fresh streaming metric objects for the spec's metric names (reported under those names)."""
+def build_metrics(names: list[str], *, threshold: float, loss: str = "mse") -> list[keras.metrics.Metric]:
+    """Fresh streaming metric objects for the spec's metric names (reported under those names).
+    ``loss`` says what ``accuracy`` means: of a sigmoid, of class labels, or of one-hot rows."""
+    accuracy = {
+        "sparse_categorical_crossentropy": keras.metrics.SparseCategoricalAccuracy,
+        "categorical_crossentropy": keras.metrics.CategoricalAccuracy,
+    }.get(loss, keras.metrics.BinaryAccuracy)
     factories = {
         "mae": lambda: keras.metrics.MeanAbsoluteError(name="mae"),
         "mse": lambda: keras.metrics.MeanSquaredError(name="mse"),
         "rmse": lambda: keras.metrics.RootMeanSquaredError(name="rmse"),
         "huber": lambda: HuberMetric(threshold, name="huber"),
-        "accuracy": lambda: keras.metrics.BinaryAccuracy(name="accuracy"),
+        "accuracy": lambda: accuracy(name="accuracy"),
         "precision": lambda: keras.metrics.Precision(name="precision"),
         "recall": lambda: keras.metrics.Recall(name="recall"),
         "auc": lambda: keras.metrics.AUC(name="auc"),

@@ -10,12 +10,15 @@ back with fresh random weights and no error.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import keras
 from keras import ops
 
+from tfcore.architecture import check_architecture
 from tfcore.constraints import PositiveWeights
+from tfcore.errors import DataError
 from tfcore.initializers import GlorotNormalVariant
 from tfcore.layers import MyDense, MyGaussianNoise, ResidualBlock, resolve_activation
 from tfcore.regularizers import MyL1Regularizer
@@ -28,6 +31,8 @@ __all__ = [
     "TabularModel",
     "WideDeepRegressor",
     "build_model",
+    "build_keras_model",
+    "check_fit",
 ]
 
 Shape = tuple[int | None, ...]
@@ -347,3 +352,50 @@ def build_model(
     )
     model.build((None, n_features))
     return model
+
+
+def build_keras_model(spec: JobSpec) -> keras.Model:
+    """A ``keras`` job's own architecture, built from its config — after the allowlist walk
+    (tfcore/architecture.py) passes it again here, and with Keras' safe mode on as well:
+    only allowlisted Keras objects and tfcore's registered components can be named, and
+    nothing that runs code or loads files. Seeded, so the same spec starts from the same
+    weights."""
+    assert spec.architecture is not None
+    check_architecture(spec.architecture)
+    keras.utils.set_random_seed(spec.seed)
+    model = keras.saving.deserialize_keras_object(copy.deepcopy(spec.architecture), safe_mode=True)
+    if not isinstance(model, keras.Model):
+        raise DataError("the architecture did not build a Keras model")
+    return model
+
+
+def check_fit(
+    model: keras.Model,
+    feature_shape: tuple[int, ...],
+    task: str,
+    classes: int | None,
+    *,
+    max_params: int | None = None,
+) -> None:
+    """That a built architecture fits the job: it takes the dataset's rows, predicts what
+    its labels need (both shapes named when not), and is within the parameter limit (the
+    exact count, which only a built model knows)."""
+    if model.inputs:
+        wanted = tuple(model.inputs[0].shape[1:])
+        given = tuple(g if w is None else w for w, g in zip(wanted, feature_shape, strict=False))
+        if len(wanted) != len(feature_shape) or given != feature_shape:
+            raise DataError(
+                f"the architecture takes inputs of shape {list(wanted)} but the dataset's rows "
+                f"have shape {list(feature_shape)}"
+            )
+    width = model.outputs[0].shape[-1] if model.outputs else None
+    expected = classes if task == "multiclass" else 1
+    if width is not None and width != expected:
+        needs = f"{classes} classes" if task == "multiclass" else f"one value per row ({task})"
+        raise DataError(f"the architecture outputs {width} values per row but the dataset needs {needs}")
+    count = model.count_params()
+    if max_params is not None and count > max_params:
+        raise DataError(
+            f"the architecture has {count:,} parameters, more than the limit of {max_params:,} "
+            "(TFJOBS_MAX_MODEL_PARAMS)"
+        )

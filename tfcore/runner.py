@@ -20,7 +20,7 @@ from tfcore.distribute import choose_strategy
 from tfcore.errors import DataError
 from tfcore.export import export_model
 from tfcore.metrics import build_metrics
-from tfcore.models import build_model
+from tfcore.models import build_keras_model, build_model, check_fit
 from tfcore.report import Reporter
 from tfcore.spec import JobSpec
 from tfcore.train import LoopConfig, StopReason, Trainer, build_loss, build_optimizer, fit
@@ -61,11 +61,11 @@ class JobResult:
 
 def _check_task(spec: JobSpec, dataset: Dataset) -> None:
     if spec.task != dataset.task:
-        hint = (
-            "use loss 'binary_crossentropy'"
-            if dataset.task == "binary"
-            else "use a regression loss (huber, mse, mae)"
-        )
+        hint = {
+            "binary": "use loss 'binary_crossentropy'",
+            "multiclass": "use loss 'sparse_categorical_crossentropy' (or 'categorical_crossentropy' "
+            "for one-hot labels) with model_type 'keras'",
+        }.get(dataset.task, "use a regression loss (huber, mse, mae)")
         raise DataError(
             f"dataset {dataset.name!r} is a {dataset.task} dataset but loss "
             f"{spec.loss!r} is for {spec.task}; {hint}"
@@ -80,6 +80,8 @@ def prepare_trainer(
     jit_compile: bool = False,
     strategy: tf.distribute.Strategy | None = None,
     cache: TrainerCache | None = None,
+    classes: int | None = None,
+    max_params: int | None = None,
 ) -> Trainer:
     """Seeds everything and builds the spec's model, fitted to the training data's scale:
     Normalization adapted on ``train_x``, the head scaled to ``train_y``. Everything is
@@ -91,15 +93,19 @@ def prepare_trainer(
     it back with ``cache.give(trainer.key, trainer)`` when the job is done with it."""
     keras.utils.set_random_seed(spec.seed)
     strategy = strategy or choose_strategy()
-    target_mean = float(np.mean(train_y, dtype=np.float64))
-    target_std = float(np.std(train_y, dtype=np.float64)) or 1.0
     with strategy.scope():
-        model = build_model(spec, train_x.shape[1], target_mean=target_mean, target_std=target_std)
-        model.normalization.adapt(train_x)
+        if spec.model_type == "keras":  # the user's own architecture: its inputs as given
+            model: keras.Model = build_keras_model(spec)
+            check_fit(model, tuple(train_x.shape[1:]), spec.task, classes, max_params=max_params)
+            scale = (0.0, 1.0)
+        else:
+            target_mean = float(np.mean(train_y, dtype=np.float64))
+            target_std = float(np.std(train_y, dtype=np.float64)) or 1.0
+            model = build_model(spec, train_x.shape[1], target_mean=target_mean, target_std=target_std)
+            model.normalization.adapt(train_x)
+            scale = (model.target_mean, model.target_std)
         optimizer = build_optimizer(spec)
-        key = architecture_key(
-            spec, train_x.shape[1], model.target_mean, model.target_std, strategy.num_replicas_in_sync
-        )
+        key = architecture_key(spec, list(train_x.shape[1:]), *scale, strategy.num_replicas_in_sync)
         warm = cache.take(key) if cache is not None and not jit_compile else None
         if warm is not None:
             optimizer.build(model.trainable_variables)
@@ -112,7 +118,7 @@ def prepare_trainer(
             model,
             loss=build_loss(spec),
             optimizer=optimizer,
-            metrics=build_metrics(spec.metric_names, threshold=spec.threshold),
+            metrics=build_metrics(spec.metric_names, threshold=spec.threshold, loss=spec.loss),
             jit_compile=jit_compile,
             strategy=strategy,
         )
@@ -131,6 +137,7 @@ def run_job(
     export_dir: Path | None = None,
     checkpoint_dir: Path | None = None,
     cache: TrainerCache | None = None,
+    max_params: int | None = None,
     **loop_overrides: Any,
 ) -> JobResult:
     """Train ``spec`` on ``dataset``; if it was not cancelled, export into ``export_dir``.
@@ -146,7 +153,9 @@ def run_job(
     """
     _check_task(spec, dataset)
     train, validation = split(dataset, validation_split=spec.validation_split, seed=spec.seed)
-    trainer = prepare_trainer(spec, train.x, train.y, cache=cache)
+    trainer = prepare_trainer(
+        spec, train.x, train.y, cache=cache, classes=dataset.classes, max_params=max_params
+    )
     config = LoopConfig.from_spec(
         spec, checkpoint_dir=checkpoint_dir or Path(workdir) / "checkpoints", resume=resume, **loop_overrides
     )

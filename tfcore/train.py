@@ -107,6 +107,10 @@ def build_loss(spec: JobSpec) -> keras.losses.Loss:
         return keras.losses.MeanSquaredError()
     if spec.loss == "mae":
         return keras.losses.MeanAbsoluteError()
+    if spec.loss == "sparse_categorical_crossentropy":
+        return keras.losses.SparseCategoricalCrossentropy()
+    if spec.loss == "categorical_crossentropy":
+        return keras.losses.CategoricalCrossentropy()
     return keras.losses.BinaryCrossentropy()
 
 

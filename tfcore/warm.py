@@ -41,7 +41,7 @@ NOT_IN_GRAPH = frozenset(
 
 
 def architecture_key(
-    spec: JobSpec, n_features: int, target_mean: float, target_std: float, replicas: int
+    spec: JobSpec, n_features: int | list[int], target_mean: float, target_std: float, replicas: int
 ) -> str:
     """What a trainer's graphs depend on, as one string: the spec's model-shaping fields,
     the input width, the head's target scale (constants in the graph) and the replicas."""

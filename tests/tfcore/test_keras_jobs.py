@@ -1,0 +1,132 @@
+"""model_type "keras": a user's own architecture trains in tfcore's loop, checkpoints,
+exports verified, and reloads with `keras.models.load_model` (safe mode) and tfcore only —
+a CNN on images, a GRU on sequences, a functional model with the seed's ResidualBlock."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from tests.hostile import npz_bytes
+from tests.tfcore.shapes import quadrant_images, running_sums
+from tfcore.data import load_npz
+from tfcore.errors import DataError
+from tfcore.layers import ResidualBlock
+from tfcore.runner import run_job
+from tfcore.spec import JobSpec
+
+
+def cnn() -> keras.Model:
+    return keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Conv2D(8, 3, activation="relu", padding="same"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(4, activation="softmax"),
+        ]
+    )
+
+
+def keras_spec(model: keras.Model, **fields) -> JobSpec:
+    return JobSpec.model_validate(
+        {"model_type": "keras", "architecture": json.loads(model.to_json()), "dataset": "upload", **fields}
+    )
+
+
+def images():
+    x, y = quadrant_images()
+    return load_npz(npz_bytes(x=x, y=y), name="quadrants.npz")
+
+
+def test_a_cnn_learns_the_images_as_well_as_keras_fit_and_reloads(tmp_path):
+    dataset = images()
+    spec = keras_spec(cnn(), loss="sparse_categorical_crossentropy", epochs=8, batch_size=32)
+    job = run_job(
+        spec, dataset, workdir=tmp_path / "work", export_dir=tmp_path / "model", steps_per_execution=5
+    )
+    ours = job.history[-1]["val_accuracy"]
+
+    # Keras fit on the same architecture, data split and epochs, as the reference.
+    reference = cnn()
+    keras.utils.set_random_seed(spec.seed)
+    reference = keras.Sequential.from_config(reference.get_config())
+    reference.compile(
+        optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    from tfcore.data import split
+
+    train, validation = split(dataset, validation_split=spec.validation_split, seed=spec.seed)
+    fitted = reference.fit(
+        train.x, train.y, epochs=8, batch_size=32, verbose=0, validation_data=(validation.x, validation.y)
+    )
+    theirs = fitted.history["val_accuracy"][-1]
+    assert ours >= theirs - 0.05, (ours, theirs)
+    assert ours > 0.9
+
+    manifest = json.loads((tmp_path / "model" / "manifest.json").read_text())
+    assert manifest["dataset"]["shape"] == [8, 8, 1] and manifest["dataset"]["classes"] == 4
+    reloaded = keras.models.load_model(tmp_path / "model" / "model.keras", safe_mode=True)
+    inputs = np.asarray(manifest["examples"]["inputs"], dtype="float32")
+    np.testing.assert_allclose(
+        reloaded.predict(inputs, verbose=0), manifest["examples"]["outputs"], rtol=1e-4, atol=1e-5
+    )
+
+
+def test_a_gru_regresses_sequences(tmp_path):
+    x, y = running_sums()
+    dataset = load_npz(npz_bytes(x=x, y=y), name="sums.npz")
+    inputs = keras.Input((12, 2))
+    hidden = keras.layers.GRU(16)(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
+    spec = keras_spec(model, loss="mse", epochs=6, batch_size=32, learning_rate=0.01)
+    job = run_job(spec, dataset, workdir=tmp_path / "work", export_dir=tmp_path / "model")
+    assert job.history[-1]["val_loss"] < 0.5 * job.history[0]["val_loss"]
+    assert (tmp_path / "model" / "saved_model.tar.gz").is_file()
+
+
+def test_a_functional_model_with_the_seeds_residual_block_trains_and_reloads(tmp_path):
+    from tfcore.data import load_builtin
+
+    inputs = keras.Input((10,))
+    x = keras.layers.Dense(16, activation="relu")(inputs)
+    x = ResidualBlock(2, 16)(x)
+    model = keras.Model(inputs, keras.layers.Dense(1)(x))
+    spec = keras_spec(model, loss="huber", threshold=2.0, epochs=2, dataset="diabetes")
+    run_job(spec, load_builtin("diabetes"), workdir=tmp_path / "work", export_dir=tmp_path / "model")
+    reloaded = keras.models.load_model(tmp_path / "model" / "model.keras", safe_mode=True)
+    assert any(isinstance(layer, ResidualBlock) for layer in reloaded.layers)
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"shape": (6, 6, 1)}, "takes inputs of shape [8, 8, 1] but the dataset's rows have shape [6, 6, 1]"),
+        ({"classes": 3}, "outputs 4 values per row but the dataset needs 3 classes"),
+    ],
+)
+def test_an_architecture_that_does_not_fit_the_data_fails_naming_both_shapes(tmp_path, change, says):
+    shape, classes = change.get("shape", (8, 8, 1)), change.get("classes", 4)
+    rng = np.random.default_rng(0)
+    dataset = load_npz(
+        npz_bytes(x=rng.integers(0, 255, (40, *shape), dtype=np.uint8), y=np.arange(40) % classes)
+    )
+    spec = keras_spec(cnn(), loss="sparse_categorical_crossentropy", epochs=1)
+    with pytest.raises(DataError, match=re_escape(says)):
+        run_job(spec, dataset, workdir=tmp_path / "work")
+
+
+def test_a_model_over_the_parameter_limit_fails_with_its_exact_count(tmp_path):
+    spec = keras_spec(cnn(), loss="sparse_categorical_crossentropy", epochs=1)
+    with pytest.raises(DataError, match=r"has 596 parameters, more than the limit of 500"):
+        run_job(spec, images(), workdir=tmp_path / "work", max_params=500)
+
+
+def re_escape(text: str) -> str:
+    import re
+
+    return re.escape(text)

@@ -21,6 +21,7 @@ from app.schemas import DatasetPublic
 from app.storage import open_storage
 from app.store import crud
 from app.store.tables import Dataset
+from tfcore.architecture import declared_io
 from tfcore.data import BUILTIN_DATASETS, load_file
 from tfcore.errors import DataError
 from tfcore.spec import JobSpec, Task
@@ -94,7 +95,34 @@ def resolve_dataset(session: Session, spec: JobSpec, *, owner: str, settings: Se
                 }
             ]
         )
+    if spec.architecture is not None:
+        shape = (dataset.shape or [dataset.features]) if dataset else [BUILTIN_DATASETS[name].features]
+        classes = dataset.classes if dataset else None
+        _check_fit(spec, name, shape, classes)
     return dataset
+
+
+def _check_fit(spec: JobSpec, name: str, shape: list[int], classes: int | None) -> None:
+    """A keras job's architecture against its dataset, as far as the config says: 422 with
+    both shapes named (the worker checks the built model again, exactly)."""
+    assert spec.architecture is not None
+    wanted, width = declared_io(spec.architecture)
+    problems = []
+    if wanted is not None and (
+        len(wanted) != len(shape)
+        or any(w is not None and w != g for w, g in zip(wanted, shape, strict=False))
+    ):
+        problems.append(
+            f"the architecture takes inputs of shape {wanted} but dataset {name!r} has rows of shape {shape}"
+        )
+    expected = classes if spec.task == "multiclass" else 1
+    if width is not None and expected is not None and width != expected:
+        needs = f"{classes} classes" if spec.task == "multiclass" else "one value per row"
+        problems.append(f"the architecture outputs {width} values per row but dataset {name!r} needs {needs}")
+    if problems:
+        raise InvalidInput(
+            [{"loc": ["body", "architecture"], "type": "shape_mismatch", "msg": m} for m in problems]
+        )
 
 
 def _copy_capped(source: IO[bytes], target: IO[bytes], *, limit: int) -> tuple[int, str]:
@@ -142,6 +170,8 @@ def save_upload(
                 format=fmt,
                 rows=data.rows,
                 features=data.features,
+                shape=list(data.feature_shape),
+                classes=data.classes,
                 target=data.target,
                 task=data.task,
                 size=size,

@@ -191,6 +191,8 @@ class DatasetPublic(BaseModel):
     name: str
     rows: int
     features: int
+    shape: list[int] | None = None  # one row's shape ([16, 16, 1] for images); a table: [features]
+    classes: int | None = None  # K, for multiclass labels 0..K-1 (or one-hot rows)
     target: str
     task: Task
     builtin: bool = False
@@ -203,6 +205,8 @@ class DatasetPublic(BaseModel):
             name=dataset.name,
             rows=dataset.rows,
             features=dataset.features,
+            shape=dataset.shape or [dataset.features],
+            classes=dataset.classes,
             target=dataset.target,
             task=cast(Task, dataset.task),
             created_at=dataset.created_at,

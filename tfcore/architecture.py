@@ -29,6 +29,7 @@ __all__ = [
     "TFCORE_OBJECTS",
     "ArchitectureRefused",
     "check_architecture",
+    "declared_io",
     "estimate_params",
 ]
 
@@ -248,3 +249,34 @@ def _layers(config: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def declared_io(config: dict[str, Any]) -> tuple[list[int | None] | None, int | None]:
+    """What the config says about its first input's row shape and its output's width,
+    where it says it plainly (an InputLayer's ``batch_shape``; a last layer with ``units``):
+    the API checks a job against its dataset with these, before any worker builds it."""
+    layers = _layers(config)
+    by_name = {(layer.get("config") or {}).get("name"): layer for layer in layers}
+    conf = config.get("config") or {}
+    if config.get("class_name") == "Functional":
+        first = _first_name(conf.get("input_layers"))
+        last = _first_name(conf.get("output_layers"))
+        inputs, outputs = by_name.get(first), by_name.get(last)
+    else:
+        inputs = layers[0] if layers else None
+        outputs = next((layer for layer in reversed(layers) if "units" in (layer.get("config") or {})), None)
+    shape = None
+    if inputs is not None and inputs.get("class_name") == "InputLayer":
+        batch = (inputs.get("config") or {}).get("batch_shape")
+        if isinstance(batch, list) and len(batch) >= 2:
+            shape = [n if isinstance(n, int) else None for n in batch[1:]]
+    width = (outputs.get("config") or {}).get("units") if outputs is not None else None
+    return shape, width if isinstance(width, int) else None
+
+
+def _first_name(spec: Any) -> Any:
+    """A functional config's ``input_layers``/``output_layers``: ``[name, 0, 0]``, or a list
+    of those; the first one's layer name."""
+    while isinstance(spec, list) and spec and isinstance(spec[0], list):
+        spec = spec[0]
+    return spec[0] if isinstance(spec, list) and spec else None

@@ -287,7 +287,10 @@ class JobSpec(BaseModel):
                 raise ValueError(
                     "model_type 'keras' needs `architecture`: your model's json.loads(model.to_json())"
                 )
-            given = [f for f in BUILTIN_SHAPE_FIELDS if f in self.model_fields_set]
+            # Set to anything but their defaults (a stored spec carries every field).
+            given = [
+                f for f in BUILTIN_SHAPE_FIELDS if getattr(self, f) != type(self).model_fields[f].default
+            ]
             if given:
                 raise ValueError(
                     f"{', '.join(given)} do not apply to model_type 'keras': your architecture "

@@ -31,6 +31,9 @@ __all__ = ["StoreUnavailable", "patiently"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# Answers, not outages: a newer attempt owns the job, or the data itself is wrong (a spec
+# that no longer validates, a bug). Retrying those would only hold the job for a lease.
+NOT_AN_OUTAGE = (LeaseLost, ValueError, TypeError, KeyError, AttributeError, AssertionError)
 
 
 class StoreUnavailable(Exception):
@@ -38,8 +41,8 @@ class StoreUnavailable(Exception):
 
 
 def patiently(what: str, call: Callable[[], T], *, seconds: float) -> T:
-    """``call()``, retried on any error but :class:`LeaseLost` (which is an answer, not an
-    outage) with backoff from 0.2 s to 2 s, for at most ``seconds``; then
+    """``call()``, retried on any error but those in ``NOT_AN_OUTAGE`` (answers, raised at
+    once) with backoff from 0.2 s to 2 s, for at most ``seconds``; then
     :class:`StoreUnavailable` naming ``what`` and the last error."""
 
     def warn(state: RetryCallState) -> None:
@@ -47,7 +50,7 @@ def patiently(what: str, call: Callable[[], T], *, seconds: float) -> T:
         log.warning("%s failed (%s); retrying for up to %.0f s in all", what, error, seconds)
 
     retrying = Retrying(
-        retry=retry_if_not_exception_type(LeaseLost),
+        retry=retry_if_not_exception_type(NOT_AN_OUTAGE),
         stop=stop_after_delay(seconds),
         wait=wait_exponential(multiplier=0.2, max=2.0),
         before_sleep=warn,

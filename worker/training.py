@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from pydantic import ValidationError
+
 from app.core.config import Settings
 from app.core.datadir import prepare_data_dir
 from app.store import crud
@@ -208,8 +210,25 @@ def _claim(ctx: WorkerContext, job_id: str) -> _Claimed | str:
         sweep = store_sweeps.get_sweep(session, sweep_id=job.sweep_id) if job.sweep_id else None
         if sweep is not None:
             session.expunge(sweep)
+        try:
+            # Checked at submit against the limits of then; here against this worker's, and
+            # an architecture passes the allowlist walk once more before anything builds it.
+            spec = JobSpec.model_validate(
+                job.spec, context={**ctx.settings.spec_context(), "max_epochs": job.spec.get("epochs", 1)}
+            )
+        except ValidationError as err:  # not trainable here: fail it, saying why, and move on
+            problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in err.errors())
+            crud.finish_job(
+                session,
+                job_id=job_id,
+                status=JobStatus.FAILED,
+                attempt=job.attempts,
+                error_type="invalid_spec",
+                error_message=f"this worker refuses the job's spec: {problems}",
+            )
+            return "invalid_spec"
         return _Claimed(
-            spec=JobSpec.model_validate(job.spec, context={"max_epochs": job.spec.get("epochs", 1)}),
+            spec=spec,
             attempt=job.attempts,
             last_seq=job.last_seq,
             last_log_seq=job.last_log_seq,
@@ -326,6 +345,7 @@ def _train_claimed(
             report_every_steps=ctx.settings.report_every_steps,
             report_every_seconds=ctx.settings.report_every_seconds,
             cache=ctx.trainers,
+            max_params=ctx.settings.max_model_params,
         )
         if watcher.lease_lost.is_set():
             status = Outcome.LEASE_LOST

@@ -196,7 +196,9 @@ class Dataset(Base):
     path: Mapped[str] = mapped_column(String(512))  # generated, relative to the datasets folder
     format: Mapped[str] = mapped_column(String(8))
     rows: Mapped[int] = mapped_column(Integer)
-    features: Mapped[int] = mapped_column(Integer)
+    features: Mapped[int] = mapped_column(Integer)  # values per row (a table's columns)
+    shape: Mapped[list[int] | None] = mapped_column(JSON)  # one row's shape; None for older tables
+    classes: Mapped[int | None] = mapped_column(Integer)  # K for multiclass labels
     target: Mapped[str] = mapped_column(String(255))
     task: Mapped[str] = mapped_column(String(16))
     size: Mapped[int] = mapped_column(BigInteger)

@@ -111,3 +111,18 @@ def test_sqlite_locked_past_its_busy_timeout_is_waited_out(store, tmp_path):
     holder.join()
     reporter.close()
     assert stored_seqs(store, job_id)[0] == list(range(1, step))
+
+
+def test_an_answer_is_not_an_outage_and_is_not_retried():
+    from worker.outage import patiently
+
+    calls = []
+
+    def wrong_data() -> None:
+        calls.append(1)
+        raise ValueError("a spec that no longer validates")
+
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="no longer validates"):
+        patiently("claiming", wrong_data, seconds=30)
+    assert calls == [1] and time.monotonic() - started < 1

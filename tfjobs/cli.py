@@ -178,10 +178,16 @@ def submit(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="show live progress")] = False,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a field: key=value")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print only the job id (for scripts)")] = False,
+    architecture: Annotated[
+        Path | None,
+        typer.Option(help="your Keras model's config (a model.to_json() file): model_type keras"),
+    ] = None,
 ) -> None:
     """Submit a training job; prints its id at once."""
     try:
         body = _merge(load_spec(spec), _parse_set(set_ or []))
+        if architecture is not None:
+            body = {"model_type": "keras", **body, "architecture": _architecture_file(architecture)}
     except ValueError as err:
         raise _fail(str(err)) from None
     with _client() as client:
@@ -205,6 +211,18 @@ def submit(
             console.print(f"  {queue_line(place)}", highlight=False)
         if follow:
             raise typer.Exit(_follow(job))
+
+
+def _architecture_file(path: Path) -> dict[str, Any]:
+    try:
+        architecture = json.loads(path.read_text())
+    except OSError as err:
+        raise ValueError(f"cannot read architecture file {path}: {err.strerror}") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not JSON (save it with model.to_json()): {err}") from None
+    if not isinstance(architecture, dict):
+        raise ValueError(f"{path} must hold a model's config, a JSON object (model.to_json())")
+    return architecture
 
 
 @app.command()

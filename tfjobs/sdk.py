@@ -133,13 +133,22 @@ class Client:
 
     # --- jobs ----------------------------------------------------------------------
 
-    def submit(self, spec: str | Path | Mapping[str, Any] | None = None, /, **fields: Any) -> Job:
+    def submit(
+        self, spec: str | Path | Mapping[str, Any] | None = None, /, *, model: Any = None, **fields: Any
+    ) -> Job:
         """Submits a job; ``spec`` (a mapping or a JSON/YAML file) with ``fields`` on top.
+
+        ``model``: a Keras model you built (``keras.Sequential`` or a functional ``Model``):
+        its architecture is sent as data (``model.to_json()``: no weights, no code) with
+        ``model_type: keras``, e.g. ``client.submit(model=cnn, loss=
+        "sparse_categorical_crossentropy", dataset=images_id, epochs=10)``.
 
         The POST carries an ``Idempotency-Key``, so retrying after a lost answer can
         never create a second job.
         """
         body = {**(load_spec(spec) if spec is not None else {}), **fields}
+        if model is not None:
+            body = {"model_type": "keras", **body, "architecture": architecture_of(model)}
         key = uuid.uuid4().hex
         response = self.request("POST", "/jobs", json=body, headers={"Idempotency-Key": key})
         return Job(self, response.json())
@@ -345,6 +354,20 @@ class Job(Resource):
                 "pip install 'tfjobs_server[train]'; or load saved_model.tar.gz with TensorFlow alone"
             ) from None
         return keras.models.load_model(folder / "model.keras", safe_mode=True)
+
+
+def architecture_of(model: Any) -> dict[str, Any]:
+    """A Keras model's architecture as the API takes it: ``json.loads(model.to_json())``.
+    (Duck-typed: the SDK itself never imports TensorFlow.)"""
+    to_json = getattr(model, "to_json", None)
+    if not callable(to_json):
+        raise TfjobsError(
+            f"model must be a Keras model (something with to_json()), not {type(model).__name__}"
+        )
+    architecture = json.loads(to_json())
+    if not isinstance(architecture, dict):
+        raise TfjobsError("model.to_json() did not give a model's config")
+    return architecture
 
 
 def _explain(response: httpx.Response, base: str) -> Any:

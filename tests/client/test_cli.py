@@ -133,6 +133,46 @@ def test_download_of_an_unfinished_job_says_to_wait_and_waits_with_wait(up, tmp_
     assert (tmp_path / "model" / "model.keras").is_file()
 
 
+def test_the_keras_example_trains_a_users_own_cnn(up, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.stack import REPO
+
+    done = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "keras_cnn.py")],
+        cwd=tmp_path,
+        env={**os.environ, "TFJOBS_URL": up.url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].endswith("rows of shape [8, 8, 1], 4 classes")
+    assert float(lines[2].split()[1]) > 0.9
+    predicted, true = (line.split(":", 1)[1].strip() for line in lines[-2:])
+    assert predicted == true
+
+
+def test_submit_takes_an_architecture_file(up, tmp_path):
+    spec = write(tmp_path, "s.json", '{"loss": "mse", "epochs": 1, "dataset": "synthetic"}')
+    model = (
+        '{"module": "keras", "class_name": "Sequential", "registered_name": null, "config": {"name": "m", '
+        '"layers": [{"module": "keras.layers", "class_name": "InputLayer", "registered_name": null, '
+        '"config": {"batch_shape": [null, 8]}}, {"module": "keras.layers", "class_name": "Dense", '
+        '"registered_name": null, "config": {"units": 1}}]}}'
+    )
+    done = up.tfjobs("submit", spec, "--architecture", write(tmp_path, "model.json", model), "-q")
+    assert done.returncode == 0, done.stderr
+    job = up.tfjobs("status", done.stdout.strip())
+    assert '"model_type": "keras"' in job.stdout, job.stdout
+    lambda_model = model.replace('"Dense"', '"Lambda"')
+    refused = up.tfjobs("submit", spec, "--architecture", write(tmp_path, "bad.json", lambda_model))
+    assert refused.returncode == 2 and "Lambda is not allowed: it would run code" in refused.stderr
+
+
 def test_the_example_script_trains_downloads_and_predicts(up, tmp_path):
     import os
     import subprocess

@@ -20,6 +20,7 @@ worker checks it again before building.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "estimate_params",
 ]
 
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 MAX_DEPTH = 48  # nesting of the JSON; a Keras model's config is ~10 deep
 MAX_JSON_BYTES = 512 << 10
 
@@ -173,6 +175,12 @@ def _walk(node: Any, path: str, depth: int) -> None:
             )
         if key == "function" or key == "function_type":  # Lambda's payload, wherever it hides
             raise ArchitectureRefused(f"{path}.{key}", "a serialized function would run code")
+        if key == "name" and not (isinstance(value, str) and NAME.fullmatch(value)):
+            raise ArchitectureRefused(
+                f"{path}.{key}",
+                f"{value!r} is not a usable name: letters, digits, _ . - (up to 128; TensorFlow names "
+                "the model's variables after its layers)",
+            )
         _walk(value, f"{path}.{key}", depth + 1)
 
 

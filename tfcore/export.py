@@ -104,6 +104,22 @@ def _serve(saved_model_dir: Path, inputs: np.ndarray) -> np.ndarray:
     return output.numpy()
 
 
+def layer_table(model: keras.Model) -> list[dict[str, Any]]:
+    """Each top-level layer: name, class, output shape (the batch as null), parameters —
+    what the dashboard shows as the model's architecture."""
+    rows = []
+    for layer in model.layers:
+        try:
+            shape = [None if n is None else int(n) for n in layer.output.shape]
+        except Exception:  # a subclassed model's layers have no symbolic output
+            shape = None
+        params = sum(int(np.prod(w.shape)) for w in layer.weights)  # built or not
+        rows.append(
+            {"name": layer.name, "class": type(layer).__name__, "output_shape": shape, "params": params}
+        )
+    return rows
+
+
 def _as_lists(array: np.ndarray) -> list[list[float]]:
     return np.asarray(array, dtype=np.float64).reshape(len(array), -1).tolist()
 
@@ -186,6 +202,7 @@ def export_model(
             },
             "load": LOAD_HINTS,
             "output": {"shape": [None, int(expected.reshape(len(inputs), -1).shape[1])], "dtype": "float32"},
+            "layers": layer_table(model),
             "final_metrics": {k: (v if math.isfinite(v) else None) for k, v in final_metrics.items()},
             "files": files,
             "examples": {

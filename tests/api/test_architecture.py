@@ -101,3 +101,12 @@ def test_a_giant_model_is_refused_at_submit(client):
     ]
     (error,) = refusal(client, spec)
     assert "at least 10,000,100,000 parameters" in error["msg"] and "TFJOBS_MAX_MODEL_PARAMS" in error["msg"]
+
+
+def test_layer_names_that_tensorflow_cannot_use_are_refused(client):
+    spec = copy.deepcopy(KERAS_JOB)
+    spec["architecture"]["config"]["layers"][3]["config"]["name"] = "<img src=x onerror=alert(1)>"
+    (error,) = refusal(client, spec)
+    assert error["msg"].startswith(
+        "architecture.config.layers[3].config.name: '<img src=x onerror=alert(1)>' is not"
+    )

@@ -358,3 +358,44 @@ def test_queued_jobs_show_their_place_in_the_queue(up, page):
     finally:
         for job_id in ids:
             httpx.post(f"{up.url}/jobs/{job_id}/cancel")
+
+
+def test_a_keras_jobs_page_shows_its_architecture_with_shapes_and_parameters(up, page, console):
+    layer = {"registered_name": None, "module": "keras.layers"}
+    architecture = {
+        "module": "keras",
+        "class_name": "Sequential",
+        "registered_name": None,
+        "config": {
+            "name": "mine",
+            "layers": [
+                {**layer, "class_name": "InputLayer", "config": {"batch_shape": [None, 8], "name": "in"}},
+                {
+                    **layer,
+                    "class_name": "Dense",
+                    "config": {"name": "hidden", "units": 16, "activation": "relu"},
+                },
+                {**layer, "class_name": "Dense", "config": {"name": "out", "units": 1}},
+            ],
+        },
+    }
+    spec = {
+        "model_type": "keras",
+        "architecture": architecture,
+        "loss": "mse",
+        "epochs": 2,
+        "dataset": "synthetic",
+    }
+    job_id = submit(up, spec)
+    page.goto(f"{up.url}/ui/jobs/{job_id}")
+    page.wait_for_selector("#layers tbody tr")
+    rows = page.locator("#layers tbody tr")
+    assert rows.count() == 2 and rows.nth(0).locator("td").nth(2).inner_text() == "hidden"  # text, not HTML
+    page.locator('#status [data-status="succeeded"]').wait_for(timeout=240_000)
+    total = page.locator("#layers-total")
+    wait_until(lambda: "parameters in all" in total.inner_text(), 20, "the built model's parameters")
+    cells = [rows.nth(0).locator("td").nth(i).inner_text() for i in (1, 3, 4)]
+    assert cells == ["Dense", "(None, 16)", "144"]  # 8 * 16 + 16
+    assert total.inner_text() == "161 parameters in all"  # + 16 * 1 + 1
+    assert console.errors == [] and console.dialogs == []
+    screenshot(page, "job-keras")

@@ -43,6 +43,7 @@ class JobPage {
       steps: h("div", { id: "step-chart", class: "charts" }),
       logs: h("div", { id: "logs", class: "logs", role: "log", tabindex: "0" }),
       artifacts: h("section", { id: "artifacts", class: "panel", hidden: true }),
+      architecture: h("section", { id: "architecture", class: "panel", hidden: true }),
     };
     document.title = `${job.name || shortId(job.id)} · tfjobs`;
     replace(
@@ -63,11 +64,42 @@ class JobPage {
       this.el.waiting,
       this.el.error,
       h("section", { class: "panel" }, h("h2", {}, "Epoch metrics"), this.el.charts, h("h2", {}, "Step loss"), this.el.steps),
+      this.el.architecture,
       this.el.artifacts,
       h("section", { class: "panel" }, h("h2", {}, "Log"), this.el.logs),
       h("div", { class: "columns" }, h("section", { class: "panel" }, h("h2", {}, "Run"), this.el.facts, this.el.attempts), h("section", { class: "panel" }, h("h2", {}, "Spec"), h("pre", { id: "spec" }, JSON.stringify(job.spec, null, 2)))),
     );
     this.render();
+    this.renderArchitecture(null);
+  }
+
+  // A `keras` job's own architecture as a table: its layers from the spec at once; output
+  // shapes and parameter counts from the manifest once the model is built and exported.
+  renderArchitecture(built) {
+    const layers = this.job.spec.model_type === "keras" ? this.job.spec.architecture?.config?.layers ?? [] : [];
+    if (!layers.length) return;
+    const byName = new Map((built || []).map((row) => [row.name, row]));
+    const shape = (row) => (row && row.output_shape ? `(${row.output_shape.map((n) => (n === null ? "None" : n)).join(", ")})` : "–");
+    const rows = layers
+      .filter((layer) => layer.class_name !== "InputLayer")
+      .map((layer, i) => {
+        const name = layer.config?.name ?? "";
+        const row = byName.get(name);
+        return h("tr", {}, h("td", { class: "num" }, String(i + 1)), h("td", {}, String(layer.class_name)), h("td", { class: "mono" }, String(name)), h("td", { class: "mono" }, shape(row)), h("td", { class: "num" }, row ? row.params.toLocaleString("en-US") : "–"));
+      });
+    const total = built ? built.reduce((sum, row) => sum + row.params, 0) : null;
+    replace(
+      this.el.architecture,
+      h("h2", {}, "Architecture"),
+      h(
+        "table",
+        { class: "layers", id: "layers" },
+        h("thead", {}, h("tr", {}, ["#", "layer", "name", "output shape", "parameters"].map((c) => h("th", {}, c)))),
+        h("tbody", {}, rows),
+      ),
+      h("p", { class: "muted", id: "layers-total" }, total === null ? "Output shapes and parameter counts appear once the model is exported." : `${total.toLocaleString("en-US")} parameters in all`),
+    );
+    this.el.architecture.hidden = false;
   }
 
   async start() {
@@ -243,6 +275,10 @@ class JobPage {
       h("pre", { id: "snippet" }, snippet),
     );
     this.el.artifacts.hidden = false;
+    if (this.job.spec.model_type === "keras") {
+      const manifest = await api(`/jobs/${this.id}/artifacts/manifest.json`);
+      this.renderArchitecture(manifest.layers || []);
+    }
   }
 }
 

@@ -363,10 +363,29 @@ def build_keras_model(spec: JobSpec) -> keras.Model:
     assert spec.architecture is not None
     check_architecture(spec.architecture)
     keras.utils.set_random_seed(spec.seed)
-    model = keras.saving.deserialize_keras_object(copy.deepcopy(spec.architecture), safe_mode=True)
+    config = copy.deepcopy(spec.architecture)
+    if spec.mixed_precision:
+        _mixed_precision(config)
+    model = keras.saving.deserialize_keras_object(config, safe_mode=True)
     if not isinstance(model, keras.Model):
         raise DataError("the architecture did not build a Keras model")
     return model
+
+
+def _mixed_precision(config: dict[str, Any]) -> None:
+    """Every layer computes in float16 with float32 weights, except the last, which
+    answers in float32 (the loss and the exported model see float32, as Keras advises)."""
+    layers = (config.get("config") or {}).get("layers") or []
+    for i, layer in enumerate(layers):
+        settings = layer.get("config") or {}
+        if layer.get("class_name") == "InputLayer" or i == len(layers) - 1:
+            continue
+        settings["dtype"] = {
+            "module": "keras",
+            "class_name": "DTypePolicy",
+            "config": {"name": "mixed_float16"},
+            "registered_name": None,
+        }
 
 
 def check_fit(

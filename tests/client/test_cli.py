@@ -156,6 +156,28 @@ def test_the_keras_example_trains_a_users_own_cnn(up, tmp_path):
     assert predicted == true
 
 
+def test_the_keras_gru_example_learns_its_sequences(up, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.stack import REPO
+
+    done = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "keras_gru.py")],
+        cwd=tmp_path,
+        env={**os.environ, "TFJOBS_URL": up.url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].endswith("600 sequences of shape [12, 2]")
+    val_loss, variance = float(lines[2].split()[1]), float(lines[2].rstrip(")").split()[-1])
+    assert val_loss < 0.2 * variance  # it learned most of what there is to learn
+
+
 def test_submit_takes_an_architecture_file(up, tmp_path):
     spec = write(tmp_path, "s.json", '{"loss": "mse", "epochs": 1, "dataset": "synthetic"}')
     model = (

@@ -77,16 +77,31 @@ def test_a_cnn_learns_the_images_as_well_as_keras_fit_and_reloads(tmp_path):
     )
 
 
-def test_a_gru_regresses_sequences(tmp_path):
-    x, y = running_sums()
-    dataset = load_npz(npz_bytes(x=x, y=y), name="sums.npz")
+def gru() -> keras.Model:
     inputs = keras.Input((12, 2))
     hidden = keras.layers.GRU(16)(inputs)
-    model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
-    spec = keras_spec(model, loss="mse", epochs=6, batch_size=32, learning_rate=0.01)
+    return keras.Model(inputs, keras.layers.Dense(1)(hidden))
+
+
+def test_a_gru_regresses_sequences_as_well_as_keras_fit(tmp_path):
+    from tfcore.data import split
+
+    x, y = running_sums()
+    dataset = load_npz(npz_bytes(x=x, y=y), name="sums.npz")
+    spec = keras_spec(gru(), loss="mse", epochs=6, batch_size=32, learning_rate=0.01)
     job = run_job(spec, dataset, workdir=tmp_path / "work", export_dir=tmp_path / "model")
-    assert job.history[-1]["val_loss"] < 0.5 * job.history[0]["val_loss"]
+    ours = job.history[-1]["val_loss"]
+    assert ours < 0.5 * job.history[0]["val_loss"]
     assert (tmp_path / "model" / "saved_model.tar.gz").is_file()
+
+    keras.utils.set_random_seed(spec.seed)
+    reference = keras.Model.from_config(gru().get_config())
+    reference.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    train, validation = split(dataset, validation_split=spec.validation_split, seed=spec.seed)
+    fitted = reference.fit(
+        train.x, train.y, epochs=6, batch_size=32, verbose=0, validation_data=(validation.x, validation.y)
+    )
+    assert ours <= 1.25 * fitted.history["val_loss"][-1], (ours, fitted.history["val_loss"][-1])
 
 
 def test_a_functional_model_with_the_seeds_residual_block_trains_and_reloads(tmp_path):
@@ -130,3 +145,14 @@ def re_escape(text: str) -> str:
     import re
 
     return re.escape(text)
+
+
+def test_mixed_precision_computes_a_users_model_in_float16_and_answers_in_float32(tmp_path):
+    spec = keras_spec(cnn(), loss="sparse_categorical_crossentropy", epochs=2, mixed_precision=True)
+    job = run_job(spec, images(), workdir=tmp_path / "work", export_dir=tmp_path / "model")
+    conv = next(layer for layer in job.model.layers if isinstance(layer, keras.layers.Conv2D))
+    assert conv.compute_dtype == "float16" and conv.kernel.dtype == "float32"
+    assert job.model.layers[-1].compute_dtype == "float32"
+    assert np.isfinite(job.history[-1]["loss"])
+    manifest = json.loads((tmp_path / "model" / "manifest.json").read_text())
+    assert manifest["output"]["dtype"] == "float32"

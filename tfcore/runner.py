@@ -97,6 +97,11 @@ def prepare_trainer(
         if spec.model_type == "keras":  # the user's own architecture: its inputs as given
             model: keras.Model = build_keras_model(spec)
             check_fit(model, tuple(train_x.shape[1:]), spec.task, classes, max_params=max_params)
+            # Inputs as given; a Normalization layer that states no mean and variance is
+            # fitted to the training rows, as the built-in models' own is.
+            for layer in model.layers:
+                if isinstance(layer, keras.layers.Normalization) and layer.input_mean is None:
+                    layer.adapt(train_x)
             scale = (0.0, 1.0)
         else:
             target_mean = float(np.mean(train_y, dtype=np.float64))

@@ -156,3 +156,15 @@ def test_mixed_precision_computes_a_users_model_in_float16_and_answers_in_float3
     assert np.isfinite(job.history[-1]["loss"])
     manifest = json.loads((tmp_path / "model" / "manifest.json").read_text())
     assert manifest["output"]["dtype"] == "float32"
+
+
+def test_a_normalization_layer_that_states_no_statistics_is_fitted_to_the_training_rows(tmp_path):
+    from tfcore.data import load_builtin
+
+    model = keras.Sequential([keras.Input((10,)), keras.layers.Normalization(), keras.layers.Dense(1)])
+    spec = keras_spec(model, loss="mse", epochs=1, dataset="diabetes")
+    job = run_job(spec, load_builtin("diabetes"), workdir=tmp_path / "work")
+    normalization = job.model.layers[0]
+    assert not np.allclose(normalization.mean.numpy(), 0.0) and not np.allclose(
+        normalization.variance.numpy(), 1.0
+    )

@@ -15,6 +15,25 @@ from tfcore.spec import JobSpec
 from tfcore.warm import TrainerCache, architecture_key
 
 DATA = synthetic_regression(rows=600, features=6)
+# A user's own architecture (model_type keras), with dropout and a Normalization to fit.
+KERAS_ARCHITECTURE = {
+    "module": "keras",
+    "class_name": "Sequential",
+    "registered_name": None,
+    "config": {
+        "name": "own",
+        "layers": [
+            {"module": "keras.layers", "class_name": name, "registered_name": None, "config": config}
+            for name, config in (
+                ("InputLayer", {"batch_shape": [None, 6], "name": "rows"}),
+                ("Normalization", {"name": "scale"}),
+                ("Dense", {"units": 16, "activation": "relu", "name": "hidden"}),
+                ("Dropout", {"rate": 0.2, "name": "drop", "seed": 3}),
+                ("Dense", {"units": 1, "name": "out"}),
+            )
+        ],
+    },
+}
 
 
 def final_weights(result) -> list[np.ndarray]:
@@ -38,7 +57,9 @@ def train(spec: JobSpec, tmp: Path, cache: TrainerCache | None = None):
             "optimizer": "rmsprop",
             "kernel_regularizer": {"l2": 0.01},
         },
+        {"model_type": "keras", "loss": "mse", "architecture": KERAS_ARCHITECTURE, "dataset": "synthetic"},
     ],
+    ids=["mlp", "wide_deep", "keras"],
 )
 def test_a_reused_trainer_ends_with_the_cold_runs_weights(fields, tmp_path):
     spec = JobSpec.model_validate({**fields, "epochs": 3, "seed": 7, "learning_rate": 0.01})

@@ -110,3 +110,35 @@ def test_layer_names_that_tensorflow_cannot_use_are_refused(client):
     assert error["msg"].startswith(
         "architecture.config.layers[3].config.name: '<img src=x onerror=alert(1)>' is not"
     )
+
+
+def test_a_sweep_searches_the_other_fields_of_a_keras_job(client):
+    images = client.post("/datasets", files={"file": ("images.npz", images_npz())}).json()
+    sweep = client.post(
+        "/sweeps",
+        json={
+            "spec": {**KERAS_JOB, "dataset": images["id"]},
+            "space": {"learning_rate": {"choice": [0.001, 0.01]}},
+            "method": "grid",
+        },
+    )
+    assert sweep.status_code == 201, sweep.text
+    trials = client.get(f"/sweeps/{sweep.json()['id']}/trials").json()["items"]
+    specs = [client.get(f"/jobs/{t['job_id']}").json()["spec"] for t in trials]
+    assert sorted(s["learning_rate"] for s in specs) == [0.001, 0.01]
+    assert all(s["architecture"] == CNN for s in specs)
+    refused = client.post(
+        "/sweeps", json={"spec": KERAS_JOB, "space": {"architecture": {"choice": [CNN]}}, "method": "grid"}
+    )
+    assert refused.status_code == 422  # a search chooses among values, not architectures
+    assert all(e["loc"][:3] == ["body", "space", "architecture"] for e in refused.json()["detail"])
+
+
+def images_npz() -> bytes:
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez(buffer, x=np.zeros((40, 8, 8, 1), np.uint8), y=np.arange(40) % 4)
+    return buffer.getvalue()

@@ -168,3 +168,34 @@ def test_a_normalization_layer_that_states_no_statistics_is_fitted_to_the_traini
     assert not np.allclose(normalization.mean.numpy(), 0.0) and not np.allclose(
         normalization.variance.numpy(), 1.0
     )
+
+
+def test_a_keras_job_resumes_from_its_checkpoint_and_reports_each_epoch_once(tmp_path):
+    from tfcore.report import ListReporter
+
+    dataset = images()
+    first = keras_spec(cnn(), loss="sparse_categorical_crossentropy", epochs=4)
+    stopped = iter(range(10**6))
+    reporter = ListReporter()
+    # Stops after the second epoch's checkpoint, as a worker handing the job back would.
+    partial = run_job(
+        first,
+        dataset,
+        workdir=tmp_path / "work",
+        reporter=reporter,
+        should_stop=lambda: (
+            len([p for p in reporter.points if p.kind == "epoch"]) >= 2 and next(stopped) >= 0
+        ),
+    )
+    assert partial.stop_reason == "cancelled" and len(partial.history) == 2
+    resumed_reporter = ListReporter()
+    resumed = run_job(
+        first,
+        dataset,
+        workdir=tmp_path / "work",
+        reporter=resumed_reporter,
+        resume=True,
+        already_reported_epoch=2,
+    )
+    assert [row["epoch"] for row in resumed.history] == [1.0, 2.0, 3.0, 4.0]
+    assert [p.epoch for p in resumed_reporter.points if p.kind == "epoch"] == [3, 4]

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from bench.common import machine  # first: quiets TensorFlow's C++ logging
 from bench.train_throughput import EpochTimer, steady
-from tfcore.data import Dataset, infer_task, split
+from tfcore.data import Dataset, infer_task, quadrant_images, split
 from tfcore.report import ListReporter
 from tfcore.runner import prepare_trainer
 from tfcore.spec import JobSpec
@@ -27,17 +27,9 @@ from tfcore.train import LoopConfig, build_loss, build_optimizer, fit
 
 
 def quadrants(rows: int, size: int = 16) -> Dataset:
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 4, rows)
-    x = rng.integers(0, 60, (rows, size, size, 1)).astype(np.float32)
-    half = size // 2
-    for i, label in enumerate(y):
-        r, c = divmod(int(label), 2)
-        x[i, r * half : (r + 1) * half, c * half : (c + 1) * half, 0] += 150
-    labels = y.astype(np.float32).reshape(-1, 1)
-    return Dataset("quadrants", x, labels, (), "y", infer_task(labels, labels=True))
+    x, y = quadrant_images(rows, size)
+    labels = y.astype("float32").reshape(-1, 1)
+    return Dataset("quadrants", x.astype("float32"), labels, (), "y", infer_task(labels, labels=True))
 
 
 def cnn() -> dict:

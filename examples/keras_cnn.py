@@ -15,19 +15,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from tfcore.data import quadrant_images  # generated images: a bright square, one of four places
 from tfjobs import Client, JobFailed
-
-
-def quadrant_images(rows: int = 480, size: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Grey images with a bright square in one of four quadrants; the label says which."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 4, rows)
-    x = rng.integers(0, 60, (rows, size, size, 1)).astype(np.uint8)
-    half = size // 2
-    for i, label in enumerate(y):
-        r, c = divmod(int(label), 2)
-        x[i, r * half : (r + 1) * half, c * half : (c + 1) * half, 0] += 150
-    return x, y
 
 
 def main() -> None:

@@ -6,8 +6,12 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 
+from tests.stack import REPO
 from tfjobs.sdk import Client
 
 
@@ -133,22 +137,22 @@ def test_download_of_an_unfinished_job_says_to_wait_and_waits_with_wait(up, tmp_
     assert (tmp_path / "model" / "model.keras").is_file()
 
 
-def test_the_keras_example_trains_a_users_own_cnn(up, tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    from tests.stack import REPO
-
+def run_example(up, name: str, cwd) -> subprocess.CompletedProcess[str]:
+    """An example script as a user runs it, against this server."""
     done = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "keras_cnn.py")],
-        cwd=tmp_path,
+        [sys.executable, str(REPO / "examples" / name)],
+        cwd=cwd,
         env={**os.environ, "TFJOBS_URL": up.url},
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def test_the_keras_example_trains_a_users_own_cnn(up, tmp_path):
+    done = run_example(up, "keras_cnn.py", tmp_path)
     lines = done.stdout.splitlines()
     assert lines[0].endswith("rows of shape [8, 8, 1], 4 classes")
     assert float(lines[2].split()[1]) > 0.9
@@ -157,21 +161,7 @@ def test_the_keras_example_trains_a_users_own_cnn(up, tmp_path):
 
 
 def test_the_keras_gru_example_learns_its_sequences(up, tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    from tests.stack import REPO
-
-    done = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "keras_gru.py")],
-        cwd=tmp_path,
-        env={**os.environ, "TFJOBS_URL": up.url},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_example(up, "keras_gru.py", tmp_path)
     lines = done.stdout.splitlines()
     assert lines[0].endswith("600 sequences of shape [12, 2]")
     val_loss, variance = float(lines[2].split()[1]), float(lines[2].rstrip(")").split()[-1])
@@ -196,21 +186,7 @@ def test_submit_takes_an_architecture_file(up, tmp_path):
 
 
 def test_the_example_script_trains_downloads_and_predicts(up, tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    from tests.stack import REPO
-
-    done = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "train_and_predict.py")],
-        cwd=tmp_path,
-        env={**os.environ, "TFJOBS_URL": up.url},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_example(up, "train_and_predict.py", tmp_path)
     lines = done.stdout.splitlines()
     assert lines[0].startswith("submitted ") and sum(line.startswith("epoch") for line in lines) == 10
     predictions = lines[-2].split(":", 1)[1].strip()

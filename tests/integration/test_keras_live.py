@@ -5,28 +5,14 @@ reloads in safe mode; an architecture that does not fit the dataset is refused a
 from __future__ import annotations
 
 import copy
-import json
 
 import keras
 import numpy as np
 
 from tests.hostile import npz_bytes
 from tests.stack import running_stack
-from tests.tfcore.shapes import quadrant_images
-
-
-def cnn() -> dict:
-    model = keras.Sequential(
-        [
-            keras.Input((8, 8, 1)),
-            keras.layers.Rescaling(1 / 255),
-            keras.layers.Conv2D(8, 3, activation="relu", padding="same"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Flatten(),
-            keras.layers.Dense(4, activation="softmax"),
-        ]
-    )
-    return json.loads(model.to_json())
+from tests.tfcore.shapes import cnn_config
+from tfcore.data import quadrant_images
 
 
 def test_a_users_cnn_trains_on_uploaded_images_and_reloads(tmp_path):
@@ -36,7 +22,7 @@ def test_a_users_cnn_trains_on_uploaded_images_and_reloads(tmp_path):
         assert (dataset["task"], dataset["shape"], dataset["classes"]) == ("multiclass", [8, 8, 1], 4)
         spec = {
             "model_type": "keras",
-            "architecture": cnn(),
+            "architecture": cnn_config(),
             "loss": "sparse_categorical_crossentropy",
             "epochs": 6,
             "dataset": dataset["id"],

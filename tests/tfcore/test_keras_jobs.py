@@ -11,25 +11,12 @@ import numpy as np
 import pytest
 
 from tests.hostile import npz_bytes
-from tests.tfcore.shapes import quadrant_images, running_sums
-from tfcore.data import load_npz
+from tests.tfcore.shapes import cnn
+from tfcore.data import load_npz, quadrant_images, running_sums
 from tfcore.errors import DataError
 from tfcore.layers import ResidualBlock
 from tfcore.runner import run_job
 from tfcore.spec import JobSpec
-
-
-def cnn() -> keras.Model:
-    return keras.Sequential(
-        [
-            keras.Input((8, 8, 1)),
-            keras.layers.Rescaling(1 / 255),
-            keras.layers.Conv2D(8, 3, activation="relu", padding="same"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Flatten(),
-            keras.layers.Dense(4, activation="softmax"),
-        ]
-    )
 
 
 def keras_spec(model: keras.Model, **fields) -> JobSpec:

@@ -67,6 +67,28 @@ def wheels(tmp_path_factory) -> dict[str, Path]:
     return {"sdk": sdk, "server": server}
 
 
+def install_into(target: Path, wheels: dict[str, Path]) -> Path:
+    """Both wheels' code (no dependencies) in a folder of its own, as an image has it."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            "--target",
+            str(target),
+            *map(str, wheels.values()),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return target
+
+
 def top_level(wheel: Path) -> set[str]:
     with zipfile.ZipFile(wheel) as archive:
         return {name.split("/", 1)[0] for name in archive.namelist() if ".dist-info/" not in name}
@@ -107,24 +129,7 @@ def test_the_images_install_the_wheels_with_the_right_extras():
 
 @pytest.mark.parametrize("image", sorted(DOCKERFILES))
 def test_the_console_script_runs_from_the_wheels_each_image_installs(image, wheels, tmp_path):
-    target = tmp_path / "site"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "-q",
-            "--target",
-            str(target),
-            *map(str, wheels.values()),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
+    target = install_into(tmp_path / "site", wheels)
     # -S: no site-packages processing, so this checkout's editable install is invisible;
     # the dependencies come from this environment's site-packages, the code only from the wheel.
     env = {
@@ -255,22 +260,7 @@ def test_a_downloaded_model_loads_with_tfcore_and_tensorflow_alone(wheels, tmp_p
 
     spec = JobSpec(model_type="residual", loss="huber", threshold=2.0, epochs=1, activation="stable_softplus")
     run_job(spec, load_builtin("diabetes"), workdir=tmp_path / "work", export_dir=tmp_path / "model")
-    target = tmp_path / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "-q",
-            "--target",
-            str(target),
-            *map(str, wheels.values()),
-        ],
-        check=True,
-        timeout=300,
-    )
+    target = install_into(tmp_path / "site", wheels)
     code = (
         "import json, sys, numpy as np, tfcore, keras\n"
         "manifest = json.load(open('model/manifest.json'))\n"

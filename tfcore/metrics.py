@@ -58,9 +58,16 @@ class HuberMetric(keras.metrics.Metric):
         return {**super().get_config(), "threshold": self.threshold}
 
 
-def build_metrics(names: list[str], *, threshold: float, loss: str = "mse") -> list[keras.metrics.Metric]:
+def build_metrics(
+    names: list[str], *, threshold: float, loss: str = "mse", top_k: int = 5
+) -> list[keras.metrics.Metric]:
     """Fresh streaming metric objects for the spec's metric names (reported under those names).
     ``loss`` says what ``accuracy`` means: of a sigmoid, of class labels, or of one-hot rows."""
+    top_k_accuracy = (
+        keras.metrics.TopKCategoricalAccuracy
+        if loss == "categorical_crossentropy"
+        else keras.metrics.SparseTopKCategoricalAccuracy
+    )
     accuracy = {
         "sparse_categorical_crossentropy": keras.metrics.SparseCategoricalAccuracy,
         "categorical_crossentropy": keras.metrics.CategoricalAccuracy,
@@ -74,6 +81,7 @@ def build_metrics(names: list[str], *, threshold: float, loss: str = "mse") -> l
         "precision": lambda: keras.metrics.Precision(name="precision"),
         "recall": lambda: keras.metrics.Recall(name="recall"),
         "auc": lambda: keras.metrics.AUC(name="auc"),
+        "top_k_accuracy": lambda: top_k_accuracy(k=top_k, name="top_k_accuracy"),
     }
     unknown = [n for n in names if n not in factories]
     if unknown:

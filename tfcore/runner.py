@@ -123,7 +123,9 @@ def prepare_trainer(
             model,
             loss=build_loss(spec),
             optimizer=optimizer,
-            metrics=build_metrics(spec.metric_names, threshold=spec.threshold, loss=spec.loss),
+            metrics=build_metrics(
+                spec.metric_names, threshold=spec.threshold, loss=spec.loss, top_k=spec.top_k
+            ),
             jit_compile=jit_compile,
             strategy=strategy,
         )

@@ -64,7 +64,7 @@ MULTICLASS_LOSSES = frozenset({"sparse_categorical_crossentropy", "categorical_c
 
 REGRESSION_METRICS = ("mae", "mse", "rmse", "huber")
 BINARY_METRICS = ("accuracy", "precision", "recall", "auc")
-MULTICLASS_METRICS = ("accuracy",)
+MULTICLASS_METRICS = ("accuracy", "top_k_accuracy")
 #: The built-in models' shape fields: a "keras" job's architecture says all of this itself.
 BUILTIN_SHAPE_FIELDS = (
     "hidden_units",
@@ -76,7 +76,9 @@ BUILTIN_SHAPE_FIELDS = (
     "gaussian_noise",
     "dropout",
 )
-MetricName = Literal["mae", "mse", "rmse", "huber", "accuracy", "precision", "recall", "auc"]
+MetricName = Literal[
+    "mae", "mse", "rmse", "huber", "accuracy", "precision", "recall", "auc", "top_k_accuracy"
+]
 
 #: Keras activation names plus the project's numerically stable softplus.
 Activation = Literal[
@@ -178,6 +180,8 @@ FIELD_DOCS = {
     "dropout": "Dropout rate after each hidden layer while training (0: none).",
     "early_stopping": "Optional: stop when val_loss has not improved by `min_delta` for `patience` epochs.",
     "steps_per_execution": "Optimizer steps per compiled call (default 100): fewer Python round trips.",
+    "top_k": "For the `top_k_accuracy` metric of a multiclass job: a row counts as right when its "
+    "label is among the model's `top_k` most likely classes.",
     "mixed_precision": "Compute in float16 with float32 weights (for GPUs); the model still takes "
     "and returns float32.",
     "name": "Optional name to find the run again (`GET /jobs?q=`); up to 64 characters.",
@@ -242,6 +246,7 @@ class JobSpec(BaseModel):
     early_stopping: EarlyStopping | None = None
     steps_per_execution: int | None = Field(default=None, ge=1, le=100_000)
     mixed_precision: bool = False
+    top_k: int = Field(default=5, ge=1, le=1000)
     # Not training settings: how people find the run again (GET /jobs?q=…&tag=…).
     name: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[\w .:+/-]+$")
     tags: list[Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:-]+$")]] = Field(

@@ -70,6 +70,19 @@ def gru() -> keras.Model:
     return keras.Model(inputs, keras.layers.Dense(1)(hidden))
 
 
+def test_top_k_accuracy_counts_a_label_among_the_k_likeliest(tmp_path):
+    spec = keras_spec(
+        cnn(),
+        loss="sparse_categorical_crossentropy",
+        epochs=1,
+        metrics=["accuracy", "top_k_accuracy"],
+        top_k=4,
+    )
+    job = run_job(spec, images(), workdir=tmp_path / "work")
+    assert job.history[-1]["top_k_accuracy"] == 1.0  # every label is among all four classes
+    assert job.history[-1]["val_top_k_accuracy"] == 1.0 and job.history[-1]["accuracy"] < 1.0
+
+
 def test_a_gru_regresses_sequences_as_well_as_keras_fit(tmp_path):
     from tfcore.data import split
 

@@ -28,6 +28,9 @@ def test_a_full_lane_holds_back_its_own_work_and_nothing_else():
         async with anyio.create_task_group() as tasks:
             for _ in range(5):
                 tasks.start_soon(lane.run, blocking)
+            with anyio.fail_after(10):  # however slow threads start on a busy machine
+                while running[0] < 2:
+                    await anyio.sleep(0.02)
             await anyio.sleep(0.2)
             assert running[0] == 2  # the other three wait for the lane
             # the default pool still answers while the lane is full

@@ -293,7 +293,11 @@ def up(
         if not _wait_ready(url, ready_files, supervisor.processes(), timeout=300):
             typer.echo("tfjobs: the service did not start" + supervisor.tail(), err=True)
             raise typer.Exit(1)
-        access = "auth on: tfjobs token create --owner NAME" if auth_on else "auth off, loopback only"
+        access = (
+            f"auth on: create a token with `tfjobs token create --owner NAME --data-dir {data_dir}`"
+            if auth_on
+            else "auth off, loopback only"
+        )
         typer.echo(
             f"\ntfjobs is up: dashboard {url}/ui/  API {url}  docs {url}/docs  ({workers} worker"
             f"{'s' if workers > 1 else ''}, data in {data_dir}; {access})\n"

@@ -22,6 +22,7 @@ def test_up_honours_the_environment_prints_little_and_leaves_the_working_directo
         banner = up.printed()
         assert f"API {up.url}" in banner and f"docs {up.url}/docs" in banner
         assert "auth on" in banner and f"Logs: {up.data_dir}/logs/" in banner
+        assert f"tfjobs token create --owner NAME --data-dir {up.data_dir}" in banner  # the line to type
         for noise in ("alembic", "celery@", "Context impl", "cuInit", "superuser", " INFO "):
             assert noise not in banner, f"{noise!r} reached the terminal:\n{banner}"
         assert "celery" in (up.data_dir / "logs" / "worker-0.log").read_text().lower()

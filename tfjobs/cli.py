@@ -678,9 +678,35 @@ def usage_message(err: typer.TyperException) -> str:
     return message[:1].lower() + message[1:] + where
 
 
+GLOBAL_OPTIONS = ("--url", "--token")
+
+
+def global_options_first(args: list[str]) -> list[str]:
+    """``tfjobs list --url X`` as ``tfjobs --url X list``: the connection options belong to
+    the root, but people put them after the command too."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":  # everything after is an argument, as given
+            rest += args[i:]
+            break
+        if arg in GLOBAL_OPTIONS and i + 1 < len(args):
+            front += args[i : i + 2]
+            i += 2
+            continue
+        if arg.startswith(tuple(f"{o}=" for o in GLOBAL_OPTIONS)):
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 def main() -> None:
     """Entry point: one clear line for every expected error."""
-    args = sys.argv[1:] or ["--help"]  # `tfjobs` alone: the help, and success
+    args = global_options_first(sys.argv[1:]) or ["--help"]  # `tfjobs` alone: the help, and success
     try:
         # Outside standalone mode click returns the code of a typer.Exit instead of exiting.
         code = app(args, prog_name="tfjobs", standalone_mode=False)

@@ -123,8 +123,15 @@ def sweep_list() -> None:
         rows = [s.data for s in client.sweeps]
     short = short_ids([d["id"] for d in rows])
     table = Table(box=None, pad_edge=False)
+    widest = max((len(s) for s in short.values()), default=2)
     for name in ("id", "status", "method", "metric", "trials", "best", "created"):
-        table.add_column(name, no_wrap=True, justify="right" if name in ("trials", "best") else "left")
+        # An id is never cut (it is what you type next): the other columns give way.
+        table.add_column(
+            name,
+            no_wrap=True,
+            min_width=widest if name == "id" else None,
+            justify="right" if name in ("trials", "best") else "left",
+        )
     for d in rows:
         done = sum(n for s, n in d["counts"].items() if s not in ("queued", "running"))
         table.add_row(

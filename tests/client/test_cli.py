@@ -120,6 +120,30 @@ def test_unreachable_server_is_one_line_and_exit_2(up):
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
+def test_the_connection_options_work_after_the_command_too(up):
+    from tfjobs.cli import global_options_first
+
+    assert global_options_first(["list", "--url", "h:1", "--token=t"]) == [
+        "--url",
+        "h:1",
+        "--token=t",
+        "list",
+    ]
+    assert global_options_first(["submit", "-", "--", "--url"]) == ["submit", "-", "--", "--url"]
+    done = up.tfjobs("list", "--url", up.url, env={"TFJOBS_URL": "http://127.0.0.1:9"})
+    assert done.returncode == 0, done.stderr
+
+
+def test_sweep_ids_are_never_cut_in_a_narrow_terminal(up):
+    spec = {"model_type": "mlp", "loss": "mse", "epochs": 1}
+    sweep = Client(up.url).sweeps.submit(spec=spec, space={"seed": {"choice": [1]}}, method="grid")
+    listed = up.tfjobs("sweep", "list", env={"COLUMNS": "60"})
+    assert listed.returncode == 0, listed.stderr
+    assert any(
+        line.startswith(sweep.id[:8]) and "…" not in line.split()[0] for line in listed.stdout.splitlines()
+    )
+
+
 def test_a_url_that_is_not_the_api_says_which_url(up):
     done = up.tfjobs("list", env={"TFJOBS_URL": f"{up.url}/not-here"})
     assert done.returncode == 2

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.errors import InvalidInput, PayloadTooLarge
-from app.lookup import by_id_or_prefix
+from app.lookup import by_id_or_prefix, short_prefix_hint
 from app.schemas import DatasetPublic
 from app.storage import open_storage
 from app.store import crud
@@ -42,6 +42,9 @@ def builtin_datasets() -> list[DatasetPublic]:
         )
         for name, info in BUILTIN_DATASETS.items()
     ]
+
+
+BUILTIN_HINT = f"; use a built-in ({', '.join(BUILTIN_DATASETS)}) or an uploaded dataset id"
 
 
 def _find_dataset(session: Session, name: str, owner: str) -> Dataset | None:
@@ -78,8 +81,8 @@ def resolve_dataset(session: Session, spec: JobSpec, *, owner: str, settings: Se
                     {
                         "loc": ["body", "dataset"],
                         "type": "not_found",
-                        "msg": f"no dataset {name!r}; use a built-in "
-                        f"({', '.join(BUILTIN_DATASETS)}) or an uploaded dataset id",
+                        "msg": f"no dataset {name!r}"
+                        + (short_prefix_hint(session, Dataset, owner, name, what="dataset") or BUILTIN_HINT),
                     }
                 ]
             )

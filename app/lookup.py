@@ -10,7 +10,15 @@ from app.store import crud
 from app.store import sweeps as store_sweeps
 from app.store.tables import Dataset, Job, Sweep
 
-__all__ = ["MIN_PREFIX", "by_id_or_prefix", "find_dataset", "find_job", "find_sweep", "unique_prefix"]
+__all__ = [
+    "MIN_PREFIX",
+    "by_id_or_prefix",
+    "find_dataset",
+    "find_job",
+    "find_sweep",
+    "short_prefix_hint",
+    "unique_prefix",
+]
 
 MIN_PREFIX = 6  # the CLI prints 8; fewer would match too much to be useful
 
@@ -21,7 +29,7 @@ def find_job(session: Any, job_id: str, owner: str) -> Job:
     a prefix matches several."""
     job = by_id_or_prefix(session, Job, job_id, owner)
     if job is None:
-        raise NotFound(f"no job {job_id!r}")
+        raise NotFound(f"no job {job_id!r}" + short_prefix_hint(session, Job, owner, job_id, what="job"))
     return job
 
 
@@ -61,13 +69,30 @@ def by_id_or_prefix(
     return row
 
 
+def short_prefix_hint(session: Any, table: Any, owner: str, key: str, *, what: str) -> str:
+    """Why ``key`` named nothing when it is the start of some of the owner's ids but too
+    short to name one (``""`` otherwise): for the not-found answer."""
+    prefix = key.lower()
+    if not (0 < len(prefix) < MIN_PREFIX and all(c in "0123456789abcdef" for c in prefix)):
+        return ""
+    n = len(crud.ids_with_prefix(session, table, owner=owner, prefix=prefix))
+    if not n:
+        return ""
+    return (
+        f": {key!r} is too short to name a {what}; give at least {MIN_PREFIX} characters of its id "
+        f"({n} of your {what} ids start with it)"
+    )
+
+
 def unique_prefix(session: Any, table: Any, owner: str, prefix: str, *, what: str) -> list[str]:
     """``[full id]`` for a prefix that names one of the owner's rows, ``[]`` for none;
     409 listing the candidates when it names several."""
     prefix = prefix.lower()
-    if not (MIN_PREFIX <= len(prefix) < 32 and all(c in "0123456789abcdef" for c in prefix)):
+    if not (0 < len(prefix) < 32 and all(c in "0123456789abcdef" for c in prefix)):
         return []
     ids = crud.ids_with_prefix(session, table, owner=owner, prefix=prefix)
+    if len(prefix) < MIN_PREFIX:
+        return []  # too short to name one safely (short_prefix_hint says so)
     if len(ids) > 1:
         raise Conflict(
             f"{prefix!r} is the start of {len(ids)} {what} ids ({', '.join(ids)}); give more of it"

@@ -118,3 +118,14 @@ def test_a_dataset_an_unfinished_sweep_trains_on_cannot_be_deleted(client):
     assert refused.status_code == 409 and "unfinished sweep" in refused.json()["detail"]
     assert client.post(f"/sweeps/{sweep['id']}/cancel").status_code == 202
     assert client.delete(f"/datasets/{dataset['id']}").status_code == 204
+
+
+def test_a_too_short_dataset_prefix_says_so_instead_of_no_dataset(client):
+    dataset = client.post("/datasets", files={"file": ("d.csv", CSV)}, data={"target": "price"}).json()
+    refused = client.post("/jobs", json={**MINIMAL, "dataset": dataset["id"][:4]})
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["msg"] == (
+        f"no dataset {dataset['id'][:4]!r}: {dataset['id'][:4]!r} is too short to name a dataset; give at "
+        "least 6 characters of its id (1 of your dataset ids start with it)"
+    )
+    assert client.post("/jobs", json={**MINIMAL, "dataset": dataset["id"][:6]}).status_code == 201

@@ -188,7 +188,8 @@ def test_a_unique_id_prefix_finds_the_job_everywhere(client):
     assert client.get(f"/jobs/{job_id[:8]}/metrics").json()["job_id"] == job_id
     assert client.get(f"/jobs/{job_id[:8]}/logs").status_code == 200
     assert client.get(f"/jobs/{job_id[:8]}/artifacts").json() == {"items": []}
-    assert client.get(f"/jobs/{job_id[:5]}").status_code == 404  # too short to be safe
+    short = client.get(f"/jobs/{job_id[:5]}")  # too short to be safe, and it says so
+    assert short.status_code == 404 and "is too short to name a job; give at least 6 characters" in short.text
     assert client.get("/jobs/zzzzzzzz").status_code == 404
 
 

@@ -98,6 +98,11 @@ class StoreReporter:
         self._log_seq += 1
         self._queue.put((_Line(self._log_seq, level, message), utcnow()))
 
+    @property
+    def last_log_seq(self) -> int:
+        """The seq of the last line handed to :meth:`log` (the next one is this + 1)."""
+        return self._log_seq
+
     # --- lifecycle ---------------------------------------------------------------
 
     def close(self) -> None:

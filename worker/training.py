@@ -27,6 +27,7 @@ from app.store import crud
 from app.store import sweeps as store_sweeps
 from app.store.db import Store
 from app.store.errors import LeaseLost
+from app.store.tables import utcnow
 from tfcore.data import BUILTIN_DATASETS, Dataset, load_builtin, load_file
 from tfcore.errors import DataError, TfcoreError
 from tfcore.export import pack_folder
@@ -360,6 +361,7 @@ def _train_claimed(
             status = JobStatus.CANCELLED
             reporter.log("cancelled (a cancel was requested)")
         else:
+            reporter.log("trained: exporting model.keras and a SavedModel, each verified by reloading it")
             reporter.close()  # all epoch scalars are on disk before the archive is packed
             open_reporter = None
             # Under the job's id: several jobs' archives unpack side by side into one logdir
@@ -424,7 +426,7 @@ def _train_claimed(
                 error = error or ("internal_error", str(err))
                 status = JobStatus.FAILED
 
-    return _record_outcome(ctx, job_id, attempt, status, summary, error, files)
+    return _record_outcome(ctx, job_id, attempt, status, summary, error, files, reporter.last_log_seq)
 
 
 def _record_outcome(
@@ -435,8 +437,10 @@ def _record_outcome(
     summary: dict | None,
     error: tuple[str, str] | None,
     files: list[dict],
+    last_log_seq: int = 0,
 ) -> str:
-    """Writes the attempt's ending, fenced: a stale attempt changes nothing."""
+    """Writes the attempt's ending, fenced: a stale attempt changes nothing. A success also
+    ends the job's log with what was published, in the same transaction as its status."""
     if status == Outcome.LEASE_LOST:
         log.warning("job %s: attempt %d was replaced; its results are discarded", job_id, attempt)
         return status
@@ -449,6 +453,14 @@ def _record_outcome(
             else:
                 if status == JobStatus.SUCCEEDED:
                     crud.add_artifacts(session, job_id=job_id, files=files)
+                    names = ", ".join(sorted(f["name"] for f in files))
+                    line = {"seq": last_log_seq + 1, "time": utcnow(), "level": "info"}
+                    crud.append_logs(
+                        session,
+                        job_id=job_id,
+                        lines=[{**line, "message": f"succeeded: exported {len(files)} files ({names})"}],
+                        attempt=attempt,
+                    )
                 crud.finish_job(
                     session,
                     job_id=job_id,

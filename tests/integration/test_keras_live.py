@@ -43,6 +43,9 @@ def test_a_users_cnn_trains_on_uploaded_images_and_reloads(tmp_path):
         assert done["summary"]["val_accuracy"] > 0.9
         points = client.get(f"/jobs/{job['id']}/metrics").json()["points"]
         assert [p["epoch"] for p in points if p["kind"] == "epoch"] == list(range(1, 7))
+        lines = [x["message"] for x in client.get(f"/jobs/{job['id']}/logs").json()["lines"]]
+        assert lines[-2].startswith("trained: exporting model.keras and a SavedModel")
+        assert lines[-1].startswith("succeeded: exported 5 files (history.csv, manifest.json, model.keras")
         model_bytes = client.get(f"/jobs/{job['id']}/artifacts/model.keras").content
         manifest = client.get(f"/jobs/{job['id']}/artifacts/manifest.json").json()
     (tmp_path / "model.keras").write_bytes(model_bytes)

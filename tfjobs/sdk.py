@@ -344,6 +344,9 @@ class Job(Resource):
             self.download(tempfile.mkdtemp(prefix=f"tfjobs-{self.id[:8]}-"), extract=False)
         folder = Path(directory) if directory is not None else self._downloaded
         assert folder is not None
+        # TensorFlow's C++ start-up lines ("failed call to cuInit" on a machine with no GPU)
+        # say nothing to someone loading a model; TF_CPP_MIN_LOG_LEVEL set by the user wins.
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         try:
             import keras
 

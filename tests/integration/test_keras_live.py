@@ -48,6 +48,23 @@ def test_a_users_cnn_trains_on_uploaded_images_and_reloads(tmp_path):
         assert lines[-1].startswith("succeeded: exported 5 files (history.csv, manifest.json, model.keras")
         model_bytes = client.get(f"/jobs/{job['id']}/artifacts/model.keras").content
         manifest = client.get(f"/jobs/{job['id']}/artifacts/manifest.json").json()
+    # Keras fit on the same architecture, split and epochs, as the reference for the worker's run.
+    from tfcore.data import load_npz, split
+    from tfcore.spec import JobSpec
+
+    job_spec = JobSpec.model_validate(spec)
+    data = load_npz(npz_bytes(x=x, y=y))
+    train, validation = split(data, validation_split=job_spec.validation_split, seed=job_spec.seed)
+    keras.utils.set_random_seed(job_spec.seed)
+    reference = keras.Sequential.from_config(cnn_config()["config"])
+    reference.compile(
+        optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    fitted = reference.fit(
+        train.x, train.y, epochs=6, batch_size=32, verbose=0, validation_data=(validation.x, validation.y)
+    )
+    assert done["summary"]["val_accuracy"] >= fitted.history["val_accuracy"][-1] - 0.05
+
     (tmp_path / "model.keras").write_bytes(model_bytes)
     reloaded = keras.models.load_model(tmp_path / "model.keras", safe_mode=True)
     inputs = np.asarray(manifest["examples"]["inputs"], dtype="float32")

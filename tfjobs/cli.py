@@ -439,8 +439,9 @@ def list_jobs(
         ]
     short = short_ids([d["id"] for d in jobs])
     table = Table(box=None, pad_edge=False)
-    table.add_column("id", no_wrap=True)
-    table.add_column("status", no_wrap=True)
+    # An id is never cut (it is what you type next): "name / model" gives way first.
+    table.add_column("id", no_wrap=True, min_width=max((len(s) for s in short.values()), default=2))
+    table.add_column("status", no_wrap=True, min_width=9)
     table.add_column("epoch", justify="right", no_wrap=True)
     table.add_column("val_loss", justify="right", no_wrap=True)
     table.add_column("time", justify="right", no_wrap=True)

@@ -136,7 +136,8 @@ def test_the_connection_options_work_after_the_command_too(up):
 
 def test_sweep_ids_are_never_cut_in_a_narrow_terminal(up):
     spec = {"model_type": "mlp", "loss": "mse", "epochs": 1}
-    sweep = Client(up.url).sweeps.submit(spec=spec, space={"seed": {"choice": [1]}}, method="grid")
+    with Client(up.url) as client:  # closed: an open client's socket would warn in a later test
+        sweep = client.sweeps.submit(spec=spec, space={"seed": {"choice": [1]}}, method="grid")
     listed = up.tfjobs("sweep", "list", env={"COLUMNS": "60"})
     assert listed.returncode == 0, listed.stderr
     assert any(

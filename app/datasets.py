@@ -21,7 +21,7 @@ from app.schemas import DatasetPublic
 from app.storage import open_storage
 from app.store import crud
 from app.store.tables import Dataset
-from tfcore.architecture import declared_io
+from tfcore.architecture import declared_io, fit_problems
 from tfcore.data import BUILTIN_DATASETS, load_file
 from tfcore.errors import DataError
 from tfcore.spec import JobSpec, Task
@@ -109,19 +109,7 @@ def _check_fit(spec: JobSpec, name: str, shape: list[int], classes: int | None) 
     """A keras job's architecture against its dataset, as far as the config says: 422 with
     both shapes named (the worker checks the built model again, exactly)."""
     assert spec.architecture is not None
-    wanted, width = declared_io(spec.architecture)
-    problems = []
-    if wanted is not None and (
-        len(wanted) != len(shape)
-        or any(w is not None and w != g for w, g in zip(wanted, shape, strict=False))
-    ):
-        problems.append(
-            f"the architecture takes inputs of shape {wanted} but dataset {name!r} has rows of shape {shape}"
-        )
-    expected = classes if spec.task == "multiclass" else 1
-    if width is not None and expected is not None and width != expected:
-        needs = f"{classes} classes" if spec.task == "multiclass" else "one value per row"
-        problems.append(f"the architecture outputs {width} values per row but dataset {name!r} needs {needs}")
+    problems = fit_problems(*declared_io(spec.architecture), shape, spec.task, classes, dataset=name)
     if problems:
         raise InvalidInput(
             [{"loc": ["body", "architecture"], "type": "shape_mismatch", "msg": m} for m in problems]

@@ -15,13 +15,13 @@ def test_every_setting_has_a_description_and_a_row():
         assert f"| `TFJOBS_{name.upper()}` |" in table
 
 
-def test_every_route_is_in_the_api_page():
+def test_every_route_is_in_the_api_page(tmp_path):
     from fastapi.routing import APIRoute
 
     from app.main import create_app
 
     page = api_reference()
-    app = create_app(Settings(data_dir=__import__("tempfile").mkdtemp()), run_migrations=False)
+    app = create_app(Settings(data_dir=tmp_path), run_migrations=False)
     try:
         for route in app.routes:
             if isinstance(route, APIRoute) and route.include_in_schema:

@@ -32,6 +32,7 @@ __all__ = [
     "check_architecture",
     "declared_io",
     "estimate_params",
+    "fit_problems",
 ]
 
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
@@ -288,3 +289,30 @@ def _first_name(spec: Any) -> Any:
     while isinstance(spec, list) and spec and isinstance(spec[0], list):
         spec = spec[0]
     return spec[0] if isinstance(spec, list) and spec else None
+
+
+def fit_problems(
+    wanted: list[int | None] | None,
+    width: int | None,
+    feature_shape: list[int],
+    task: str,
+    classes: int | None,
+    *,
+    dataset: str | None = None,
+) -> list[str]:
+    """How an architecture's input shape (``None`` dims: any) and output width disagree
+    with a dataset's row shape and labels, both named; ``[]`` when they fit. The API asks
+    with what the config declares, the worker with the built model. ``dataset``: its name."""
+    rows = f"dataset {dataset!r} has rows of shape" if dataset else "the dataset's rows have shape"
+    owner = f"dataset {dataset!r}" if dataset else "the dataset"
+    problems = []
+    if wanted is not None and (
+        len(wanted) != len(feature_shape)
+        or any(w is not None and w != g for w, g in zip(wanted, feature_shape, strict=False))
+    ):
+        problems.append(f"the architecture takes inputs of shape {wanted} but {rows} {feature_shape}")
+    expected = classes if task == "multiclass" else 1
+    if width is not None and expected is not None and width != expected:
+        needs = f"{classes} classes" if task == "multiclass" else f"one value per row ({task})"
+        problems.append(f"the architecture outputs {width} values per row but {owner} needs {needs}")
+    return problems

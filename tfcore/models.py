@@ -16,7 +16,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from tfcore.architecture import check_architecture
+from tfcore.architecture import check_architecture, fit_problems
 from tfcore.constraints import PositiveWeights
 from tfcore.errors import DataError
 from tfcore.initializers import GlorotNormalVariant
@@ -399,19 +399,11 @@ def check_fit(
     """That a built architecture fits the job: it takes the dataset's rows, predicts what
     its labels need (both shapes named when not), and is within the parameter limit (the
     exact count, which only a built model knows)."""
-    if model.inputs:
-        wanted = tuple(model.inputs[0].shape[1:])
-        given = tuple(g if w is None else w for w, g in zip(wanted, feature_shape, strict=False))
-        if len(wanted) != len(feature_shape) or given != feature_shape:
-            raise DataError(
-                f"the architecture takes inputs of shape {list(wanted)} but the dataset's rows "
-                f"have shape {list(feature_shape)}"
-            )
+    wanted = list(model.inputs[0].shape[1:]) if model.inputs else None
     width = model.outputs[0].shape[-1] if model.outputs else None
-    expected = classes if task == "multiclass" else 1
-    if width is not None and width != expected:
-        needs = f"{classes} classes" if task == "multiclass" else f"one value per row ({task})"
-        raise DataError(f"the architecture outputs {width} values per row but the dataset needs {needs}")
+    problems = fit_problems(wanted, width, list(feature_shape), task, classes)
+    if problems:
+        raise DataError(problems[0])
     count = model.count_params()
     if max_params is not None and count > max_params:
         raise DataError(

@@ -28,6 +28,7 @@ __all__ = ["LOOPBACK_HOSTS", "SameSiteOnly", "host_name"]
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
+_READ = frozenset({b"host", b"origin", b"sec-fetch-site"})
 
 
 def host_name(host: str) -> str:
@@ -49,7 +50,8 @@ class SameSiteOnly:
         if scope["type"] != "http" or scope["path"] in PROBES:
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        # Only the three headers this reads, decoded (it runs on every request).
+        headers = {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k in _READ}
         host = headers.get("host", "")
         if self.allowed_hosts is not None and host_name(host) not in self.allowed_hosts:
             await _refuse(

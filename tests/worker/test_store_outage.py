@@ -53,12 +53,18 @@ def report_for(reporter: StoreReporter, seconds: float, start_step: int) -> int:
     return step
 
 
+def reporting(store: Store, *, patience: float, seconds: float) -> tuple[str, StoreReporter, int]:
+    """A claimed job's reporter, its first points reported and stored: (job id, reporter, next step)."""
+    job_id, attempt = claimed_job(store)
+    reporter = StoreReporter(store, job_id, attempt=attempt, patience=patience)
+    step = report_for(reporter, seconds, 1)
+    wait_until(lambda: stored_seqs(store, job_id)[0][-1:] == [step - 1], 10, "the first points")
+    return job_id, reporter, step
+
+
 def test_an_eight_second_postgresql_outage_loses_and_duplicates_nothing(proxied):
     store, proxy = proxied
-    job_id, attempt = claimed_job(store)
-    reporter = StoreReporter(store, job_id, attempt=attempt, patience=30)
-    step = report_for(reporter, 1, 1)
-    wait_until(lambda: stored_seqs(store, job_id)[0][-1:] == [step - 1], 10, "the first points")
+    job_id, reporter, step = reporting(store, patience=30, seconds=1)
     proxy.down()
     step = report_for(reporter, 8, step)  # the loop keeps training and reporting
     proxy.up()
@@ -71,10 +77,7 @@ def test_an_eight_second_postgresql_outage_loses_and_duplicates_nothing(proxied)
 
 def test_an_outage_longer_than_the_patience_gives_up_cleanly(proxied):
     store, proxy = proxied
-    job_id, attempt = claimed_job(store)
-    reporter = StoreReporter(store, job_id, attempt=attempt, patience=2)
-    step = report_for(reporter, 0.5, 1)
-    wait_until(lambda: stored_seqs(store, job_id)[0][-1:] == [step - 1], 10, "the first points")
+    job_id, reporter, step = reporting(store, patience=2, seconds=0.5)
     proxy.down()
     report_for(reporter, 0.5, step)
     wait_until(reporter.store_lost.is_set, 20, "the reporter to give up")
@@ -88,10 +91,7 @@ def test_an_outage_longer_than_the_patience_gives_up_cleanly(proxied):
 
 
 def test_sqlite_locked_past_its_busy_timeout_is_waited_out(store, tmp_path):
-    job_id, attempt = claimed_job(store)
-    reporter = StoreReporter(store, job_id, attempt=attempt, patience=60)
-    step = report_for(reporter, 0.5, 1)
-    wait_until(lambda: stored_seqs(store, job_id)[0][-1:] == [step - 1], 10, "the first points")
+    job_id, reporter, step = reporting(store, patience=60, seconds=0.5)
     url = store.engine.url.database
     locked, release = threading.Event(), threading.Event()
 

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.config import Settings
 from app.errors import Forbidden, Unauthorized
-from app.store import crud
+from app.store import tokens as store_tokens
 from app.store.db import Store
 
 __all__ = [
@@ -60,7 +60,7 @@ def owner_of(store: Store, authorization: str | None) -> str:
     """The owner of the request's bearer token; :class:`Unauthorized` if there is none."""
     token = _bearer(authorization)
     with store.session() as session:
-        owner = crud.owner_of_token(session, token=token)
+        owner = store_tokens.owner_of_token(session, token=token)
     if owner is None:
         raise Unauthorized("unknown or revoked token")
     return owner

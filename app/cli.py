@@ -436,13 +436,13 @@ def token_create(
     create: Annotated[bool, typer.Option("--create", help="make the store if it does not exist yet")] = False,
 ) -> None:
     """Print a new API token for OWNER (the store: --data-dir, or the TFJOBS_* settings)."""
-    from app.store import crud
+    from app.store import tokens as store_tokens
 
     if not owner.strip() or len(owner) > 64:
         raise _fail("--owner must be 1 to 64 characters")
     store, where = _token_store(data_dir, create=create)
     with store.session() as session:
-        new = crud.create_token(session, owner=owner.strip())
+        new = store_tokens.create_token(session, owner=owner.strip())
     store.dispose()
     typer.echo(new)
     typer.echo(f"tfjobs: token for {owner.strip()!r} stored in {where}", err=True)
@@ -451,11 +451,11 @@ def token_create(
 @token.command("list")
 def token_list(data_dir: TokenDataDir = None) -> None:
     """List the tokens: an id (the start of the token's hash), owner, created."""
-    from app.store import crud
+    from app.store import tokens as store_tokens
 
     store, where = _token_store(data_dir)
     with store.session() as session:
-        rows = [(t.token_hash[:12], t.owner, t.created_at) for t in crud.list_tokens(session)]
+        rows = [(t.token_hash[:12], t.owner, t.created_at) for t in store_tokens.list_tokens(session)]
     store.dispose()
     typer.echo(f"{'id':<14}{'owner':<24}created")
     for token_id, owner, created in rows:
@@ -469,17 +469,19 @@ def token_revoke(
     data_dir: TokenDataDir = None,
 ) -> None:
     """Revoke a token: requests with it get 401 from then on."""
-    from app.store import crud
+    from app.store import tokens as store_tokens
 
     token_id = token_id.strip().lower()
     if len(token_id) < 8 or not all(c in "0123456789abcdef" for c in token_id):
         raise _fail("give the token's id as `tfjobs token list` shows it (at least 8 hex characters)")
     store, where = _token_store(data_dir)
     with store.session() as session:
-        matches = [t.token_hash for t in crud.list_tokens(session) if t.token_hash.startswith(token_id)]
+        matches = [
+            t.token_hash for t in store_tokens.list_tokens(session) if t.token_hash.startswith(token_id)
+        ]
         if len(matches) > 1:
             raise _fail(f"{token_id!r} is the start of {len(matches)} token ids; give more of it")
-        revoked = crud.revoke_tokens(session, hash_prefix=token_id) if matches else []
+        revoked = store_tokens.revoke_tokens(session, hash_prefix=token_id) if matches else []
     store.dispose()
     if not revoked:
         raise _fail(f"no token {token_id!r} in {where}")

@@ -19,7 +19,8 @@ from app.errors import InvalidInput, PayloadTooLarge
 from app.lookup import by_id_or_prefix, short_prefix_hint
 from app.schemas import DatasetPublic
 from app.storage import open_storage
-from app.store import crud
+from app.store import datasets as store_datasets
+from app.store import ids as store_ids
 from app.store.tables import Dataset
 from tfcore.architecture import declared_io, fit_problems
 from tfcore.data import BUILTIN_DATASETS, load_file
@@ -51,7 +52,7 @@ def _find_dataset(session: Session, name: str, owner: str) -> Dataset | None:
     """The owner's dataset by id, unique id prefix, or unique name (422 if a name is ambiguous)."""
     dataset = by_id_or_prefix(session, Dataset, name, owner)
     if dataset is None:
-        named = crud.datasets_named(session, owner=owner, name=name)
+        named = store_datasets.datasets_named(session, owner=owner, name=name)
         if len(named) > 1:
             raise InvalidInput(
                 [
@@ -133,7 +134,7 @@ def save_upload(
     """Validates and stores an uploaded CSV or NPZ; nothing is kept if it is rejected."""
     folder = settings.datasets_root
     folder.mkdir(parents=True, exist_ok=True)
-    dataset_id = crud.new_id()
+    dataset_id = store_ids.new_id()
     fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".upload-")
     tmp = Path(tmp_name)
     try:
@@ -152,7 +153,7 @@ def save_upload(
         storage = open_storage(settings, "datasets")
         storage.put_file(key, tmp, move=True)  # checked whole: now kept (a rename when local)
         try:  # create_dataset flushes: a row the store refuses fails here, not at commit
-            return crud.create_dataset(
+            return store_datasets.create_dataset(
                 session,
                 id=dataset_id,
                 owner=owner,

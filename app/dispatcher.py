@@ -14,7 +14,7 @@ from celery import Celery
 from app.core.config import Settings
 from app.core.periodic import Periodic
 from app.scheduler import dispatch, take_back_lost
-from app.store import crud
+from app.store import jobs as store_jobs
 from app.store.db import Store
 
 __all__ = ["Dispatcher"]
@@ -24,7 +24,7 @@ class Dispatcher(Periodic):
     def __init__(self, store: Store, celery: Celery, settings: Settings) -> None:
         def work() -> None:
             with store.session() as session:
-                if not crud.any_queued(session):
+                if not store_jobs.any_queued(session):
                     return
             take_back_lost(store, settings)
             dispatch(store, celery, settings)

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from app.errors import Conflict, NotFound
-from app.store import crud
+from app.store import datasets as store_datasets
+from app.store import ids as store_ids
+from app.store import jobs as store_jobs
 from app.store import sweeps as store_sweeps
 from app.store.tables import Dataset, Job, Sweep
 
@@ -56,10 +58,10 @@ def by_id_or_prefix(
 
     def get(row_id: str) -> Any:
         if table is Job:
-            return crud.get_job(session, job_id=row_id, owner=owner)
+            return store_jobs.get_job(session, job_id=row_id, owner=owner)
         if table is Sweep:
             return store_sweeps.get_sweep(session, sweep_id=row_id, owner=owner)
-        return crud.get_dataset(session, dataset_id=row_id, owner=owner)
+        return store_datasets.get_dataset(session, dataset_id=row_id, owner=owner)
 
     what = {Job: "job", Sweep: "sweep"}.get(table, "dataset")
     row = get(key)
@@ -75,7 +77,7 @@ def short_prefix_hint(session: Any, table: Any, owner: str, key: str, *, what: s
     prefix = key.lower()
     if not (0 < len(prefix) < MIN_PREFIX and all(c in "0123456789abcdef" for c in prefix)):
         return ""
-    n = len(crud.ids_with_prefix(session, table, owner=owner, prefix=prefix))
+    n = len(store_ids.ids_with_prefix(session, table, owner=owner, prefix=prefix))
     if not n:
         return ""
     return (
@@ -90,7 +92,7 @@ def unique_prefix(session: Any, table: Any, owner: str, prefix: str, *, what: st
     prefix = prefix.lower()
     if not (0 < len(prefix) < 32 and all(c in "0123456789abcdef" for c in prefix)):
         return []
-    ids = crud.ids_with_prefix(session, table, owner=owner, prefix=prefix)
+    ids = store_ids.ids_with_prefix(session, table, owner=owner, prefix=prefix)
     if len(prefix) < MIN_PREFIX:
         return []  # too short to name one safely (short_prefix_hint says so)
     if len(ids) > 1:

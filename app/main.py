@@ -31,7 +31,7 @@ from app.errors import ServiceError, TooManyRequests, Unauthorized
 from app.reconciler import Reconciler
 from app.routes import artifacts, datasets, health, jobs, progress, sweeps, workers
 from app.scheduler import QueueView
-from app.store import crud
+from app.store import tokens as store_tokens
 from app.store.db import Store, migrate
 from app.streams import Feeds
 from app.sweeps.schema import SweepRequest
@@ -154,7 +154,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         migrate(store.engine)
     if settings.bootstrap_token:
         with store.session() as session:
-            crud.create_token(session, owner=settings.bootstrap_owner, token=settings.bootstrap_token)
+            store_tokens.create_token(session, owner=settings.bootstrap_owner, token=settings.bootstrap_token)
     celery = make_celery(settings)
 
     @asynccontextmanager

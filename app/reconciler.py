@@ -24,7 +24,8 @@ from celery import Celery
 from app.core.config import Settings
 from app.core.periodic import Periodic
 from app.scheduler import dispatch
-from app.store import crud
+from app.store import jobs as store_jobs
+from app.store import workers as store_workers
 from app.store.db import Store
 from app.store.errors import LeaseLost
 from app.store.tables import utcnow
@@ -59,15 +60,15 @@ def reconcile_once(store: Store, settings: Settings) -> dict[str, int]:
     counts = {"requeued": 0, "failed": 0}
     now = utcnow()
     with store.session() as session:
-        crud.prune_workers(session, before=now - WORKER_FORGOTTEN)
-        expired = [(j.id, j.attempts, j.worker_hostname) for j in crud.expired_leases(session, now=now)]
+        store_workers.prune_workers(session, before=now - WORKER_FORGOTTEN)
+        expired = [(j.id, j.attempts, j.worker_hostname) for j in store_jobs.expired_leases(session, now=now)]
     for job_id, attempt, host in expired:
         try:
             with store.session() as session:
-                history = crud.attempt_outcomes(session, job_id=job_id)
+                history = store_jobs.attempt_outcomes(session, job_id=job_id)
                 lost = [n for n, _, outcome in history if outcome == ATTEMPT_LOST or n == attempt]
                 if len(lost) >= settings.max_attempts:
-                    crud.finish_job(
+                    store_jobs.finish_job(
                         session,
                         job_id=job_id,
                         status=JobStatus.FAILED,
@@ -77,7 +78,7 @@ def reconcile_once(store: Store, settings: Settings) -> dict[str, int]:
                     )
                     counts["failed"] += 1
                     continue
-                crud.release_job(session, job_id=job_id, attempt=attempt, outcome=ATTEMPT_LOST)
+                store_jobs.release_job(session, job_id=job_id, attempt=attempt, outcome=ATTEMPT_LOST)
             log.warning("job %s: the lease of attempt %d on %s expired; re-queued", job_id, attempt, host)
             counts["requeued"] += 1
         except LeaseLost:

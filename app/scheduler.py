@@ -15,11 +15,12 @@ Which job takes a free slot (one pass chooses for every free slot, GPU slots fir
    oldest waiting job is oldest); owners at ``TFJOBS_MAX_RUNNING_PER_OWNER`` are skipped;
 3. within the owner: highest ``priority``, then first come.
 
-A pass starts by updating the one ``scheduler`` row, which makes passes wait for each
-other (a row lock on PostgreSQL, the write lock on SQLite): two never choose for the same
-slot. Passes run after every submit, after every job ends (in the worker), when a worker
-starts, and every second in the API (app/dispatcher.py) — which also takes back jobs
-whose message was lost (dispatched a lease ago, never claimed) or whose worker is gone.
+Its reads and writes are in app/store/scheduling.py. A pass starts by updating the one
+``scheduler`` row, which makes passes wait for each other (a row lock on PostgreSQL, the
+write lock on SQLite): two never choose for the same slot. Passes run after every
+submit, after every job ends (in the worker), when a worker starts, and every second in
+the API (app/dispatcher.py) — which also takes back jobs whose message was lost
+(dispatched a lease ago, never claimed) or whose worker is gone.
 """
 
 from __future__ import annotations
@@ -29,19 +30,18 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from celery import Celery
-from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.core.broker import TaskName
 from app.core.config import Settings
+from app.store import scheduling
+from app.store import workers as store_workers
 from app.store.db import Store
-from app.store.tables import Job, SchedulerState, Worker, utcnow
-from tfjobs import JobStatus
+from app.store.tables import Job, utcnow
 
 __all__ = [
     "GPU_REASON",
@@ -59,96 +59,32 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MISSED_BEATS = 3  # a worker silent for this many heartbeats is gone (as GET /workers says)
 WORKER_REASON = "waiting for a worker"
 GPU_REASON = "waiting for a GPU worker"
 NO_GPU_REASON = "waiting for a GPU worker: none is running"
 LIMIT_REASON = "owner limit"
 STARTING_REASON = "starting"  # sent to a free slot; the worker is picking it up
-HOLDING = (JobStatus.QUEUED, JobStatus.RUNNING)
-DEVICES_FOR = {"gpu": ("auto", "gpu"), "cpu": ("auto", "cpu")}
-
-
-def _live_since(settings: Settings, now: datetime) -> datetime:
-    return now - timedelta(seconds=MISSED_BEATS * settings.worker_heartbeat_seconds)
+NEVER = 0.0  # the "last sent" of an owner never sent a job: before anyone else's
 
 
 def free_slots(
     session: Session, settings: Settings, now: datetime | None = None
 ) -> list[tuple[str, str, int]]:
     """``(queue, kind, free)`` for every live worker queue with a free slot, GPU ones first."""
-    now = now or utcnow()
-    slots = session.execute(
-        select(Worker.queue, Worker.kind, func.count())
-        .where(Worker.last_seen >= _live_since(settings, now), Worker.queue.is_not(None))
-        .group_by(Worker.queue, Worker.kind)
-    ).all()
-    if not slots:
-        return []
-    held = dict(
-        session.execute(
-            select(Job.dispatched_to, func.count())
-            .where(Job.dispatched_to.in_([q for q, _, _ in slots]), Job.status.in_(HOLDING))
-            .group_by(Job.dispatched_to)
-        ).all()
-    )
-    free = [(str(queue), kind, count - held.get(queue, 0)) for queue, kind, count in slots]
-    return sorted(((q, k, n) for q, k, n in free if n > 0), key=lambda s: (s[1] != "gpu", s[0]))
-
-
-def _load(session: Session) -> dict[str, int]:
-    """Each owner's jobs holding a slot (running, or sent to a worker and starting)."""
-    return dict(
-        session.execute(
-            select(Job.owner, func.count())
-            .where(Job.dispatched_to.is_not(None), Job.status.in_(HOLDING))
-            .group_by(Job.owner)
-        ).all()
-    )
-
-
-NEVER = 0.0  # the "last sent" of an owner never sent a job: before anyone else's
-
-
-def _last_sent(session: Session, owners: list[str]) -> dict[str, float]:
-    """When each owner's last job was sent to a worker (epoch seconds): the fair-share tie-break."""
-    rows = session.execute(
-        select(Job.owner, func.max(Job.dispatched_at)).where(Job.owner.in_(owners)).group_by(Job.owner)
-    ).all()
-    return {owner: at.timestamp() for owner, at in rows if at is not None}
-
-
-def _waiting(*conditions: Any) -> Any:
-    return select(Job).where(
-        Job.status == JobStatus.QUEUED,
-        Job.dispatched_to.is_(None),
-        Job.cancel_requested.is_(False),
-        *conditions,
+    return scheduling.free_slots(
+        session, heartbeat_seconds=settings.worker_heartbeat_seconds, now=now or utcnow()
     )
 
 
 def _next_job(session: Session, kind: str, load: dict[str, int], cap: int | None) -> Job | None:
-    devices = DEVICES_FOR[kind]
-    heads = session.execute(
-        select(Job.owner, func.min(Job.num))
-        .where(
-            Job.status == JobStatus.QUEUED,
-            Job.dispatched_to.is_(None),
-            Job.cancel_requested.is_(False),
-            Job.device_request.in_(devices),
-        )
-        .group_by(Job.owner)
-    ).all()
-    owners = [owner for owner, _ in heads if cap is None or load.get(owner, 0) < cap]
+    """Fair share: the owner with the fewest slots held, then who waited longest."""
+    heads = scheduling.queue_heads(session, kind=kind)
+    owners = [owner for owner in heads if cap is None or load.get(owner, 0) < cap]
     if not owners:
         return None
-    last = _last_sent(session, owners)
-    oldest = dict(heads)
-    owner = min(owners, key=lambda o: (load.get(o, 0), last.get(o, NEVER), oldest[o]))
-    query = _waiting(Job.owner == owner, Job.device_request.in_(devices)).order_by(
-        Job.priority.desc(), Job.num
-    )
-    return session.scalar(query.limit(1))
+    last = scheduling.last_sent(session, owners)
+    owner = min(owners, key=lambda o: (load.get(o, 0), last.get(o, NEVER), heads[o]))
+    return scheduling.next_job(session, owner=owner, kind=kind)
 
 
 def dispatch(store: Store, celery: Celery, settings: Settings) -> list[tuple[str, str]]:
@@ -162,24 +98,16 @@ def dispatch(store: Store, celery: Celery, settings: Settings) -> list[tuple[str
         if not free_slots(session, settings, now):
             return []
     with store.session() as session:
-        # First a write: the passes queue up here, so each sees the one before it.
-        session.execute(
-            update(SchedulerState).where(SchedulerState.id == 1).values(passes=SchedulerState.passes + 1)
-        )
+        scheduling.begin_pass(session)
         slots = free_slots(session, settings, now)
         if slots:
-            load = _load(session)
+            load = scheduling.slot_load(session)
             for queue, kind, free in slots:
                 for _ in range(free):
                     job = _next_job(session, kind, load, settings.max_running_per_owner)
                     if job is None:
                         break
-                    session.execute(
-                        update(Job)
-                        .where(Job.id == job.id, Job.status == JobStatus.QUEUED, Job.dispatched_to.is_(None))
-                        .values(dispatched_to=queue, dispatched_at=now)
-                    )
-                    session.flush()
+                    scheduling.mark_dispatched(session, job_id=job.id, queue=queue, now=now)
                     load[job.owner] = load.get(job.owner, 0) + 1
                     picks.append((job.id, queue))
     sent = []
@@ -189,21 +117,9 @@ def dispatch(store: Store, celery: Celery, settings: Settings) -> list[tuple[str
             sent.append((job_id, queue))
         except Exception as err:  # the broker is down: back to the queue, the next pass retries
             log.warning("scheduler: could not send job %s to %s: %s", job_id, queue, err)
-            _take_back(store, [job_id])
+            with store.session() as session:
+                scheduling.take_back(session, job_ids=[job_id])
     return sent
-
-
-def _take_back(store: Store, job_ids: Iterable[str]) -> int:
-    ids = list(job_ids)
-    if not ids:
-        return 0
-    with store.session() as session:
-        result = session.execute(
-            update(Job)
-            .where(Job.id.in_(ids), Job.status == JobStatus.QUEUED)
-            .values(dispatched_to=None, dispatched_at=None)
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
 
 
 def take_back_lost(store: Store, settings: Settings) -> int:
@@ -212,21 +128,14 @@ def take_back_lost(store: Store, settings: Settings) -> int:
     for a job is harmless: only one claim ever wins."""
     now = utcnow()
     with store.session() as session:
-        live = set(
-            session.scalars(
-                select(Worker.queue).where(
-                    Worker.last_seen >= _live_since(settings, now), Worker.queue.is_not(None)
-                )
-            )
-        )
-        sent = session.execute(
-            select(Job.id, Job.dispatched_to, Job.dispatched_at).where(
-                Job.status == JobStatus.QUEUED, Job.dispatched_to.is_not(None)
-            )
-        ).all()
+        live = scheduling.live_queues(session, heartbeat_seconds=settings.worker_heartbeat_seconds, now=now)
+        sent = scheduling.dispatched(session)
     overdue = now - timedelta(seconds=settings.lease_seconds)
     lost = [job_id for job_id, queue, at in sent if queue not in live or (at is not None and at < overdue)]
-    return _take_back(store, lost)
+    if not lost:
+        return 0
+    with store.session() as session:
+        return scheduling.take_back(session, job_ids=lost)
 
 
 class QueuePlace(NamedTuple):
@@ -242,12 +151,8 @@ def queue_places(session: Session, settings: Settings) -> dict[str, QueuePlace]:
     """Every queued job's place, by playing the scheduler's rules forward one slot at a
     time (every job alike, whatever its device): a plain SQL read of the waiting jobs and
     a heap of owners."""
-    rows = session.execute(
-        select(Job.id, Job.owner, Job.priority, Job.num, Job.device_request, Job.dispatched_to)
-        .where(Job.status == JobStatus.QUEUED, Job.cancel_requested.is_(False))
-        .order_by(Job.owner, Job.priority.desc(), Job.num)
-    ).all()
-    load = _load(session)
+    rows = scheduling.waiting_jobs(session)
+    load = scheduling.slot_load(session)
     cap = settings.max_running_per_owner
     places: dict[str, QueuePlace] = {}
     queues: dict[str, list[tuple[int, str, str]]] = defaultdict(list)  # owner -> (num, id, device) by rule
@@ -259,7 +164,7 @@ def queue_places(session: Session, settings: Settings) -> dict[str, QueuePlace]:
         else:
             queues[owner].append((num, job_id, device))
     oldest = {owner: sorted(num for num, _, _ in jobs) for owner, jobs in queues.items()}
-    last = _last_sent(session, list(queues)) if queues else {}
+    last = scheduling.last_sent(session, list(queues)) if queues else {}
     clock = max(last.values(), default=NEVER) + 1.0  # simulated sends come after every real one
     taken: dict[str, int] = defaultdict(int)
     heap = [(load.get(owner, 0), last.get(owner, NEVER), oldest[owner][0], owner) for owner in queues]
@@ -291,7 +196,9 @@ def queue_places(session: Session, settings: Settings) -> dict[str, QueuePlace]:
     for owner in sorted(blocked, key=lambda o: oldest[o][0]):  # after everyone else's
         order += [(job_id, owner, device) for _, job_id, device in queues[owner][taken[owner] :]]
     at_cap = {owner for owner in queues if cap is not None and load.get(owner, 0) >= cap}
-    gpu_alive = _gpu_alive(session, settings)
+    gpu_alive = store_workers.any_live_worker(
+        session, heartbeat_seconds=settings.worker_heartbeat_seconds, kind="gpu"
+    )
     if not gpu_alive:  # GPU jobs cannot start on this cluster: they stand behind the rest
         order = [o for o in order if o[2] != "gpu"] + [o for o in order if o[2] == "gpu"]
     gpu_reason = GPU_REASON if gpu_alive else NO_GPU_REASON
@@ -299,14 +206,6 @@ def queue_places(session: Session, settings: Settings) -> dict[str, QueuePlace]:
         reason = LIMIT_REASON if owner in at_cap else gpu_reason if device == "gpu" else WORKER_REASON
         places[job_id] = QueuePlace(ahead + 1, ahead, reason)
     return places
-
-
-def _gpu_alive(session: Session, settings: Settings) -> bool:
-    since = _live_since(settings, utcnow())
-    found = session.execute(
-        select(Worker.name).where(Worker.kind == "gpu", Worker.last_seen >= since).limit(1)
-    )
-    return found.first() is not None
 
 
 class QueueView:

@@ -69,10 +69,10 @@ class Feed:
 
     def poll(self, after: int) -> tuple[str, list[tuple[int, str]]]:
         """Status first, rows second: a final status means nothing is left to read."""
-        from app.store import crud
+        from app.store import jobs as store_jobs
 
         with self.store.session() as session:
-            job = crud.get_job(session, job_id=self.job_id)
+            job = store_jobs.get_job(session, job_id=self.job_id)
             status = job.status if job else JobStatus.CANCELLED
             return status, self.read(session, job_id=self.job_id, after=after, limit=self.page)
 

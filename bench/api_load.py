@@ -28,7 +28,7 @@ from typing import Any
 import aiohttp
 import httpx
 
-from app.store import crud
+from app.store import jobs as store_jobs
 from app.store.db import Store
 from bench.common import machine, median, percentile, rss_mb
 from bench.service import running_service
@@ -74,7 +74,7 @@ def sequential(url: str, store_url: str, n: int) -> dict[str, list[float]]:
     queued, running = call("POST", "/jobs")["id"], call("POST", "/jobs")["id"]
     store = Store(store_url)
     with store.session() as session:
-        crud.claim_job(session, job_id=running, hostname="bench", device="CPU")
+        store_jobs.claim_job(session, job_id=running, hostname="bench", device="CPU")
     store.dispose()
     routes = {
         "GET /healthz (floor)": ("GET", "/healthz"),

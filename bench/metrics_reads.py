@@ -23,7 +23,7 @@ import aiohttp
 import httpx
 from sqlalchemy import text
 
-from app.store import crud
+from app.store import jobs as store_jobs
 from app.store.db import Store, migrate
 from bench.common import machine, median, percentile
 from bench.service import running_service
@@ -42,8 +42,8 @@ def ingest(store: Store, n: int, point: Callable[[int], Point] = mixed_point) ->
     """``n`` points (``point(1)`` … ``point(n)``) through the worker's StoreReporter into
     a new running job: its id and points/s."""
     with store.session() as session:
-        job = crud.create_job(session, spec={"model_type": "mlp"}, epochs=1000)
-        crud.claim_job(session, job_id=job.id, hostname="bench", device="CPU")
+        job = store_jobs.create_job(session, spec={"model_type": "mlp"}, epochs=1000)
+        store_jobs.claim_job(session, job_id=job.id, hostname="bench", device="CPU")
     reporter = StoreReporter(store, job.id, attempt=1)
     start = time.perf_counter()
     for i in range(1, n + 1):
@@ -51,7 +51,7 @@ def ingest(store: Store, n: int, point: Callable[[int], Point] = mixed_point) ->
     reporter.close()
     seconds = time.perf_counter() - start
     with store.session() as session:
-        assert crud.get_job(session, job_id=job.id).last_seq >= n
+        assert store_jobs.get_job(session, job_id=job.id).last_seq >= n
     return job.id, n / seconds
 
 

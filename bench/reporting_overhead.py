@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from app.core.config import Settings
-from app.store import crud
+from app.store import jobs as store_jobs
 from bench.common import machine, median, temporary_store
 from tfcore.data import split, synthetic_regression
 from tfcore.report import NullReporter
@@ -50,12 +50,12 @@ def main() -> None:
         for _ in range(args.rounds):
             off.append(one_run(NullReporter()))
             with store.session() as session:
-                job = crud.create_job(session, spec=SPEC.model_dump(mode="json"), epochs=SPEC.epochs)
+                job = store_jobs.create_job(session, spec=SPEC.model_dump(mode="json"), epochs=SPEC.epochs)
             reporter = StoreReporter(store, job.id)
             on.append(one_run(reporter))
             reporter.close()
             with store.session() as session:
-                points = crud.get_job(session, job_id=job.id).last_seq
+                points = store_jobs.get_job(session, job_id=job.id).last_seq
     print(f"{'':28}{'samples/s (median of rounds)':>30}")
     print(f"{'streaming off':28}{median(off):30,.0f}")
     print(f"{'streaming on (SQLite)':28}{median(on):30,.0f}   ({points} points per job)")

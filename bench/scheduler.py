@@ -27,7 +27,8 @@ from sqlalchemy import func, select
 from app.core.broker import make_celery
 from app.core.config import Settings
 from app.scheduler import dispatch
-from app.store import crud
+from app.store import jobs as store_jobs
+from app.store import workers as store_workers
 from app.store.db import Store, migrate
 from app.store.tables import Job
 from bench.common import machine, percentile
@@ -40,12 +41,14 @@ SPEC = {"model_type": "mlp", "loss": "mse", "epochs": 1}
 def fill(store: Store, jobs: int, owners: int) -> None:
     with store.session() as session:
         for i in range(jobs):
-            crud.create_job(session, spec={**SPEC, "priority": i % 10}, epochs=1, owner=f"owner-{i % owners}")
+            store_jobs.create_job(
+                session, spec={**SPEC, "priority": i % 10}, epochs=1, owner=f"owner-{i % owners}"
+            )
 
 
 def slot(store: Store) -> None:
     with store.session() as session:
-        crud.beat(
+        store_workers.beat(
             session, name=f"{QUEUE}:1", hostname="bench", pid=1, device="CPU", current_job=None, queue=QUEUE
         )
 
@@ -55,7 +58,7 @@ def submit_seconds(store: Store, celery, settings: Settings, n: int = 50) -> lis
     for _ in range(n):
         started = time.perf_counter()
         with store.session() as session:
-            crud.create_job(session, spec=SPEC, epochs=1, owner="submitter")
+            store_jobs.create_job(session, spec=SPEC, epochs=1, owner="submitter")
         dispatch(store, celery, settings)
         times.append(time.perf_counter() - started)
     return times
@@ -68,13 +71,15 @@ def rounds(store: Store, celery, settings: Settings, broker: redis.Redis, n: int
         started = time.perf_counter()
         if running is not None:
             with store.session() as session:
-                crud.finish_job(session, job_id=running, status="succeeded")
+                store_jobs.finish_job(session, job_id=running, status="succeeded")
         sent = dispatch(store, celery, settings)
         assert len(sent) == 1, sent
         _, message = broker.blpop([QUEUE], timeout=5) or (None, None)
         assert message is not None, "the message never reached the worker's queue"
         with store.session() as session:
-            claimed = crud.claim_job(session, job_id=sent[0][0], hostname="bench", device="CPU", queue=QUEUE)
+            claimed = store_jobs.claim_job(
+                session, job_id=sent[0][0], hostname="bench", device="CPU", queue=QUEUE
+            )
             assert claimed is not None
         if running is not None:
             latencies.append(time.perf_counter() - started)

@@ -16,7 +16,7 @@ import time
 
 import httpx
 
-from app.store import crud
+from app.store import points as store_points
 from app.store.db import Store, migrate
 from bench.common import machine, median
 from bench.metrics_reads import ingest
@@ -59,7 +59,7 @@ def main() -> None:
         migrate(store.engine)
         job_id, _ = ingest(store, args.points)
         with store.session() as session:
-            steps = sum(map(len, crud.read_columns(session, job_id=job_id, kind="step", names=[])))
+            steps = sum(map(len, store_points.read_columns(session, job_id=job_id, kind="step", names=[])))
         store.dispose()
         with httpx.Client(base_url=service.url, timeout=60) as client:
             series, series_bytes = timed(

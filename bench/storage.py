@@ -29,7 +29,7 @@ from moto.server import ThreadedMotoServer
 
 from app.core.config import Settings
 from app.storage import Storage, open_storage
-from app.store import crud
+from app.store import artifacts as store_artifacts
 from app.store.db import Store
 from bench.common import machine
 from bench.service import running_service
@@ -94,7 +94,7 @@ def backend(label: str, settings_env: dict[str, str], source: Path, size: int, j
         store = Store(f"sqlite:///{service.data_dir / 'tfjobs.db'}")
         with store.session() as session:  # the 200 MB file as one of the last job's artifacts
             digest = hashlib.sha256(source.read_bytes()).hexdigest()
-            crud.add_artifacts(
+            store_artifacts.add_artifacts(
                 session,
                 job_id=job_id,
                 files=[{"name": "big.bin", "path": "bench/big.bin", "size": size, "sha256": digest}],

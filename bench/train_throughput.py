@@ -83,14 +83,14 @@ def tfcore_loop(epochs: int, reporter=None, **overrides) -> float:
 def tfcore_through_the_worker_reporter(epochs: int) -> float:
     """As the service runs it: the worker's StoreReporter writing every point to SQLite."""
     from app.core.config import Settings
-    from app.store import crud
+    from app.store import jobs as store_jobs
     from bench.common import temporary_store
     from worker.reporter import StoreReporter
 
     defaults = Settings()
     with temporary_store() as store:
         with store.session() as session:
-            job = crud.create_job(session, spec=SPEC.model_dump(mode="json"), epochs=epochs)
+            job = store_jobs.create_job(session, spec=SPEC.model_dump(mode="json"), epochs=epochs)
         reporter = StoreReporter(store, job.id)
         rate = tfcore_loop(
             epochs,

@@ -19,7 +19,7 @@ import time
 
 import httpx
 
-from app.store import crud
+from app.store import jobs as store_jobs
 from app.store.db import Store, migrate
 from bench.common import machine, median, rss_mb
 from bench.metrics_reads import ingest
@@ -38,7 +38,7 @@ TIMINGS = """() => {
 def finished_job(store: Store, points: int) -> str:
     job_id, _ = ingest(store, points)
     with store.session() as session:
-        crud.finish_job(session, job_id=job_id, status="succeeded", summary={"loss": 0.25})
+        store_jobs.finish_job(session, job_id=job_id, status="succeeded", summary={"loss": 0.25})
     return job_id
 
 

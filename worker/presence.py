@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 
-from app.store import crud
+from app.store import workers as store_workers
 from worker.training import WorkerContext
 
 __all__ = ["Presence"]
@@ -32,7 +32,7 @@ class Presence:
 
     def beat(self) -> None:
         with self.ctx.store.session() as session:
-            crud.beat(
+            store_workers.beat(
                 session,
                 name=self.name,
                 hostname=self.ctx.hostname,
@@ -54,6 +54,6 @@ class Presence:
         self._stop.set()
         try:
             with self.ctx.store.session() as session:
-                crud.forget_worker(session, name=self.name)
+                store_workers.forget_worker(session, name=self.name)
         except Exception as err:
             log.warning("could not remove this worker's heartbeat: %s", err)

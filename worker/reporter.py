@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.store import crud
+from app.store import jobs as store_jobs
+from app.store import points as store_points
 from app.store.db import Store
 from app.store.errors import LeaseLost
 from app.store.tables import utcnow
@@ -175,8 +176,8 @@ class StoreReporter:
                 # the job's stored seqs say whether it landed (they move in the same transaction).
                 if tries > 1 and self._already_stored(session, points, lines):
                     return
-                crud.append_points(session, job_id=self.job_id, points=points, attempt=self.attempt)
-                crud.append_logs(session, job_id=self.job_id, lines=lines, attempt=self.attempt)
+                store_points.append_points(session, job_id=self.job_id, points=points, attempt=self.attempt)
+                store_points.append_logs(session, job_id=self.job_id, lines=lines, attempt=self.attempt)
 
         try:
             patiently(f"storing {len(points)} points for {self.job_id}", store_batch, seconds=self._patience)
@@ -189,7 +190,7 @@ class StoreReporter:
     def _already_stored(
         self, session: Any, points: list[dict[str, Any]], lines: list[dict[str, Any]]
     ) -> bool:
-        job = crud.get_job(session, job_id=self.job_id)
+        job = store_jobs.get_job(session, job_id=self.job_id)
         if job is None:
             return False
         if points:

@@ -23,7 +23,11 @@ from pydantic import ValidationError
 
 from app.core.config import Settings
 from app.core.datadir import prepare_data_dir
-from app.store import crud
+from app.store import artifacts as store_artifacts
+from app.store import datasets as store_datasets
+from app.store import jobs as store_jobs
+from app.store import points as store_points
+from app.store import scheduling
 from app.store import sweeps as store_sweeps
 from app.store.db import Store
 from app.store.errors import LeaseLost
@@ -109,10 +113,10 @@ class JobWatcher:
         while not self._done.wait(min(settings.cancel_poll_seconds, renew_every)):
             try:
                 with self._ctx.store.session() as session:
-                    if crud.is_cancel_requested(session, job_id=self._job_id):
+                    if store_jobs.is_cancel_requested(session, job_id=self._job_id):
                         self.cancelled.set()
                     if time.monotonic() - last_renewal >= renew_every:
-                        if not crud.renew_lease(
+                        if not store_jobs.renew_lease(
                             session,
                             job_id=self._job_id,
                             attempt=self._attempt,
@@ -141,7 +145,7 @@ def dataset_record(ctx: WorkerContext, spec: JobSpec) -> dict[str, object]:
     if name in BUILTIN_DATASETS:
         return {"id": name, "builtin": True}
     with ctx.store.session() as session:
-        record = crud.get_dataset(session, dataset_id=name)
+        record = store_datasets.get_dataset(session, dataset_id=name)
     if record is None:
         return {"id": name}
     return {"id": record.id, "builtin": False, "name": record.name, "file_sha256": record.sha256}
@@ -152,7 +156,7 @@ def load_dataset(ctx: WorkerContext, spec: JobSpec) -> Dataset:
     if name in BUILTIN_DATASETS:
         return load_builtin(name, seed=spec.seed)
     with ctx.store.session() as session:
-        record = crud.get_dataset(session, dataset_id=name)
+        record = store_datasets.get_dataset(session, dataset_id=name)
     if record is None:
         raise DataError(f"dataset {name!r} no longer exists")
     limits = ctx.settings.data_limits()
@@ -171,7 +175,7 @@ def _pass_on(ctx: WorkerContext, job_id: str | None = None) -> None:
     try:
         if job_id is not None:
             with ctx.store.session() as session:
-                crud.take_back(session, job_id=job_id, queue=ctx.queue)
+                scheduling.take_back(session, job_ids=[job_id], queue=ctx.queue)
         if ctx.dispatch is not None:
             ctx.dispatch()
     except Exception as err:
@@ -194,7 +198,7 @@ class _Claimed:
 def _claim(ctx: WorkerContext, job_id: str) -> _Claimed | str:
     """Claims the job in one transaction; or why not: its status, or "needs_gpu"."""
     with ctx.store.session() as session:
-        job = crud.claim_job(
+        job = store_jobs.claim_job(
             session,
             job_id=job_id,
             hostname=ctx.hostname,
@@ -204,7 +208,7 @@ def _claim(ctx: WorkerContext, job_id: str) -> _Claimed | str:
             kind=ctx.kind,
         )
         if job is None:
-            current = crud.get_job(session, job_id=job_id)
+            current = store_jobs.get_job(session, job_id=job_id)
             if current is not None and current.status == JobStatus.QUEUED and current.device_request == "gpu":
                 return "needs_gpu"
             return str(current.status) if current else "missing"
@@ -219,7 +223,7 @@ def _claim(ctx: WorkerContext, job_id: str) -> _Claimed | str:
             )
         except ValidationError as err:  # not trainable here: fail it, saying why, and move on
             problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in err.errors())
-            crud.finish_job(
+            store_jobs.finish_job(
                 session,
                 job_id=job_id,
                 status=JobStatus.FAILED,
@@ -233,7 +237,7 @@ def _claim(ctx: WorkerContext, job_id: str) -> _Claimed | str:
             attempt=job.attempts,
             last_seq=job.last_seq,
             last_log_seq=job.last_log_seq,
-            reported_epoch=crud.last_epoch_point(session, job_id=job_id),
+            reported_epoch=store_points.last_epoch_point(session, job_id=job_id),
             sweep=sweep,
             trial_number=job.trial_number,
         )
@@ -448,20 +452,22 @@ def _record_outcome(
     def record() -> None:
         with ctx.store.session() as session:
             if status == Outcome.HANDED_BACK:
-                if not crud.release_job(session, job_id=job_id, attempt=attempt, outcome=Outcome.HANDED_BACK):
+                if not store_jobs.release_job(
+                    session, job_id=job_id, attempt=attempt, outcome=Outcome.HANDED_BACK
+                ):
                     raise LeaseLost(job_id)
             else:
                 if status == JobStatus.SUCCEEDED:
-                    crud.add_artifacts(session, job_id=job_id, files=files)
+                    store_artifacts.add_artifacts(session, job_id=job_id, files=files)
                     names = ", ".join(sorted(f["name"] for f in files))
                     line = {"seq": last_log_seq + 1, "time": utcnow(), "level": "info"}
-                    crud.append_logs(
+                    store_points.append_logs(
                         session,
                         job_id=job_id,
                         lines=[{**line, "message": f"succeeded: exported {len(files)} files ({names})"}],
                         attempt=attempt,
                     )
-                crud.finish_job(
+                store_jobs.finish_job(
                     session,
                     job_id=job_id,
                     status=status,

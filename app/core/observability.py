@@ -9,7 +9,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from app.core.config import Settings
-from app.store import crud
+from app.store import jobs as store_jobs
+from app.store import workers as store_workers
 from app.store.db import Store
 from tfjobs import JobStatus
 
@@ -23,11 +24,12 @@ class _JobsCollector(Collector):
         self.store, self.settings = store, settings
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from app.routes.workers import live_workers
 
         with self.store.session() as session:
-            counts = crud.count_jobs_by_status(session)
-            workers = live_workers(session, self.settings)
+            counts = store_jobs.count_jobs_by_status(session)
+            workers = store_workers.live_workers(
+                session, heartbeat_seconds=self.settings.worker_heartbeat_seconds
+            )
         yield GaugeMetricFamily("tfjobs_workers_alive", "Workers heard from recently", value=len(workers))
         yield GaugeMetricFamily(
             "tfjobs_workers_busy",

@@ -19,7 +19,7 @@ from app.errors import NotFound, Unavailable
 from app.lookup import find_job
 from app.schemas import ArtifactPublic, ArtifactsPublic
 from app.storage import ObjectStorage, StorageUnavailable, open_storage
-from app.store import crud
+from app.store import artifacts as store_artifacts
 from app.store.db import Store
 from app.store.tables import Artifact
 
@@ -39,7 +39,7 @@ def list_artifacts(job_id: str, store: StoreDep, owner: OwnerDep) -> ArtifactsPu
     with store.session() as session:
         job = find_job(session, job_id, owner)
         return ArtifactsPublic(
-            items=[ArtifactPublic.of(a) for a in crud.list_artifacts(session, job_id=job.id)]
+            items=[ArtifactPublic.of(a) for a in store_artifacts.list_artifacts(session, job_id=job.id)]
         )
 
 
@@ -108,7 +108,7 @@ async def download_artifact(
 def _listed(store: Store, job_id: str, owner: str, name: str) -> Artifact:
     with store.session() as session:
         job = find_job(session, job_id, owner)
-        artifact = crud.get_artifact(session, job_id=job.id, name=name)
+        artifact = store_artifacts.get_artifact(session, job_id=job.id, name=name)
     if artifact is None:
         raise NotFound(f"job {job.id} has no artifact {name!r}")
     return artifact

@@ -13,7 +13,7 @@ from app.errors import Conflict
 from app.lookup import find_dataset
 from app.schemas import DatasetPublic
 from app.storage import open_storage
-from app.store import crud
+from app.store import datasets as store_datasets
 from app.store import sweeps as store_sweeps
 
 __all__ = ["router"]
@@ -78,7 +78,7 @@ def delete_dataset(dataset_id: str, store: StoreDep, owner: OwnerDep, settings: 
     unfinished sweep still needs it (409)."""
     with store.session() as session:
         dataset = find_dataset(session, dataset_id, owner)
-        users = crud.jobs_using_dataset(session, dataset_id=dataset.id)
+        users = store_datasets.jobs_using_dataset(session, dataset_id=dataset.id)
         if users:
             raise Conflict(
                 f"dataset {dataset.id} is used by {len(users)} queued or running job(s) "
@@ -103,5 +103,5 @@ def list_datasets(store: StoreDep, owner: OwnerDep) -> list[DatasetPublic]:
     A job spec names one in `dataset` by id, a unique id prefix, or a unique name.
     """
     with store.session() as session:
-        uploaded = [DatasetPublic.of(d) for d in crud.list_datasets(session, owner=owner)]
+        uploaded = [DatasetPublic.of(d) for d in store_datasets.list_datasets(session, owner=owner)]
     return builtin_datasets() + uploaded

@@ -13,7 +13,7 @@ from app.auth import check_metrics_token
 from app.core.broker import ping_broker
 from app.core.threads import Lane
 from app.deps import SettingsDep
-from app.routes.workers import live_workers
+from app.store import workers as store_workers
 
 __all__ = ["router"]
 
@@ -54,7 +54,9 @@ async def readyz(request: Request, settings: SettingsDep) -> JSONResponse:
 
         def count() -> int:
             with store.session() as session:
-                return len(live_workers(session, settings))
+                return len(
+                    store_workers.live_workers(session, heartbeat_seconds=settings.worker_heartbeat_seconds)
+                )
 
         alive = await PROBES.run(count)
         checks["workers"] = (

@@ -20,7 +20,7 @@ from app.routes.workers import NO_GPU_WORKER, waiting_notice
 from app.scheduler import NO_GPU_REASON, dispatch
 from app.schemas import AttemptPublic, JobPublic, JobsPublic, QueueInfo, json_response
 from app.storage import open_storage
-from app.store import crud
+from app.store import jobs as store_jobs
 from app.store.tables import Job
 from tfcore.spec import JobSpec
 from tfjobs import FINAL_STATUSES, JobStatus
@@ -98,13 +98,13 @@ def create_job(
     request_hash = _request_hash(spec)
     with store.session() as session:
         if idempotency_key:
-            existing = crud.find_job_by_key(session, owner=owner, idempotency_key=idempotency_key)
+            existing = store_jobs.find_job_by_key(session, owner=owner, idempotency_key=idempotency_key)
             if existing is not None:
                 return _replay(existing, request_hash)
         dataset = resolve_dataset(session, spec, owner=owner, settings=settings)
         if dataset is not None and spec.dataset != dataset.id:  # a name or prefix: store the id
             spec = spec.model_copy(update={"dataset": dataset.id})
-        if crud.count_queued(session, owner=owner) >= settings.max_queued_per_owner:
+        if store_jobs.count_queued(session, owner=owner) >= settings.max_queued_per_owner:
             raise TooManyRequests(
                 f"you already have {settings.max_queued_per_owner} queued jobs (the "
                 "limit); wait for some to start",
@@ -112,7 +112,7 @@ def create_job(
             )
     try:
         with store.session() as session:
-            job = crud.create_job(
+            job = store_jobs.create_job(
                 session,
                 spec=spec.model_dump(mode="json"),
                 epochs=spec.epochs,
@@ -122,7 +122,7 @@ def create_job(
             )
     except IntegrityError:  # a concurrent retry with the same key won the insert
         with store.session() as session:
-            existing = crud.find_job_by_key(session, owner=owner, idempotency_key=idempotency_key or "")
+            existing = store_jobs.find_job_by_key(session, owner=owner, idempotency_key=idempotency_key or "")
             if existing is None:
                 raise
             return _replay(existing, request_hash)
@@ -135,7 +135,7 @@ def create_job(
             "job %s stored; the scheduler pass after it failed (%s): the dispatcher retries", job.id, err
         )
     with store.session() as session:
-        fresh = crud.get_job(session, job_id=job.id)
+        fresh = store_jobs.get_job(session, job_id=job.id)
         assert fresh is not None
         (public,) = _public(session, request, [fresh])
         return json_response(public, status.HTTP_201_CREATED, {"Location": f"/jobs/{job.id}"})
@@ -189,7 +189,7 @@ def list_jobs(
     `limit` and the `next_cursor` of the previous page.
     """
     with store.session() as session:
-        jobs, next_num = crud.list_jobs(
+        jobs, next_num = store_jobs.list_jobs(
             session,
             owner=owner,
             status=status,
@@ -212,7 +212,9 @@ def get_job(job_id: str, request: Request) -> Response:
     # Only the request: no dependencies to solve, one thread hop (see app/deps.py).
     with request.app.state.store.session() as session:
         job = find_job(session, job_id, caller(request))
-        attempts = crud.list_attempts(session, job_id=job.id) if job.attempts else []  # none yet: no read
+        attempts = (
+            store_jobs.list_attempts(session, job_id=job.id) if job.attempts else []
+        )  # none yet: no read
         history = [AttemptPublic.of(a) for a in attempts]
         (public,) = _public(session, request, [job])
         return json_response(public.model_copy(update={"attempt_history": history}))
@@ -230,7 +232,7 @@ def delete_job(job_id: str, store: StoreDep, owner: OwnerDep, settings: Settings
         if job.status not in FINAL_STATUSES:
             raise Conflict(f"job {job.id} is {job.status}; cancel it first, then delete it")
         full_id = job.id
-        crud.delete_job(session, job=job)
+        store_jobs.delete_job(session, job=job)
     open_storage(settings, "artifacts").delete_prefix(full_id)  # artifacts and checkpoints
     shutil.rmtree(settings.artifacts_root / full_id, ignore_errors=True)  # this node's scratch
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -252,4 +254,4 @@ def cancel_job(job_id: str, store: StoreDep, owner: OwnerDep) -> JobPublic:
         job = find_job(session, job_id, owner)
         if job.status in FINAL_STATUSES:
             raise Conflict(f"job {job.id} has already finished ({job.status})")
-        return JobPublic.of(crud.request_cancel(session, job=job))
+        return JobPublic.of(store_jobs.request_cancel(session, job=job))

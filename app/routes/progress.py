@@ -15,7 +15,7 @@ from app.errors import BadRequest, Unauthorized
 from app.lookup import find_job
 from app.schemas import LogLinePublic, LogsPage, MetricsPage
 from app.series import columns
-from app.store import crud
+from app.store import points as store_points
 from app.streams import Feeds, ReadRows
 
 __all__ = ["router"]
@@ -39,7 +39,7 @@ def read_metrics(job_id: str, request: Request, after: After = 0, limit: Limit =
     with request.app.state.store.session() as session:
         # Status first, points second: a final status guarantees the page below is complete.
         job = find_job(session, job_id, caller(request))
-        rows = crud.read_point_payloads(
+        rows = store_points.read_point_payloads(
             session, job_id=job.id, after=after, limit=min(limit or settings.page_limit, settings.page_limit)
         )
     head = json.dumps({"job_id": job.id, "status": job.status})[:-1]
@@ -73,8 +73,8 @@ def read_series(
     whose `seq` a column already holds — no gap, no duplicate."""
     with store.session() as session:
         job = find_job(session, job_id, owner)
-        wanted = names.split(",") if names else crud.series_names(session, job_id=job.id, kind=kind)
-        chunks = crud.read_columns(session, job_id=job.id, kind=kind, names=wanted)
+        wanted = names.split(",") if names else store_points.series_names(session, job_id=job.id, kind=kind)
+        chunks = store_points.read_columns(session, job_id=job.id, kind=kind, names=wanted)
     return {
         "job_id": job.id,
         "status": job.status,
@@ -100,7 +100,7 @@ def read_logs(
     """
     with store.session() as session:
         job = find_job(session, job_id, owner)
-        lines = crud.read_logs(
+        lines = store_points.read_logs(
             session, job_id=job.id, after=after, limit=min(limit or settings.page_limit, settings.page_limit)
         )
     return LogsPage(
@@ -125,7 +125,7 @@ def _resume_from(last_event_id: str | None, after: int) -> int:
 def _log_payloads(session: Any, *, job_id: str, after: int, limit: int) -> list[tuple[int, str]]:
     return [
         (line.seq, LogLinePublic.of(line).model_dump_json())
-        for line in crud.read_logs(session, job_id=job_id, after=after, limit=limit)
+        for line in store_points.read_logs(session, job_id=job_id, after=after, limit=limit)
     ]
 
 
@@ -192,7 +192,12 @@ async def stream_metrics(
     """
     start = _resume_from(last_event_id, after)
     return await _event_stream(
-        request, owner=owner, job_id=job_id, kind="metrics", start=start, read=crud.read_point_payloads
+        request,
+        owner=owner,
+        job_id=job_id,
+        kind="metrics",
+        start=start,
+        read=store_points.read_point_payloads,
     )
 
 

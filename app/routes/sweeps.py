@@ -16,7 +16,7 @@ from app.deps import CeleryDep, OwnerDep, SettingsDep, StoreDep
 from app.errors import Conflict, TooManyRequests
 from app.lookup import find_sweep
 from app.routes.jobs import require_json
-from app.store import crud
+from app.store import jobs as store_jobs
 from app.store import sweeps as store_sweeps
 from app.store.tables import Job, Sweep
 from app.sweeps.driver import advance
@@ -268,7 +268,7 @@ def cancel_sweep(sweep_id: str, store: StoreDep, owner: OwnerDep) -> SweepPublic
         full_id = sweep.id
         for job in store_sweeps.trials_of(session, sweep_id=full_id):
             if job.status not in FINAL_STATUSES:
-                crud.request_cancel(session, job=job)
+                store_jobs.request_cancel(session, job=job)
     with store.session() as session:
         cancelled = store_sweeps.get_sweep(session, sweep_id=full_id)
         assert cancelled is not None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter
@@ -11,13 +11,12 @@ from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.deps import OwnerDep, SettingsDep, StoreDep
-from app.store import crud
-from app.store.tables import Worker, utcnow
+from app.store import jobs as store_jobs
+from app.store import workers as store_workers
 
-__all__ = ["NO_GPU_WORKER", "NO_WORKER", "WorkerStatus", "live_workers", "router", "waiting_notice"]
+__all__ = ["NO_GPU_WORKER", "NO_WORKER", "WorkerStatus", "router", "waiting_notice"]
 
 router = APIRouter(prefix="/workers", tags=["workers"])
-MISSED_BEATS = 3  # a worker silent for this many heartbeats is gone
 NO_WORKER = "no worker is running: the job waits until one starts (tfjobs worker, or tfjobs up)"
 NO_GPU_WORKER = (
     "no GPU worker is running: a job with device gpu waits until one starts "
@@ -35,23 +34,17 @@ class WorkerStatus(BaseModel):
     last_seen: datetime
 
 
-def _alive_since(settings: Settings) -> datetime:
-    return utcnow() - timedelta(seconds=MISSED_BEATS * settings.worker_heartbeat_seconds)
-
-
-def live_workers(session: Session, settings: Settings) -> list[Worker]:
-    return crud.live_workers(session, since=_alive_since(settings))
-
-
 @router.get("", response_model=list[WorkerStatus])
 def list_workers(store: StoreDep, owner: OwnerDep, settings: SettingsDep) -> list[WorkerStatus]:
     """The workers alive now: busy or idle, and the job each trains when it is yours
     (another owner's job id is never shown)."""
     with store.session() as session:
-        workers = live_workers(session, settings)
+        workers = store_workers.live_workers(session, heartbeat_seconds=settings.worker_heartbeat_seconds)
         current = {w.current_job for w in workers if w.current_job}
         yours = {
-            job_id for job_id in current if crud.get_job(session, job_id=job_id, owner=owner) is not None
+            job_id
+            for job_id in current
+            if store_jobs.get_job(session, job_id=job_id, owner=owner) is not None
         }
     return [
         WorkerStatus(
@@ -69,6 +62,6 @@ def list_workers(store: StoreDep, owner: OwnerDep, settings: SettingsDep) -> lis
 
 def waiting_notice(session: Session, settings: Settings) -> str | None:
     """What queued jobs are waiting for, when it is something a user must fix."""
-    if not crud.any_live_worker(session, since=_alive_since(settings)):
+    if not store_workers.any_live_worker(session, heartbeat_seconds=settings.worker_heartbeat_seconds):
         return NO_WORKER
     return None

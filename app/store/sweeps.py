@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.store.crud import _rows_changed, new_id
+from app.store._shared import rows_changed
+from app.store.ids import new_id
 from app.store.tables import Job, MetricPoint, Sweep, utcnow
 from tfjobs import JobStatus, SweepStatus
 
@@ -111,7 +112,7 @@ def take_advance(session: Session, *, sweep_id: str, seconds: float) -> bool:
     ran out: a process killed mid-advance leaves it for the next one)."""
     now = utcnow()
     return bool(
-        _rows_changed(
+        rows_changed(
             session,
             update(Sweep)
             .where(Sweep.id == sweep_id, or_(Sweep.advancing_until.is_(None), Sweep.advancing_until < now))
@@ -141,7 +142,7 @@ def hold_open(session: Session, *, sweep_id: str) -> bool:
     False once it has ended. A trial is created only under this hold, so a cancel either
     commits first (and no trial is made after it) or waits, and then sees the new trial."""
     return bool(
-        _rows_changed(
+        rows_changed(
             session,
             update(Sweep)
             .where(Sweep.id == sweep_id, Sweep.status.in_([SweepStatus.QUEUED, SweepStatus.RUNNING]))
@@ -168,7 +169,7 @@ def stray_trials(session: Session) -> list[Job]:
 def finish_sweep(session: Session, *, sweep_id: str, status: SweepStatus) -> bool:
     """The sweep's final status, once (False if it already had one)."""
     return bool(
-        _rows_changed(
+        rows_changed(
             session,
             update(Sweep)
             .where(Sweep.id == sweep_id, Sweep.status.in_([SweepStatus.QUEUED, SweepStatus.RUNNING]))

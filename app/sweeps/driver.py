@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.core.config import Settings
 from app.scheduler import dispatch
-from app.store import crud
+from app.store import jobs as store_jobs
 from app.store import sweeps as store_sweeps
 from app.store.db import Store
 from tfjobs import FINAL_STATUSES, JobStatus, SweepStatus
@@ -58,10 +58,10 @@ def advance_all(
     with store.session() as session:
         for job in store_sweeps.stray_trials(session):
             log.warning("sweep %s has ended: cancelling its trial %s", job.sweep_id, job.id)
-            crud.request_cancel(session, job=job)
+            store_jobs.request_cancel(session, job=job)
     with store.session() as session:
         states = store_sweeps.active_sweep_states(session)
-        queued = crud.queued_by_owner(session)
+        queued = store_jobs.queued_by_owner(session)
     advanced = 0
     for sweep_id, (owner, counts) in states.items():
         figures = (counts, queued.get(owner, 0) >= settings.max_queued_per_owner)
@@ -109,7 +109,7 @@ def _advance(store: Store, celery: Celery, settings: Settings, sweep_id: str) ->
         finished = [job_id for job_id, _, status in jobs if status in FINAL_STATUSES]
         values = store_sweeps.last_epoch_values(session, job_ids=finished, metric=sweep.metric)
         # Trials are the owner's jobs: they wait rather than exceed the owner's queue limit.
-        queue_room = settings.max_queued_per_owner - crud.count_queued(session, owner=sweep.owner)
+        queue_room = settings.max_queued_per_owner - store_jobs.count_queued(session, owner=sweep.owner)
     search = Search(settings.sqlalchemy_url, sweep)
     asked = search.trials()
     created_before = len(jobs)
@@ -151,7 +151,7 @@ def _create_trial(store: Store, sweep: Any, number: int, params: dict[str, Any])
         with store.session() as session:
             if not store_sweeps.hold_open(session, sweep_id=sweep.id):
                 return False
-            job = crud.create_job(
+            job = store_jobs.create_job(
                 session,
                 spec=spec,
                 epochs=spec["epochs"],

@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from app.core.config import Settings
 from app.main import create_app
-from app.store import crud
+from app.store import artifacts as store_artifacts
+from app.store import tokens as store_tokens
 from app.store.tables import ApiToken
 from tests.api.conftest import MINIMAL
 
@@ -23,8 +24,8 @@ CSV = b"a,b,y\n" + b"".join(f"{i},{i % 5},{i * 3}\n".encode() for i in range(20)
 def secured(tmp_path) -> Iterator[tuple[TestClient, dict[str, str], dict[str, str]]]:
     app = create_app(Settings(data_dir=tmp_path / "data", auth=True))
     with app.state.store.session() as session:
-        alice = crud.create_token(session, owner="alice")
-        bob = crud.create_token(session, owner="bob")
+        alice = store_tokens.create_token(session, owner="alice")
+        bob = store_tokens.create_token(session, owner="bob")
     with TestClient(app, base_url="http://localhost") as client:
         client.app_state = app.state  # type: ignore[attr-defined]
         yield client, {"Authorization": f"Bearer {alice}"}, {"Authorization": f"Bearer {bob}"}
@@ -77,7 +78,7 @@ def test_another_owners_things_do_not_exist_for_you(secured):
         "/datasets", files={"file": ("d.csv", CSV)}, data={"target": "y"}, headers=alice
     ).json()
     with client.app_state.store.session() as session:
-        crud.add_artifacts(
+        store_artifacts.add_artifacts(
             session,
             job_id=job_id,
             files=[{"name": "model.keras", "path": "x", "size": 1, "sha256": "0" * 64}],
@@ -184,7 +185,7 @@ def test_a_revoked_token_loses_its_open_streams(secured):
         lines = stream.iter_lines()
         assert next(lines).startswith("retry:")
         with client.app_state.store.session() as session:
-            crud.revoke_tokens(session, hash_prefix=crud.hash_token(token)[:16])
+            store_tokens.revoke_tokens(session, hash_prefix=store_tokens.hash_token(token)[:16])
         started = time.monotonic()
         ending = [next(lines) for _ in range(3)]
     assert ending[0] == "" and ending[1] == "event: error"

@@ -5,7 +5,7 @@ import io
 
 import numpy as np
 
-from app.store import crud
+from app.store import artifacts as store_artifacts
 from tests.api.conftest import MINIMAL
 
 CSV = b"a,b,price\n" + b"".join(f"{i},{i * 2},{i * 3}\n".encode() for i in range(30))
@@ -77,7 +77,7 @@ def test_artifacts_are_served_only_by_recorded_name(client):
     (folder / "secret.txt").write_bytes(b"not listed")
     digest = hashlib.sha256(content).hexdigest()
     with client.app_state.store.session() as session:
-        crud.add_artifacts(
+        store_artifacts.add_artifacts(
             session,
             job_id=job_id,
             files=[

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from app.store import crud
+from app.store import jobs as store_jobs
+from app.store import points as store_points
 from app.store.tables import utcnow
 from tests.api.conftest import MINIMAL
 
@@ -11,8 +12,8 @@ CSV = b"a,b,y\n" + b"".join(f"{i},{i % 5},{i * 3}\n".encode() for i in range(20)
 
 def finish(client, job_id: str, status: str = "succeeded") -> None:
     with client.app_state.store.session() as session:
-        crud.claim_job(session, job_id=job_id, hostname="node-1", device="CPU")
-        crud.finish_job(session, job_id=job_id, status=status, attempt=1)
+        store_jobs.claim_job(session, job_id=job_id, hostname="node-1", device="CPU")
+        store_jobs.finish_job(session, job_id=job_id, status=status, attempt=1)
 
 
 def test_a_finished_job_is_deleted_with_its_rows_and_files(client):
@@ -20,7 +21,7 @@ def test_a_finished_job_is_deleted_with_its_rows_and_files(client):
     assert client.delete(f"/jobs/{job_id}").status_code == 409  # queued: cancel it first
     finish(client, job_id)
     with client.app_state.store.session() as session:
-        crud.append_points(
+        store_points.append_points(
             session,
             job_id=job_id,
             points=[
@@ -36,15 +37,15 @@ def test_a_finished_job_is_deleted_with_its_rows_and_files(client):
     assert client.get(f"/jobs/{job_id}").status_code == 404
     assert not (client.app_state.settings.artifacts_root / job_id).exists()
     with client.app_state.store.session() as session:
-        assert crud.read_point_payloads(session, job_id=job_id, after=0, limit=10) == []
-        assert crud.list_attempts(session, job_id=job_id) == []
+        assert store_points.read_point_payloads(session, job_id=job_id, after=0, limit=10) == []
+        assert store_jobs.list_attempts(session, job_id=job_id) == []
     assert client.delete(f"/jobs/{job_id}").status_code == 404
 
 
 def test_a_running_job_is_not_deleted(client):
     job_id = client.post("/jobs", json=MINIMAL).json()["id"]
     with client.app_state.store.session() as session:
-        crud.claim_job(session, job_id=job_id, hostname="node-1", device="CPU")
+        store_jobs.claim_job(session, job_id=job_id, hostname="node-1", device="CPU")
     response = client.delete(f"/jobs/{job_id}")
     assert response.status_code == 409 and "cancel it first" in response.json()["detail"]
 

@@ -192,11 +192,11 @@ def test_bad_query_values_are_422(client, query):
 def test_a_last_event_id_we_never_sent_is_400_not_a_crash(client, value):
     """Byte 0xB2 reads as "²", which str.isdigit() accepts and int() refuses; 20 digits
     overflow the store's integers. Only what the stream sent as `id:` is taken."""
-    from app.store import crud
+    from app.store import jobs as store_jobs
 
     job_id = client.post("/jobs", json=MINIMAL).json()["id"]
     with client.app_state.store.session() as session:
-        crud.request_cancel(session, job=crud.get_job(session, job_id=job_id))
+        store_jobs.request_cancel(session, job=store_jobs.get_job(session, job_id=job_id))
     raw = value.encode("latin-1") if all(ord(c) < 256 for c in value) else value.encode()  # on the wire
     headers = [(b"last-event-id", raw)]
     with client.stream("GET", f"/jobs/{job_id}/metrics/stream", headers=headers) as r:
@@ -206,11 +206,11 @@ def test_a_last_event_id_we_never_sent_is_400_not_a_crash(client, value):
 
 
 def test_a_valid_last_event_id_resumes_the_stream_after_it(client):
-    from app.store import crud
+    from app.store import jobs as store_jobs
 
     job_id = client.post("/jobs", json=MINIMAL).json()["id"]
     with client.app_state.store.session() as session:
-        crud.request_cancel(session, job=crud.get_job(session, job_id=job_id))
+        store_jobs.request_cancel(session, job=store_jobs.get_job(session, job_id=job_id))
     with client.stream("GET", f"/jobs/{job_id}/metrics/stream", headers={"Last-Event-ID": " 7 "}) as r:
         body = r.read().decode()
     assert r.status_code == 200 and 'event: end\ndata: {"status": "cancelled"}' in body

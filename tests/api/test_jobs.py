@@ -6,7 +6,8 @@ import json
 import pytest
 
 from app.scheduler import dispatch
-from app.store import crud
+from app.store import jobs as store_jobs
+from app.store import workers as store_workers
 from tests.api.conftest import MINIMAL
 
 
@@ -62,7 +63,7 @@ def test_submit_stores_enqueues_and_answers_201(client):
 
 def worker_appears(client, queue: str, kind: str = "cpu") -> None:
     with client.app_state.store.session() as session:
-        crud.beat(
+        store_workers.beat(
             session,
             name=f"{queue}:1",
             hostname="test",
@@ -141,18 +142,18 @@ def test_cancel_a_queued_job_means_it_never_starts(client):
     response = client.post(f"/jobs/{job['id']}/cancel")
     assert response.status_code == 202 and response.json()["status"] == "cancelled"
     with client.app_state.store.session() as session:
-        assert crud.claim_job(session, job_id=job["id"], hostname="h", device="CPU") is None
+        assert store_jobs.claim_job(session, job_id=job["id"], hostname="h", device="CPU") is None
     assert client.post(f"/jobs/{job['id']}/cancel").status_code == 409
 
 
 def test_cancel_a_running_job_flags_it(client):
     job = client.post("/jobs", json=MINIMAL).json()
     with client.app_state.store.session() as session:
-        crud.claim_job(session, job_id=job["id"], hostname="h", device="CPU")
+        store_jobs.claim_job(session, job_id=job["id"], hostname="h", device="CPU")
     response = client.post(f"/jobs/{job['id']}/cancel")
     assert response.status_code == 202 and response.json()["status"] == "running"
     with client.app_state.store.session() as session:
-        assert crud.is_cancel_requested(session, job_id=job["id"])
+        assert store_jobs.is_cancel_requested(session, job_id=job["id"])
 
 
 def test_idempotency_key_returns_the_same_job(client):
@@ -194,10 +195,10 @@ def test_a_unique_id_prefix_finds_the_job_everywhere(client):
 
 
 def test_an_ambiguous_prefix_is_409_listing_the_candidates(client, monkeypatch):
-    from app.store import crud
+    from app.store import jobs as store_jobs  # where create_job takes its ids from
 
     ids = iter(["abcdef01" + "0" * 24, "abcdef02" + "0" * 24])
-    monkeypatch.setattr(crud, "new_id", lambda: next(ids))
+    monkeypatch.setattr(store_jobs, "new_id", lambda: next(ids))
     first, second = (client.post("/jobs", json=MINIMAL).json()["id"] for _ in range(2))
     response = client.get("/jobs/abcdef")
     assert response.status_code == 409
@@ -218,17 +219,17 @@ def test_a_spec_may_name_an_uploaded_dataset_by_its_name_or_an_id_prefix(client)
 
 
 def test_a_job_lists_its_attempts_and_how_each_ended(client):
-    from app.store import crud
+    from app.store import jobs as store_jobs
 
     job_id = client.post("/jobs", json=MINIMAL).json()["id"]
     store = client.app_state.store
     for number, (host, outcome) in enumerate([("node-a", "handed_back"), ("node-b", "lost")], start=1):
         with store.session() as session:
-            crud.claim_job(session, job_id=job_id, hostname=host, device="CPU")
-            crud.release_job(session, job_id=job_id, attempt=number, outcome=outcome)
+            store_jobs.claim_job(session, job_id=job_id, hostname=host, device="CPU")
+            store_jobs.release_job(session, job_id=job_id, attempt=number, outcome=outcome)
     with store.session() as session:
-        crud.claim_job(session, job_id=job_id, hostname="node-c", device="GPU:0 H200")
-        crud.finish_job(session, job_id=job_id, status="succeeded", attempt=3)
+        store_jobs.claim_job(session, job_id=job_id, hostname="node-c", device="GPU:0 H200")
+        store_jobs.finish_job(session, job_id=job_id, status="succeeded", attempt=3)
     job = client.get(f"/jobs/{job_id}").json()
     assert job["attempts"] == 3
     history = job["attempt_history"]
@@ -277,7 +278,7 @@ def test_jobs_have_names_and_tags_to_find_them_by(client):
 
 def test_a_gpu_job_with_only_cpu_workers_says_why_it_waits(client):
     with client.app_state.store.session() as session:
-        crud.beat(
+        store_workers.beat(
             session, name="h:1", hostname="h", pid=1, device="CPU", current_job=None, queue="q", kind="cpu"
         )
     waiting = client.post("/jobs", json={**MINIMAL, "device": "gpu"}).json()

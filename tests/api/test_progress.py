@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from app.store import crud
+from app.store import jobs as store_jobs
+from app.store import points as store_points
 from app.store.tables import utcnow
 from tests.api.conftest import MINIMAL
 
@@ -12,8 +13,8 @@ from tests.api.conftest import MINIMAL
 def submit_with_points(client, n_points: int, *, finish: str | None = None) -> str:
     job_id = client.post("/jobs", json=MINIMAL).json()["id"]
     with client.app_state.store.session() as session:
-        crud.claim_job(session, job_id=job_id, hostname="host", device="CPU")
-        crud.append_points(
+        store_jobs.claim_job(session, job_id=job_id, hostname="host", device="CPU")
+        store_points.append_points(
             session,
             job_id=job_id,
             points=[
@@ -28,7 +29,7 @@ def submit_with_points(client, n_points: int, *, finish: str | None = None) -> s
                 for i in range(1, n_points + 1)
             ],
         )
-        crud.append_logs(
+        store_points.append_logs(
             session,
             job_id=job_id,
             lines=[
@@ -36,7 +37,7 @@ def submit_with_points(client, n_points: int, *, finish: str | None = None) -> s
             ],
         )
         if finish:
-            crud.finish_job(session, job_id=job_id, status=finish, summary={"loss": 0.1})
+            store_jobs.finish_job(session, job_id=job_id, status=finish, summary={"loss": 0.1})
     return job_id
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 
-from app.store import crud
+from app.store import points as store_points
 from app.store.tables import utcnow
 from tests.api.conftest import MINIMAL
 
 
 def add_points(client, job_id: str, points: list[dict]) -> None:
     with client.app_state.store.session() as session:
-        crud.append_points(session, job_id=job_id, points=points, attempt=None)
+        store_points.append_points(session, job_id=job_id, points=points, attempt=None)
 
 
 def test_a_long_series_is_downsampled_keeping_its_shape(client):

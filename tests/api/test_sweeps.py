@@ -13,8 +13,10 @@ from sqlalchemy import text
 
 from app.core.config import Settings
 from app.main import create_app
-from app.store import crud
+from app.store import jobs as store_jobs
+from app.store import points as store_points
 from app.store import sweeps as store_sweeps
+from app.store import tokens as store_tokens
 from app.store.tables import utcnow
 from app.sweeps.driver import _create_trial as create_trial
 from app.sweeps.driver import advance, advance_all
@@ -66,7 +68,7 @@ def end_trial(client, job_id: str, losses: list[float], status: JobStatus = JobS
     """What a worker does for a trial: claim, one epoch point per loss, the final status."""
     state = client.app_state
     with state.store.session() as session:
-        job = crud.claim_job(session, job_id=job_id, hostname="test", device="CPU")
+        job = store_jobs.claim_job(session, job_id=job_id, hostname="test", device="CPU")
         assert job is not None
         points = [
             {
@@ -79,8 +81,8 @@ def end_trial(client, job_id: str, losses: list[float], status: JobStatus = JobS
             }
             for i, loss in enumerate(losses)
         ]
-        crud.append_points(session, job_id=job_id, points=points, attempt=1)
-        crud.finish_job(session, job_id=job_id, status=status, attempt=1)
+        store_points.append_points(session, job_id=job_id, points=points, attempt=1)
+        store_jobs.finish_job(session, job_id=job_id, status=status, attempt=1)
 
 
 def move_on(client, sweep_id: str) -> None:
@@ -299,8 +301,8 @@ def test_advancing_twice_at_once_or_again_makes_no_extra_trial(client):
 def test_another_owners_sweep_is_not_found(tmp_path):
     app = create_app(Settings(data_dir=tmp_path / "data", auth=True))
     with app.state.store.session() as session:
-        alice = {"Authorization": f"Bearer {crud.create_token(session, owner='alice')}"}
-        bob = {"Authorization": f"Bearer {crud.create_token(session, owner='bob')}"}
+        alice = {"Authorization": f"Bearer {store_tokens.create_token(session, owner='alice')}"}
+        bob = {"Authorization": f"Bearer {store_tokens.create_token(session, owner='bob')}"}
     with TestClient(app, base_url="http://localhost") as client:
         sweep_id = client.post("/sweeps", json=GRID, headers=alice).json()["id"]
         for path in (f"/sweeps/{sweep_id}", f"/sweeps/{sweep_id}/trials"):

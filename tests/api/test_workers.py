@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from app.store import crud
+from app.store import workers as store_workers
 from app.store.tables import Worker, utcnow
 from tests.api.conftest import MINIMAL
 from worker.presence import Presence
@@ -42,9 +42,11 @@ def test_a_silent_worker_is_gone_and_a_busy_one_shows_only_your_job(client):
     store = client.app_state.store
     mine = client.post("/jobs", json=MINIMAL).json()["id"]
     with store.session() as session:
-        crud.beat(session, name="a:1", hostname="a", pid=1, device="CPU", current_job=mine)
-        crud.beat(session, name="b:2", hostname="b", pid=2, device="GPU:0", current_job="f" * 32)  # not yours
-        crud.beat(session, name="c:3", hostname="c", pid=3, device="CPU", current_job=None)
+        store_workers.beat(session, name="a:1", hostname="a", pid=1, device="CPU", current_job=mine)
+        store_workers.beat(
+            session, name="b:2", hostname="b", pid=2, device="GPU:0", current_job="f" * 32
+        )  # not yours
+        store_workers.beat(session, name="c:3", hostname="c", pid=3, device="CPU", current_job=None)
         session.execute(
             update(Worker).where(Worker.name == "c:3").values(last_seen=utcnow() - timedelta(seconds=60))
         )

@@ -38,14 +38,17 @@ BAD_TOKENS = [
 
 def test_the_hostile_battery_against_a_running_api(tmp_path):
     from app.core.config import Settings
-    from app.store import crud
+    from app.store import tokens as store_tokens
     from app.store.db import Store
 
     settings = {"TFJOBS_AUTH": "on", "TFJOBS_MAX_UPLOAD_MB": "16"}
     with running_stack(tmp_path, settings, workers=0) as stack:
         store = Store(Settings(data_dir=stack.data_dir).sqlalchemy_url)
         with store.session() as session:
-            alice, bob = crud.create_token(session, owner="alice"), crud.create_token(session, owner="bob")
+            alice, bob = (
+                store_tokens.create_token(session, owner="alice"),
+                store_tokens.create_token(session, owner="bob"),
+            )
         store.dispose()
         tally: Counter[str] = Counter()
         codes: Counter[int] = Counter()

@@ -10,7 +10,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
 
 import httpx
 import pytest
@@ -18,9 +17,8 @@ import redis
 
 from app.core.broker import TaskName, make_celery
 from app.core.config import Settings
-from app.store import crud
+from app.store import workers as store_workers
 from app.store.db import Store
-from app.store.tables import utcnow
 from tests.conftest import REDIS_URL
 from tests.roundtrip import keras_reloads
 from tests.stack import LONG_JOB, Stack, running_stack, wait_until
@@ -142,11 +140,7 @@ def worker_queues(stack: Stack) -> list[str]:
     try:
         with store.session() as session:
             return sorted(
-                {
-                    w.queue
-                    for w in crud.live_workers(session, since=utcnow() - timedelta(seconds=30))
-                    if w.queue
-                }
+                {w.queue for w in store_workers.live_workers(session, heartbeat_seconds=10) if w.queue}
             )
     finally:
         store.dispose()

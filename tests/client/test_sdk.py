@@ -150,7 +150,7 @@ def test_an_interrupted_200_mb_download_resumes_where_it_broke_off(up, tmp_path)
     import hashlib
     import os
 
-    from app.store import crud
+    from app.store import artifacts as store_artifacts
     from app.store.db import Store
 
     with Client(up.url) as client:
@@ -161,7 +161,7 @@ def test_an_interrupted_200_mb_download_resumes_where_it_broke_off(up, tmp_path)
     (folder / "big.bin").write_bytes(big)
     store = Store(f"sqlite:///{up.data_dir / 'tfjobs.db'}")
     with store.session() as session:  # as the worker records a file it exported
-        crud.add_artifacts(
+        store_artifacts.add_artifacts(
             session,
             job_id=job.id,
             files=[

@@ -12,7 +12,7 @@ from typing import ClassVar
 import httpx
 import pytest
 
-from app.store import crud
+from app.store import tokens as store_tokens
 from app.store.db import Store
 from tests.stack import TFJOBS, Stack, healthy, running_stack, wait_until
 
@@ -27,7 +27,7 @@ class Owner:
     def __init__(self, stack: Stack, name: str) -> None:
         store = Store(stack.env["TFJOBS_DATABASE_URL"])
         with store.session() as session:
-            token = crud.create_token(session, owner=name)
+            token = store_tokens.create_token(session, owner=name)
         store.dispose()
         self.http = httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
         Owner.opened.append(self)

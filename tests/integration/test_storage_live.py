@@ -19,7 +19,7 @@ import pytest
 
 from app.core.config import Settings
 from app.storage import open_storage
-from app.store import crud
+from app.store import artifacts as store_artifacts
 from app.store.db import Store
 from tests.client.test_sdk import flaky_proxy, port_of
 from tests.conftest import S3_ENV
@@ -104,7 +104,7 @@ def test_a_200_mb_download_from_the_bucket_cut_halfway_resumes(share_nothing, tm
     digest = hashlib.sha256(big).hexdigest()
     store = Store(stack.env["TFJOBS_DATABASE_URL"])
     with store.session() as session:
-        crud.add_artifacts(
+        store_artifacts.add_artifacts(
             session,
             job_id=job.id,
             files=[

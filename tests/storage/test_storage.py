@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 from app.core.config import Settings
 from app.main import create_app
 from app.storage import LocalStorage, ObjectStorage, open_storage
-from app.store import crud
+from app.store import artifacts as store_artifacts
+from app.store import jobs as store_jobs
 
 DATA = os.urandom(3 << 20) + b"the end"
 
@@ -85,7 +86,7 @@ def stored_artifact(client, settings) -> tuple[str, str]:
     open_storage(settings, "artifacts").put_file(f"{job_id}/artifacts-1/model.keras", source)
     digest = hashlib.sha256(DATA).hexdigest()
     with client.app.state.store.session() as session:
-        crud.add_artifacts(
+        store_artifacts.add_artifacts(
             session,
             job_id=job_id,
             files=[
@@ -132,7 +133,7 @@ def test_deleting_a_job_removes_its_objects(s3_client):
     client, settings = s3_client
     job_id, _ = stored_artifact(client, settings)
     with client.app.state.store.session() as session:
-        crud.finish_job(session, job_id=job_id, status="succeeded")
+        store_jobs.finish_job(session, job_id=job_id, status="succeeded")
     assert client.delete(f"/jobs/{job_id}").status_code == 204
     assert open_storage(settings, "artifacts").list(f"{job_id}/") == []
 

@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from app.core.config import Settings
 from app.reconciler import reconcile_once
-from app.store import crud
+from app.store import jobs as store_jobs
 from app.store.db import Store, migrate
 from app.store.errors import LeaseLost
 from app.store.tables import Job, utcnow
@@ -28,13 +28,13 @@ def running_job(store: Store, *, earlier: tuple[str, ...] = (), lease_left: floa
     """A job running its attempt ``len(earlier) + 1`` on node-7, its earlier attempts ended
     with the given outcomes ("lost": the lease ran out; "handed_back": the worker stopped)."""
     with store.session() as session:
-        job_id = crud.create_job(session, spec={}, epochs=3).id
+        job_id = store_jobs.create_job(session, spec={}, epochs=3).id
     for number, outcome in enumerate(earlier, start=1):
         with store.session() as session:
-            crud.claim_job(session, job_id=job_id, hostname=f"node-{number}", device="CPU")
-            crud.release_job(session, job_id=job_id, attempt=number, outcome=outcome)
+            store_jobs.claim_job(session, job_id=job_id, hostname=f"node-{number}", device="CPU")
+            store_jobs.release_job(session, job_id=job_id, attempt=number, outcome=outcome)
     with store.session() as session:
-        crud.claim_job(session, job_id=job_id, hostname="node-7", device="CPU")
+        store_jobs.claim_job(session, job_id=job_id, hostname="node-7", device="CPU")
         session.execute(
             update(Job)
             .where(Job.id == job_id)
@@ -49,14 +49,14 @@ def test_an_expired_lease_is_requeued_for_the_scheduler(store):
     counts = reconcile_once(store, Settings(max_attempts=3))
     assert counts["requeued"] == 1
     with store.session() as session:
-        job = crud.get_job(session, job_id=job_id)
+        job = store_jobs.get_job(session, job_id=job_id)
         assert (job.status, job.attempts, job.lease_expires_at) == ("queued", 1, None)
         assert job.dispatched_to is None  # its slot is free: the scheduler sends it again
-        assert crud.get_job(session, job_id=live).status == "running"  # its lease is live
+        assert store_jobs.get_job(session, job_id=live).status == "running"  # its lease is live
         # the next claim is attempt 2, and the stale attempt 1 can write nothing more
-        assert crud.claim_job(session, job_id=job_id, hostname="node-8", device="CPU").attempts == 2
+        assert store_jobs.claim_job(session, job_id=job_id, hostname="node-8", device="CPU").attempts == 2
     with pytest.raises(LeaseLost), store.session() as session:
-        crud.finish_job(session, job_id=job_id, status="succeeded", attempt=1)
+        store_jobs.finish_job(session, job_id=job_id, status="succeeded", attempt=1)
 
 
 def test_after_max_lost_attempts_the_job_fails_saying_what_happened(store):
@@ -64,7 +64,7 @@ def test_after_max_lost_attempts_the_job_fails_saying_what_happened(store):
     counts = reconcile_once(store, Settings(max_attempts=3))
     assert counts["failed"] == 1
     with store.session() as session:
-        job = crud.get_job(session, job_id=job_id)
+        job = store_jobs.get_job(session, job_id=job_id)
     assert job.status == "failed" and job.error_type == "worker_lost"
     assert "lost 3 times (attempts 1, 3, 4 on node-1, node-3, node-7" in job.error_message
     assert "1 more handed back by a stopping worker (not counted)" in job.error_message
@@ -77,9 +77,9 @@ def test_hand_backs_do_not_count_towards_max_attempts(store):
     counts = reconcile_once(store, Settings(max_attempts=3))
     assert counts == {"requeued": 1, "failed": 0}
     with store.session() as session:
-        job = crud.get_job(session, job_id=job_id)
+        job = store_jobs.get_job(session, job_id=job_id)
         assert (job.status, job.attempts) == ("queued", 3)
-        assert [o for _, _, o in crud.attempt_outcomes(session, job_id=job_id)] == [
+        assert [o for _, _, o in store_jobs.attempt_outcomes(session, job_id=job_id)] == [
             "handed_back",
             "handed_back",
             "lost",

@@ -25,10 +25,13 @@ from app.scheduler import (
     queue_places,
     take_back_lost,
 )
-from app.store import crud
+from app.store import jobs as store_jobs
+from app.store import workers as store_workers
 from app.store.db import Store, migrate
 from app.store.tables import Job, Worker, utcnow
 from tfjobs import JobStatus
+
+DAY_BEAT = 28_800  # a heartbeat period whose three missed beats are a day: every row is alive
 
 
 class RecordingBroker:
@@ -56,13 +59,13 @@ SETTINGS = Settings()
 def submit(store: Store, owner: str, *, priority: int = 0, device: str = "auto") -> str:
     spec = {"model_type": "mlp", "loss": "mse", "epochs": 1, "priority": priority, "device": device}
     with store.session() as session:
-        return crud.create_job(session, spec=spec, epochs=1, owner=owner).id
+        return store_jobs.create_job(session, spec=spec, epochs=1, owner=owner).id
 
 
 def worker(store: Store, queue: str, *, kind: str = "cpu", slots: int = 1) -> None:
     with store.session() as session:
         for i in range(slots):
-            crud.beat(
+            store_workers.beat(
                 session,
                 name=f"{queue}:{i}",
                 hostname="h",
@@ -79,14 +82,14 @@ def run(store: Store, job_id: str, queue: str) -> None:
     with store.session() as session:
         kind = "gpu" if queue.startswith("gpu") else "cpu"
         assert (
-            crud.claim_job(session, job_id=job_id, hostname="h", device="X", queue=queue, kind=kind)
+            store_jobs.claim_job(session, job_id=job_id, hostname="h", device="X", queue=queue, kind=kind)
             is not None
         )
 
 
 def finish(store: Store, job_id: str) -> None:
     with store.session() as session:
-        crud.finish_job(session, job_id=job_id, status=JobStatus.SUCCEEDED)
+        store_jobs.finish_job(session, job_id=job_id, status=JobStatus.SUCCEEDED)
 
 
 def started_in_order(
@@ -165,7 +168,7 @@ def test_gpu_jobs_wait_for_gpu_slots_and_auto_prefers_one(store):
     assert dispatch(store, broker, SETTINGS) == [(cpu_job, "cpu-q")]  # type: ignore[arg-type] # the gpu job is skipped
     with store.session() as session:
         assert queue_places(session, SETTINGS)[gpu_job].reason == NO_GPU_REASON
-        assert crud.claim_job(session, job_id=gpu_job, hostname="h", device="CPU", kind="cpu") is None
+        assert store_jobs.claim_job(session, job_id=gpu_job, hostname="h", device="CPU", kind="cpu") is None
     worker(store, "gpu-q", kind="gpu")
     auto = submit(store, "bob")
     # the GPU slot: bob holds nothing and alice holds the CPU slot, so fair share picks bob
@@ -242,11 +245,11 @@ def test_a_read_of_the_workers_never_deletes_and_the_reconciler_forgets_silent_o
         session.execute(update(Worker).values(last_seen=utcnow() - timedelta(hours=2)))
     worker(store, "q2")
     with store.session() as session:
-        assert len(crud.live_workers(session, since=utcnow() - timedelta(days=1))) == 2
-        assert len(crud.live_workers(session, since=utcnow() - timedelta(days=1))) == 2  # still
+        assert len(store_workers.live_workers(session, heartbeat_seconds=DAY_BEAT)) == 2
+        assert len(store_workers.live_workers(session, heartbeat_seconds=DAY_BEAT)) == 2  # still
     reconcile_once(store, SETTINGS)
     with store.session() as session:
-        assert [w.queue for w in crud.live_workers(session, since=utcnow() - timedelta(days=1))] == ["q2"]
+        assert [w.queue for w in store_workers.live_workers(session, heartbeat_seconds=DAY_BEAT)] == ["q2"]
 
 
 def test_jobs_of_a_gone_worker_or_a_lost_message_are_taken_back(store):
@@ -265,7 +268,7 @@ def test_jobs_of_a_gone_worker_or_a_lost_message_are_taken_back(store):
         session.execute(text("DELETE FROM workers"))
     assert take_back_lost(store, SETTINGS) == 1
     with store.session() as session:
-        assert crud.get_job(session, job_id=job_id).dispatched_to is None
+        assert store_jobs.get_job(session, job_id=job_id).dispatched_to is None
 
 
 def test_a_flushed_redis_loses_no_job(store, redis_url):

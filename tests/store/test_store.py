@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from app.store import crud
+from app.store import jobs as store_jobs
+from app.store import points as store_points
 from app.store.db import Store, migrate
 from app.store.tables import utcnow
 
@@ -27,7 +28,7 @@ def store(database_url: str) -> Iterator[Store]:
 
 def new_job(store: Store, **kwargs) -> str:
     with store.session() as session:
-        return crud.create_job(session, spec={"epochs": 3}, epochs=3, **kwargs).id
+        return store_jobs.create_job(session, spec={"epochs": 3}, epochs=3, **kwargs).id
 
 
 def test_migrations_create_every_table_and_are_idempotent(store):
@@ -51,7 +52,7 @@ def test_only_one_of_many_concurrent_claims_wins(store):
     def claim(i: int) -> None:
         barrier.wait()
         with store.session() as session:
-            if crud.claim_job(session, job_id=job_id, hostname=f"w{i}", device="CPU"):
+            if store_jobs.claim_job(session, job_id=job_id, hostname=f"w{i}", device="CPU"):
                 winners.append(i)
 
     threads = [threading.Thread(target=claim, args=(i,)) for i in range(8)]
@@ -61,17 +62,17 @@ def test_only_one_of_many_concurrent_claims_wins(store):
         t.join()
     assert len(winners) == 1
     with store.session() as session:
-        job = crud.get_job(session, job_id=job_id)
+        job = store_jobs.get_job(session, job_id=job_id)
         assert job.status == "running" and job.attempts == 1 and job.worker_hostname == f"w{winners[0]}"
 
 
 def test_cancelled_queued_job_cannot_be_claimed(store):
     job_id = new_job(store)
     with store.session() as session:
-        crud.request_cancel(session, job=crud.get_job(session, job_id=job_id))
+        store_jobs.request_cancel(session, job=store_jobs.get_job(session, job_id=job_id))
     with store.session() as session:
-        assert crud.claim_job(session, job_id=job_id, hostname="w", device="CPU") is None
-        assert crud.get_job(session, job_id=job_id).status == "cancelled"
+        assert store_jobs.claim_job(session, job_id=job_id, hostname="w", device="CPU") is None
+        assert store_jobs.get_job(session, job_id=job_id).status == "cancelled"
 
 
 def test_points_round_trip_in_order_with_progress(store):
@@ -89,13 +90,13 @@ def test_points_round_trip_in_order_with_progress(store):
     ]
     with store.session() as session:
         for start in range(0, 2500, 500):
-            crud.append_points(session, job_id=job_id, points=points[start : start + 500])
+            store_points.append_points(session, job_id=job_id, points=points[start : start + 500])
     with store.session() as session:
-        page = crud.read_points(session, job_id=job_id, after=1000, limit=3)
+        page = store_points.read_points(session, job_id=job_id, after=1000, limit=3)
         assert [p.seq for p in page] == [1001, 1002, 1003]
         assert page[0].values == {"loss": pytest.approx(1 / 1001), "lr": 0.001}
         assert page[0].time.tzinfo is not None
-        job = crud.get_job(session, job_id=job_id)
+        job = store_jobs.get_job(session, job_id=job_id)
         assert (job.last_seq, job.progress_step) == (2500, 25000)
 
 
@@ -116,18 +117,18 @@ def test_series_columns_come_from_the_database_with_nulls_where_a_value_is_missi
         {"seq": 4, "kind": "epoch", "epoch": 2, "step": 2, "time": now, "values": {"loss": 0.5, "lr": 1e-3}},
     ]
     with store.session() as session:
-        crud.append_points(session, job_id=job_id, points=points)
+        store_points.append_points(session, job_id=job_id, points=points)
     with store.session() as session:
-        assert crud.series_names(session, job_id=job_id, kind="epoch") == ["loss", "val_loss", "lr"]
-        assert crud.series_names(session, job_id=job_id, kind="nothing") == []
-        epochs = crud.read_columns(
+        assert store_points.series_names(session, job_id=job_id, kind="epoch") == ["loss", "val_loss", "lr"]
+        assert store_points.series_names(session, job_id=job_id, kind="nothing") == []
+        epochs = store_points.read_columns(
             session, job_id=job_id, kind="epoch", names=["loss", "val_loss", "lr"], chunk=1
         )
         assert [tuple(r) for chunk in epochs for r in chunk] == [
             (2, 1, 1, 1.0, 2.0, None),
             (4, 2, 2, 0.5, None, 1e-3),
         ]
-        steps = crud.read_columns(session, job_id=job_id, kind="step", names=["loss"])
+        steps = store_points.read_columns(session, job_id=job_id, kind="step", names=["loss"])
         assert [tuple(r) for chunk in steps for r in chunk] == [
             (1, 1, 1, 0.1 + 0.2),
             (3, 2, 2, None),
@@ -158,11 +159,11 @@ def test_a_stored_point_reads_back_as_exactly_the_contracts_json(store):
         },
     ]
     with store.session() as session:
-        crud.append_points(session, job_id=job_id, points=points)
+        store_points.append_points(session, job_id=job_id, points=points)
     with store.session() as session:
-        stored = crud.read_point_payloads(session, job_id=job_id, after=0, limit=10)
-        objects = crud.read_points(session, job_id=job_id, after=0, limit=10)
-    assert [payload for _, payload in stored] == [crud.point_payload(p) for p in points]
+        stored = store_points.read_point_payloads(session, job_id=job_id, after=0, limit=10)
+        objects = store_points.read_points(session, job_id=job_id, after=0, limit=10)
+    assert [payload for _, payload in stored] == [store_points.point_payload(p) for p in points]
     assert '"loss":null' in stored[1][1]
     assert objects[1].values == {"loss": None, "val_loss": 2.5, 'odd\t"name\\': 1.0}
     assert objects[0].time.tzinfo is not None
@@ -173,9 +174,9 @@ def test_a_seq_is_never_stored_twice(store):
     job_id = new_job(store)
     point = {"seq": 1, "kind": "epoch", "epoch": 1, "step": 1, "time": utcnow(), "values": {}}
     with store.session() as session:
-        crud.append_points(session, job_id=job_id, points=[point])
+        store_points.append_points(session, job_id=job_id, points=[point])
     with pytest.raises(IntegrityError), store.session() as session:
-        crud.append_points(session, job_id=job_id, points=[point])
+        store_points.append_points(session, job_id=job_id, points=[point])
 
 
 def test_idempotency_key_is_unique_per_owner(store):
@@ -188,15 +189,15 @@ def test_idempotency_key_is_unique_per_owner(store):
 def test_finish_closes_the_attempt(store):
     job_id = new_job(store)
     with store.session() as session:
-        crud.claim_job(session, job_id=job_id, hostname="w", device="CPU")
+        store_jobs.claim_job(session, job_id=job_id, hostname="w", device="CPU")
     with store.session() as session:
-        crud.finish_job(
+        store_jobs.finish_job(
             session, job_id=job_id, status="failed", error_type="diverged", error_message="loss became nan"
         )
     with store.session() as session:
-        job = crud.get_job(session, job_id=job_id)
+        job = store_jobs.get_job(session, job_id=job_id)
         assert (job.status, job.error_type) == ("failed", "diverged") and job.finished_at is not None
-        assert crud.count_jobs_by_status(session) == {"failed": 1}
+        assert store_jobs.count_jobs_by_status(session) == {"failed": 1}
 
 
 def test_cursor_reads_use_the_primary_key_index(store):
@@ -232,11 +233,11 @@ def test_a_postgresql_database_created_without_a_locale_still_works():
     try:
         migrate(store.engine)
         with store.session() as session:
-            job_id = crud.create_job(
+            job_id = store_jobs.create_job(
                 session, spec={"epochs": 2, "note": "zoë ünïcode"}, epochs=2, owner="zoë"
             ).id
         with store.session() as session:
-            job = crud.get_job(session, job_id=job_id, owner="zoë")
+            job = store_jobs.get_job(session, job_id=job_id, owner="zoë")
             assert job is not None and job.spec["note"] == "zoë ünïcode" and job.status == "queued"
     finally:
         store.dispose()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.core.config import Settings
-from app.store import crud
+from app.store import jobs as store_jobs
 from app.store.db import Store, migrate
 from worker.training import WorkerContext
 
@@ -30,9 +30,9 @@ def ctx(store, tmp_path) -> WorkerContext:
 def claimed_job(store: Store, *, epochs: int = 3) -> tuple[str, int]:
     """A job created and claimed by this worker: its id and attempt number."""
     with store.session() as session:
-        job_id = crud.create_job(session, spec={"epochs": epochs}, epochs=epochs).id
+        job_id = store_jobs.create_job(session, spec={"epochs": epochs}, epochs=epochs).id
     with store.session() as session:
-        job = crud.claim_job(session, job_id=job_id, hostname="node-1", device="CPU", lease_seconds=1.5)
+        job = store_jobs.claim_job(session, job_id=job_id, hostname="node-1", device="CPU", lease_seconds=1.5)
         assert job is not None
         return job_id, job.attempts
 

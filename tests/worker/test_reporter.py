@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from app.store import crud
+from app.store import jobs as store_jobs
+from app.store import points as store_points
 from app.store.errors import LeaseLost
 from tests.stack import wait_until
 from tests.worker.conftest import claimed_job
@@ -16,8 +17,8 @@ from worker.reporter import StoreReporter
 
 def stored(store, job_id):
     with store.session() as session:
-        points = crud.read_points(session, job_id=job_id, after=0, limit=1000)
-        lines = crud.read_logs(session, job_id=job_id, after=0, limit=1000)
+        points = store_points.read_points(session, job_id=job_id, after=0, limit=1000)
+        lines = store_points.read_logs(session, job_id=job_id, after=0, limit=1000)
         return [(p.seq, p.kind, p.epoch, p.step) for p in points], [(x.seq, x.message) for x in lines], points
 
 
@@ -40,7 +41,7 @@ def test_everything_reported_is_stored_in_order_once_closed(store, tmp_path):
     ]
     assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))  # the epoch point reached TensorBoard
     with store.session() as session:
-        assert crud.get_job(session, job_id=job_id).progress_epoch == 1
+        assert store_jobs.get_job(session, job_id=job_id).progress_epoch == 1
 
 
 def test_a_resumed_attempt_continues_the_numbering(store):
@@ -49,7 +50,7 @@ def test_a_resumed_attempt_continues_the_numbering(store):
     first.report(Point("epoch", 1, 10, {"loss": 1.0}))
     first.close()
     with store.session() as session:
-        job = crud.get_job(session, job_id=job_id)
+        job = store_jobs.get_job(session, job_id=job_id)
         last_seq, last_log_seq = job.last_seq, job.last_log_seq
     second = StoreReporter(store, job_id, attempt=attempt, last_seq=last_seq, last_log_seq=last_log_seq)
     second.report(Point("epoch", 2, 20, {"loss": 0.9}))
@@ -64,8 +65,11 @@ def test_a_replaced_attempt_writes_nothing_more(store):
     reporter.report(Point("epoch", 1, 10, {"loss": 1.0}))
     wait_until(lambda: stored(store, job_id)[0] != [], 5, "the writer thread to store epoch 1")
     with store.session() as session:  # the reconciler re-queued the job and another worker claimed it
-        crud.release_job(session, job_id=job_id, attempt=attempt, outcome="lease_lost")
-        assert crud.claim_job(session, job_id=job_id, hostname="node-2", device="CPU").attempts == attempt + 1
+        store_jobs.release_job(session, job_id=job_id, attempt=attempt, outcome="lease_lost")
+        assert (
+            store_jobs.claim_job(session, job_id=job_id, hostname="node-2", device="CPU").attempts
+            == attempt + 1
+        )
     reporter.report(Point("epoch", 2, 20, {"loss": 0.9}))
     with pytest.raises(LeaseLost):
         reporter.close()

@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from app.store import crud
+from app.store import jobs as store_jobs
+from app.store import points as store_points
 from app.store.db import Store, migrate
 from tests.outage import TcpProxy
 from tests.stack import wait_until
@@ -26,8 +27,8 @@ from worker.reporter import StoreReporter
 
 def stored_seqs(store: Store, job_id: str) -> tuple[list[int], list[int]]:
     with store.session() as session:
-        points = [p.seq for p in crud.read_points(session, job_id=job_id, after=0, limit=10_000)]
-        lines = [x.seq for x in crud.read_logs(session, job_id=job_id, after=0, limit=10_000)]
+        points = [p.seq for p in store_points.read_points(session, job_id=job_id, after=0, limit=10_000)]
+        lines = [x.seq for x in store_points.read_logs(session, job_id=job_id, after=0, limit=10_000)]
     return points, lines
 
 
@@ -87,7 +88,7 @@ def test_an_outage_longer_than_the_patience_gives_up_cleanly(proxied):
     points, _ = stored_seqs(store, job_id)
     assert points == list(range(1, step))  # what was stored stays; nothing half-written after
     with store.session() as session:
-        assert crud.get_job(session, job_id=job_id).last_seq == step - 1
+        assert store_jobs.get_job(session, job_id=job_id).last_seq == step - 1
 
 
 def test_sqlite_locked_past_its_busy_timeout_is_waited_out(store, tmp_path):

@@ -7,14 +7,14 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from app.store import crud
+from app.store import jobs as store_jobs
 from worker.training import train_job
 
 
 def submit(ctx, **fields) -> str:
     spec = {"model_type": "mlp", "loss": "mse", "epochs": 2, "batch_size": 64, **fields}
     with ctx.store.session() as session:
-        return crud.create_job(session, spec=spec, epochs=spec["epochs"]).id
+        return store_jobs.create_job(session, spec=spec, epochs=spec["epochs"]).id
 
 
 def exported_weights(ctx, job_id: str) -> list[np.ndarray]:
@@ -32,7 +32,7 @@ def test_the_second_job_of_an_architecture_reuses_the_first_ones_trainer(ctx):
     a, b = exported_weights(ctx, first), exported_weights(ctx, second)
     assert any(not np.array_equal(x, y) for x, y in zip(a, b, strict=True))  # each its own
     with ctx.store.session() as session:
-        summaries = [crud.get_job(session, job_id=j).summary for j in (first, second)]
+        summaries = [store_jobs.get_job(session, job_id=j).summary for j in (first, second)]
     assert summaries[0]["loss"] != summaries[1]["loss"]
 
     other = submit(ctx, hidden_units=8)  # another architecture: built afresh

@@ -30,7 +30,7 @@ from app.store.db import Store
 from app.store.errors import LeaseLost
 from app.store.tables import utcnow
 from app.sweeps.driver import advance_all
-from tfjobs import JobStatus
+from tfjobs import AttemptOutcome, JobStatus
 
 __all__ = ["Reconciler", "reconcile_once"]
 
@@ -38,14 +38,13 @@ log = logging.getLogger(__name__)
 
 
 WORKER_FORGOTTEN = timedelta(hours=1)  # a worker row silent this long is deleted
-ATTEMPT_LOST = "lost"  # an attempt whose worker stopped answering (its lease ran out)
 
 
 def _lost_message(
     history: list[tuple[int, str, str | None]], lost: list[int], attempt: int, host: str | None, limit: int
 ) -> str:
     """What happened to the job, attempt by attempt: losses count, hand-backs do not."""
-    handed_back = sum(outcome == "handed_back" for _, _, outcome in history)
+    handed_back = sum(outcome == AttemptOutcome.HANDED_BACK for _, _, outcome in history)
     hosts = sorted({h for n, h, _ in history if n in lost} | ({host} if host else set()))
     extra = f"; {handed_back} more handed back by a stopping worker (not counted)" if handed_back else ""
     return (
@@ -66,7 +65,9 @@ def reconcile_once(store: Store, settings: Settings) -> dict[str, int]:
         try:
             with store.session() as session:
                 history = store_jobs.attempt_outcomes(session, job_id=job_id)
-                lost = [n for n, _, outcome in history if outcome == ATTEMPT_LOST or n == attempt]
+                lost = [
+                    n for n, _, outcome in history if outcome == AttemptOutcome.LEASE_LOST or n == attempt
+                ]
                 if len(lost) >= settings.max_attempts:
                     store_jobs.finish_job(
                         session,
@@ -78,7 +79,9 @@ def reconcile_once(store: Store, settings: Settings) -> dict[str, int]:
                     )
                     counts["failed"] += 1
                     continue
-                store_jobs.release_job(session, job_id=job_id, attempt=attempt, outcome=ATTEMPT_LOST)
+                store_jobs.release_job(
+                    session, job_id=job_id, attempt=attempt, outcome=AttemptOutcome.LEASE_LOST
+                )
             log.warning("job %s: the lease of attempt %d on %s expired; re-queued", job_id, attempt, host)
             counts["requeued"] += 1
         except LeaseLost:

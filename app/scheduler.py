@@ -42,6 +42,7 @@ from app.store import scheduling
 from app.store import workers as store_workers
 from app.store.db import Store
 from app.store.tables import Job, utcnow
+from tfjobs import Device
 
 __all__ = [
     "GPU_REASON",
@@ -197,13 +198,13 @@ def queue_places(session: Session, settings: Settings) -> dict[str, QueuePlace]:
         order += [(job_id, owner, device) for _, job_id, device in queues[owner][taken[owner] :]]
     at_cap = {owner for owner in queues if cap is not None and load.get(owner, 0) >= cap}
     gpu_alive = store_workers.any_live_worker(
-        session, heartbeat_seconds=settings.worker_heartbeat_seconds, kind="gpu"
+        session, heartbeat_seconds=settings.worker_heartbeat_seconds, kind=Device.GPU
     )
     if not gpu_alive:  # GPU jobs cannot start on this cluster: they stand behind the rest
-        order = [o for o in order if o[2] != "gpu"] + [o for o in order if o[2] == "gpu"]
+        order = [o for o in order if o[2] != Device.GPU] + [o for o in order if o[2] == Device.GPU]
     gpu_reason = GPU_REASON if gpu_alive else NO_GPU_REASON
     for ahead, (job_id, owner, device) in enumerate(order, start=starting):
-        reason = LIMIT_REASON if owner in at_cap else gpu_reason if device == "gpu" else WORKER_REASON
+        reason = LIMIT_REASON if owner in at_cap else gpu_reason if device == Device.GPU else WORKER_REASON
         places[job_id] = QueuePlace(ahead + 1, ahead, reason)
     return places
 

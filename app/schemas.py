@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from app.store.tables import Artifact, Attempt, Dataset, Job, LogLine
 from tfcore.spec import Task
-from tfjobs import JobStatus
+from tfjobs import AttemptOutcome, JobStatus
 
 __all__ = [
     "ArtifactPublic",
@@ -73,18 +73,16 @@ class AttemptPublic(BaseModel):
     worker: WorkerPublic
     started_at: datetime
     finished_at: datetime | None
-    ended_as: Literal["succeeded", "failed", "cancelled", "pruned", "handed_back", "lease_lost"] | None
+    ended_as: AttemptOutcome | None
 
     @classmethod
     def of(cls, attempt: Attempt) -> AttemptPublic:
-        # the store says "lost" for an attempt whose lease ran out (the reconciler's word)
-        ended = "lease_lost" if attempt.outcome == "lost" else attempt.outcome
         return cls(
             number=attempt.number,
             worker=WorkerPublic(hostname=attempt.hostname, device=attempt.device),
             started_at=attempt.started_at,
             finished_at=attempt.finished_at,
-            ended_as=cast(Any, ended),
+            ended_as=AttemptOutcome(attempt.outcome) if attempt.outcome else None,
         )
 
 

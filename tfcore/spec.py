@@ -15,6 +15,7 @@ context: ``JobSpec.model_validate(data, context={"max_epochs": 50})``.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -25,8 +26,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 
 from tfcore.architecture import ArchitectureRefused, check_architecture
+from tfjobs import Device
 
 __all__ = [
     "DEFAULT_MAX_EPOCHS",
@@ -38,11 +42,15 @@ __all__ = [
     "MULTICLASS_METRICS",
     "EarlyStopping",
     "ExponentialDecay",
+    "FieldRole",
     "JobSpec",
     "KernelRegularizer",
     "PiecewiseConstant",
     "REGRESSION_METRICS",
+    "SEARCHABLE_FIELDS",
     "Task",
+    "fields_with",
+    "spec_field",
 ]
 
 DEFAULT_MAX_EPOCHS = 1000
@@ -147,55 +155,45 @@ class KernelRegularizer(BaseModel):
 MINIMAL_SPEC = {"model_type": "residual", "loss": "huber", "threshold": 2.0, "epochs": 5}
 
 # What each field means, for the OpenAPI schema (and /docs); the bounds come from the fields.
-FIELD_DOCS = {
-    "model_type": "The network: `mlp` (dense layers), `residual` (the seed's residual blocks), "
-    "`reconstructing` (adds a reconstruction loss), `wide_deep` (wide and deep paths), or `keras`: "
-    "your own architecture, sent in `architecture`.",
-    "architecture": "With `model_type: keras` (and only then): your Keras 3 `Sequential` or functional "
-    "model's config, as `json.loads(model.to_json())` gives it (no weights). Only allowlisted layers, "
-    "Keras' built-in activations, initializers, regularizers and constraints, and tfcore's registered "
-    "components; nothing that runs code or loads files.",
-    "loss": "What training minimizes: `huber`, `mse`, `mae` (regression), `binary_crossentropy`, or "
-    "`sparse_categorical_crossentropy` (labels 0..K−1) / `categorical_crossentropy` (one-hot) for "
-    "a `keras` model ending in K softmax outputs.",
-    "threshold": "The Huber loss's threshold, where it turns from squared to linear "
-    "(also the `huber` metric's).",
-    "epochs": "Passes over the training data: 1 to TFJOBS_MAX_EPOCHS (1000 by default).",
-    "dataset": "A built-in (`diabetes`, `breast_cancer`, `synthetic`), or one of your uploads by id, "
-    "unique id prefix, or unique name. Default: `diabetes`, or `breast_cancer` for binary_crossentropy.",
-    "batch_size": "Rows per optimizer step.",
-    "optimizer": "`adam`, `sgd`, `rmsprop` or `nadam`.",
-    "learning_rate": "The optimizer's step size (or the schedule's start).",
-    "lr_schedule": "Optional learning-rate schedule: exponential decay or piecewise constant.",
-    "metrics": "Metrics reported each epoch besides the loss (default: those suited to the task).",
-    "validation_split": "Share of the rows held out (after a seeded shuffle) for validation.",
-    "seed": "Seeds the shuffle, the split, the initial weights and noise: same seed, same run.",
-    "hidden_units": "Units in each hidden layer.",
-    "n_hidden": "Hidden layers (default: the model type's own).",
-    "activation": "Hidden layers' activation: a Keras name or the seed's `stable_softplus`.",
-    "kernel_initializer": "Initial weights: a Keras name or the seed's `glorot_normal_variant`.",
-    "kernel_regularizer": 'Optional weight penalty: `{"l1": f}` or `{"l2": f}`.',
-    "kernel_constraint": "`positive` keeps the hidden layers' weights non-negative (the seed's constraint).",
-    "gaussian_noise": "Standard deviation of noise added to the inputs while training (0: none).",
-    "dropout": "Dropout rate after each hidden layer while training (0: none).",
-    "early_stopping": "Optional: stop when val_loss has not improved by `min_delta` for `patience` epochs.",
-    "steps_per_execution": "Optimizer steps per compiled call (default 100): fewer Python round trips.",
-    "top_k": "For the `top_k_accuracy` metric of a multiclass job: a row counts as right when its "
-    "label is among the model's `top_k` most likely classes.",
-    "mixed_precision": "Compute in float16 with float32 weights (for GPUs); the model still takes "
-    "and returns float32.",
-    "name": "Optional name to find the run again (`GET /jobs?q=`); up to 64 characters.",
-    "tags": "Optional tags to find the run again (`GET /jobs?tag=`); up to 10.",
-    "priority": "0–9: among your own queued jobs, higher starts first (equal: first come). "
-    "Between owners, fair share decides: the owner with the fewest running jobs goes next.",
-    "device": "`auto` (any worker, a GPU one preferred), `cpu` or `gpu` (waits for a GPU worker; "
-    "never runs on a CPU one).",
-}
+
+
+class FieldRole(StrEnum):
+    """What a spec field is for, declared once on the field (``x-role`` in the schema);
+    the lists that depend on it are derived: the warm trainers' cache key takes the
+    ``model`` fields, a sweep searches ``model`` and ``run`` fields, the store copies the
+    ``labels`` and ``placement`` fields into columns it filters and schedules by."""
+
+    MODEL = "model"  # shapes the network or its optimization: part of the compiled graph
+    RUN = "run"  # what data, and how long: changes training, not the graph
+    LABELS = "labels"  # how people find the run again: never changes training
+    PLACEMENT = "placement"  # where and when the scheduler starts it
+
+
+def spec_field(
+    default: Any = PydanticUndefined, *, role: FieldRole, doc: str, searchable: bool = True, **rules: Any
+) -> Any:
+    """A JobSpec field: its bounds (``rules``, as pydantic's ``Field`` takes them), what it
+    means (``doc``: the OpenAPI description) and its role. ``searchable=False``: a sweep may
+    not search it although its role would allow it (a dataset or an architecture is not a
+    number or a choice to sample)."""
+    extra: dict[str, Any] = {"x-role": role.value}
+    if not searchable:
+        extra["x-searchable"] = False
+    return Field(default, description=doc, json_schema_extra=extra, **rules)
+
+
+def fields_with(*roles: FieldRole) -> frozenset[str]:
+    """The names of JobSpec's fields with one of ``roles``."""
+    return frozenset(name for name, role in _ROLES.items() if role in roles)
+
+
+def _role_of(info: FieldInfo) -> FieldRole:
+    extra = info.json_schema_extra
+    assert isinstance(extra, dict), "every JobSpec field is declared with spec_field()"
+    return FieldRole(str(extra["x-role"]))
 
 
 def _document_fields(schema: dict[str, Any]) -> None:
-    for name, text in FIELD_DOCS.items():
-        schema["properties"][name]["description"] = text
     schema["examples"] = [MINIMAL_SPEC]
 
 
@@ -222,40 +220,185 @@ class JobSpec(BaseModel):
         json_schema_extra=lambda schema, _cls: _document_fields(schema),
     )
 
-    model_type: ModelType
-    architecture: dict[str, Any] | None = None
-    loss: LossName
-    threshold: float = Field(default=1.0, gt=0, le=1e6, allow_inf_nan=False)
-    epochs: int = Field(ge=1)
-    dataset: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    batch_size: int = Field(default=32, ge=1, le=65_536)
-    optimizer: Optimizer = "adam"
-    learning_rate: float = Field(default=1e-3, gt=0, le=10, allow_inf_nan=False)
-    lr_schedule: ExponentialDecay | PiecewiseConstant | None = Field(default=None, discriminator="type")
-    metrics: list[MetricName] | None = Field(default=None, max_length=8)
-    validation_split: float = Field(default=0.2, ge=0.05, le=0.5)
-    seed: int = Field(default=42, ge=0, le=2**31 - 1)
-    hidden_units: int = Field(default=30, ge=1, le=4096)
-    n_hidden: int | None = Field(default=None, ge=1, le=32)
-    activation: Activation = "relu"
-    kernel_initializer: Initializer = "he_normal"
-    kernel_regularizer: KernelRegularizer | None = None
-    kernel_constraint: Literal["positive"] | None = None
-    gaussian_noise: float = Field(default=0.0, ge=0, le=10, allow_inf_nan=False)
-    dropout: float = Field(default=0.0, ge=0, lt=1)
-    early_stopping: EarlyStopping | None = None
-    steps_per_execution: int | None = Field(default=None, ge=1, le=100_000)
-    mixed_precision: bool = False
-    top_k: int = Field(default=5, ge=1, le=1000)
-    # Not training settings: how people find the run again (GET /jobs?q=…&tag=…).
-    name: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[\w .:+/-]+$")
-    tags: list[Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:-]+$")]] = Field(
-        default_factory=list, max_length=10
+    model_type: ModelType = spec_field(
+        role=FieldRole.MODEL,
+        doc="The network: `mlp` (dense layers), `residual` (the seed's residual blocks), "
+        "`reconstructing` (adds a reconstruction loss), `wide_deep` (wide and deep paths), or `keras`: "
+        "your own architecture, sent in `architecture`.",
     )
-
-    # Not training settings either: where and when the scheduler starts it (app/scheduler.py).
-    priority: int = Field(default=0, ge=0, le=9)
-    device: Literal["auto", "cpu", "gpu"] = "auto"
+    architecture: dict[str, Any] | None = spec_field(
+        None,
+        role=FieldRole.MODEL,
+        doc="With `model_type: keras` (and only then): your Keras 3 `Sequential` or functional "
+        "model's config, as `json.loads(model.to_json())` gives it (no weights). Only allowlisted layers, "
+        "Keras' built-in activations, initializers, regularizers and constraints, and tfcore's registered "
+        "components; nothing that runs code or loads files.",
+        searchable=False,
+    )
+    loss: LossName = spec_field(
+        role=FieldRole.MODEL,
+        doc="What training minimizes: `huber`, `mse`, `mae` (regression), `binary_crossentropy`, or "
+        "`sparse_categorical_crossentropy` (labels 0..K−1) / `categorical_crossentropy` (one-hot) for "
+        "a `keras` model ending in K softmax outputs.",
+    )
+    threshold: float = spec_field(
+        default=1.0,
+        gt=0,
+        le=1e6,
+        allow_inf_nan=False,
+        role=FieldRole.MODEL,
+        doc="The Huber loss's threshold, where it turns from squared to linear (also the `huber` metric's).",
+    )
+    epochs: int = spec_field(
+        ge=1,
+        role=FieldRole.RUN,
+        doc="Passes over the training data: 1 to TFJOBS_MAX_EPOCHS (1000 by default).",
+    )
+    dataset: str | None = spec_field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        role=FieldRole.RUN,
+        doc="A built-in (`diabetes`, `breast_cancer`, `synthetic`), or one of your uploads by id, "
+        "unique id prefix, or unique name. Default: `diabetes`, or `breast_cancer` for binary_crossentropy.",
+        searchable=False,
+    )
+    batch_size: int = spec_field(
+        default=32, ge=1, le=65_536, role=FieldRole.MODEL, doc="Rows per optimizer step."
+    )
+    optimizer: Optimizer = spec_field(
+        "adam", role=FieldRole.MODEL, doc="`adam`, `sgd`, `rmsprop` or `nadam`."
+    )
+    learning_rate: float = spec_field(
+        default=1e-3,
+        gt=0,
+        le=10,
+        allow_inf_nan=False,
+        role=FieldRole.MODEL,
+        doc="The optimizer's step size (or the schedule's start).",
+    )
+    lr_schedule: ExponentialDecay | PiecewiseConstant | None = spec_field(
+        default=None,
+        discriminator="type",
+        role=FieldRole.MODEL,
+        doc="Optional learning-rate schedule: exponential decay or piecewise constant.",
+    )
+    metrics: list[MetricName] | None = spec_field(
+        default=None,
+        max_length=8,
+        role=FieldRole.MODEL,
+        doc="Metrics reported each epoch besides the loss (default: those suited to the task).",
+    )
+    validation_split: float = spec_field(
+        default=0.2,
+        ge=0.05,
+        le=0.5,
+        role=FieldRole.RUN,
+        doc="Share of the rows held out (after a seeded shuffle) for validation.",
+    )
+    seed: int = spec_field(
+        default=42,
+        ge=0,
+        le=2**31 - 1,
+        role=FieldRole.MODEL,
+        doc="Seeds the shuffle, the split, the initial weights and noise: same seed, same run.",
+    )
+    hidden_units: int = spec_field(
+        default=30, ge=1, le=4096, role=FieldRole.MODEL, doc="Units in each hidden layer."
+    )
+    n_hidden: int | None = spec_field(
+        default=None, ge=1, le=32, role=FieldRole.MODEL, doc="Hidden layers (default: the model type's own)."
+    )
+    activation: Activation = spec_field(
+        "relu",
+        role=FieldRole.MODEL,
+        doc="Hidden layers' activation: a Keras name or the seed's `stable_softplus`.",
+    )
+    kernel_initializer: Initializer = spec_field(
+        "he_normal",
+        role=FieldRole.MODEL,
+        doc="Initial weights: a Keras name or the seed's `glorot_normal_variant`.",
+    )
+    kernel_regularizer: KernelRegularizer | None = spec_field(
+        None, role=FieldRole.MODEL, doc='Optional weight penalty: `{"l1": f}` or `{"l2": f}`.'
+    )
+    kernel_constraint: Literal["positive"] | None = spec_field(
+        None,
+        role=FieldRole.MODEL,
+        doc="`positive` keeps the hidden layers' weights non-negative (the seed's constraint).",
+    )
+    gaussian_noise: float = spec_field(
+        default=0.0,
+        ge=0,
+        le=10,
+        allow_inf_nan=False,
+        role=FieldRole.MODEL,
+        doc="Standard deviation of noise added to the inputs while training (0: none).",
+    )
+    dropout: float = spec_field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        role=FieldRole.MODEL,
+        doc="Dropout rate after each hidden layer while training (0: none).",
+    )
+    early_stopping: EarlyStopping | None = spec_field(
+        None,
+        role=FieldRole.RUN,
+        doc="Optional: stop when val_loss has not improved by `min_delta` for `patience` epochs.",
+    )
+    steps_per_execution: int | None = spec_field(
+        default=None,
+        ge=1,
+        le=100_000,
+        role=FieldRole.RUN,
+        doc="Optimizer steps per compiled call (default 100): fewer Python round trips.",
+    )
+    mixed_precision: bool = spec_field(
+        False,
+        role=FieldRole.MODEL,
+        doc="Compute in float16 with float32 weights (for GPUs); the model still takes and returns float32.",
+    )
+    top_k: int = spec_field(
+        default=5,
+        ge=1,
+        le=1000,
+        role=FieldRole.MODEL,
+        doc="For the `top_k_accuracy` metric of a multiclass job: a row counts as right when its "
+        "label is among the model's `top_k` most likely classes.",
+    )
+    name: str | None = spec_field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[\w .:+/-]+$",
+        role=FieldRole.LABELS,
+        doc="Optional name to find the run again (`GET /jobs?q=`); up to 64 characters.",
+    )
+    tags: list[Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:-]+$")]] = (
+        spec_field(
+            default_factory=list,
+            max_length=10,
+            role=FieldRole.LABELS,
+            doc="Optional tags to find the run again (`GET /jobs?tag=`); up to 10.",
+        )
+    )
+    priority: int = spec_field(
+        default=0,
+        ge=0,
+        le=9,
+        role=FieldRole.PLACEMENT,
+        doc="0–9: among your own queued jobs, higher starts first (equal: first come). "
+        "Between owners, fair share decides: the owner with the fewest running jobs goes next.",
+    )
+    device: Device = spec_field(
+        default=Device.AUTO,
+        strict=False,
+        role=FieldRole.PLACEMENT,
+        doc="`auto` (any worker, a GPU one preferred), `cpu` or `gpu` (waits for a GPU worker; "
+        "never runs on a CPU one).",
+    )
 
     @field_validator("tags")
     @classmethod
@@ -373,3 +516,12 @@ class JobSpec(BaseModel):
         if self.task == "multiclass":
             return ["accuracy"]
         return ["mae", "rmse"] + (["huber"] if self.loss == "huber" else [])
+
+
+_ROLES = {name: _role_of(info) for name, info in JobSpec.model_fields.items()}
+#: What a sweep may search: the fields that change training, less those marked unsearchable.
+SEARCHABLE_FIELDS = frozenset(
+    name
+    for name in fields_with(FieldRole.MODEL, FieldRole.RUN)
+    if (JobSpec.model_fields[name].json_schema_extra or {}).get("x-searchable", True)  # type: ignore[union-attr]
+)

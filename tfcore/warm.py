@@ -16,28 +16,17 @@ import json
 from collections import OrderedDict
 from typing import Any
 
-from tfcore.spec import JobSpec
+from tfcore.spec import FieldRole, JobSpec, fields_with
 
 __all__ = ["TrainerCache", "architecture_key", "copy_state"]
 
-#: Spec fields that shape neither the compiled functions nor the saved model's config:
-#: a job that differs from a cached one only in these reuses it. Anything else, a field
-#: added later included, is part of the key (a miss costs a trace; a wrong hit would
-#: train the wrong model). A constant learning rate is a variable the optimizer reads,
-#: so a learning-rate sweep hits; a schedule's values are constants in the graph.
-NOT_IN_GRAPH = frozenset(
-    {
-        "epochs",
-        "dataset",
-        "validation_split",
-        "early_stopping",
-        "steps_per_execution",
-        "name",
-        "tags",
-        "priority",
-        "device",
-    }
-)
+#: Spec fields that shape neither the compiled functions nor the saved model's config
+#: (every field whose role is not ``model``): a job that differs from a cached one only
+#: in these reuses it. A field added later is part of the key unless its role says
+#: otherwise (a miss costs a trace; a wrong hit would train the wrong model). A constant
+#: learning rate is a variable the optimizer reads, so a learning-rate sweep hits; a
+#: schedule's values are constants in the graph.
+NOT_IN_GRAPH = fields_with(FieldRole.RUN, FieldRole.LABELS, FieldRole.PLACEMENT)
 
 
 def architecture_key(

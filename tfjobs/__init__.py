@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from tfjobs.status import FINAL_STATUSES, JobStatus, SweepStatus
+from tfjobs.status import FINAL_STATUSES, AttemptOutcome, Device, JobStatus, SweepStatus
 
 if TYPE_CHECKING:
     from tfjobs.errors import ApiError, ConnectionFailed, JobFailed, SweepFailed, TfjobsError
@@ -41,9 +41,11 @@ _SDK = {
 __all__ = [
     "FINAL_STATUSES",
     "ApiError",
+    "AttemptOutcome",
     "Client",
     "ConnectionFailed",
     "Datasets",
+    "Device",
     "Job",
     "JobFailed",
     "JobStatus",

@@ -1,10 +1,13 @@
-"""A job's status as the API, the store, the metrics and the client spell it."""
+"""The words that cross a process or language boundary (the API, the store, the worker,
+the metrics, the dashboard's JS, the client), each spelt once: a job's and a sweep's
+status, how an attempt ended, and devices. tests/test_vocabulary.py pins the
+dashboard's copies to these."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["FINAL_STATUSES", "JobStatus", "SweepStatus"]
+__all__ = ["FINAL_STATUSES", "AttemptOutcome", "Device", "JobStatus", "SweepStatus"]
 
 
 class JobStatus(StrEnum):
@@ -39,3 +42,25 @@ class SweepStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+class AttemptOutcome(StrEnum):
+    """How one attempt at a job ended: the job's final status, or one of two endings that
+    send the job back to the queue for another attempt (which resumes from its last
+    checkpoint)."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    PRUNED = "pruned"
+    HANDED_BACK = "handed_back"  # its worker was stopping (not counted against the job)
+    LEASE_LOST = "lease_lost"  # its worker stopped answering, or a newer attempt owns the job
+
+
+class Device(StrEnum):
+    """What a job asks to run on (``auto``: any worker, a GPU one preferred) and what a
+    worker offers (``cpu`` or ``gpu``: its kind)."""
+
+    AUTO = "auto"
+    CPU = "cpu"
+    GPU = "gpu"

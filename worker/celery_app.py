@@ -14,6 +14,7 @@ from celery.signals import worker_process_init, worker_shutting_down
 
 from app.core.broker import TaskName, make_celery
 from app.core.config import get_settings
+from tfjobs import Device
 
 __all__ = ["QUEUE_VARIABLE", "celery_app", "train", "worker_queue"]
 
@@ -82,7 +83,7 @@ def warm_up() -> None:
         get_settings(),
         device=device.strip(),
         queue=worker_queue(),
-        kind="gpu" if gpus else "cpu",
+        kind=Device.GPU if gpus else Device.CPU,
         dispatch=dispatch,
         advance_sweep=advance_sweep,
     )

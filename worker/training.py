@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from pydantic import ValidationError
@@ -39,27 +38,20 @@ from tfcore.report import Reporter
 from tfcore.runner import JobResult, export_job, run_job
 from tfcore.spec import JobSpec
 from tfcore.warm import TrainerCache
-from tfjobs import FINAL_STATUSES, JobStatus
+from tfjobs import FINAL_STATUSES, AttemptOutcome, Device, JobStatus
 from worker.files import CheckpointUploads, JobFiles, dataset_file
 from worker.outage import StoreUnavailable, patiently
 from worker.pruning import PruningReporter, TrialPruning
 from worker.reporter import StoreReporter
 
-__all__ = ["Outcome", "WorkerContext", "train_job"]
+__all__ = ["WorkerContext", "train_job"]
 
 log = logging.getLogger(__name__)
 
 TENSORBOARD_TAR = "tensorboard.tar.gz"
 
 
-class Outcome(StrEnum):
-    """How an attempt can end without giving its job a final status (never stored as one)."""
-
-    LEASE_LOST = "lease_lost"  # a newer attempt owns the job: write nothing
-    HANDED_BACK = "handed_back"  # the worker is stopping: back to the queue, resumed later
-
-
-Ending = JobStatus | Outcome
+Ending = JobStatus | AttemptOutcome  # LEASE_LOST: a newer attempt owns the job, write nothing
 
 
 @dataclass
@@ -71,7 +63,7 @@ class WorkerContext:
     hostname: str
     device: str
     queue: str | None = None  # this worker's own queue: where the scheduler sends its jobs
-    kind: str = "cpu"  # what it runs jobs on: cpu or gpu
+    kind: Device = Device.CPU  # what it runs jobs on
     dispatch: Callable[[], None] | None = None  # a scheduler pass (a slot is free now)
     advance_sweep: Callable[[str], None] | None = None  # moves a sweep on once a trial ends
     current_job: str | None = None  # the job this worker is training (its heartbeat says so)
@@ -209,7 +201,11 @@ def _claim(ctx: WorkerContext, job_id: str) -> _Claimed | str:
         )
         if job is None:
             current = store_jobs.get_job(session, job_id=job_id)
-            if current is not None and current.status == JobStatus.QUEUED and current.device_request == "gpu":
+            if (
+                current is not None
+                and current.status == JobStatus.QUEUED
+                and current.device_request == Device.GPU
+            ):
                 return "needs_gpu"
             return str(current.status) if current else "missing"
         sweep = store_sweeps.get_sweep(session, sweep_id=job.sweep_id) if job.sweep_id else None
@@ -353,14 +349,14 @@ def _train_claimed(
             max_params=ctx.settings.max_model_params,
         )
         if watcher.lease_lost.is_set():
-            status = Outcome.LEASE_LOST
+            status = AttemptOutcome.LEASE_LOST
         elif result.stop_reason == "cancelled" and pruned() and not watcher.should_stop():
             status = JobStatus.PRUNED
             reporter.log(
                 f"pruned after epoch {pruning.at_epoch if pruning else '?'}: the sweep's pruner stopped it"
             )
         elif result.stop_reason == "cancelled" and not watcher.cancelled.is_set():
-            status = Outcome.HANDED_BACK  # the worker is stopping: the next attempt resumes
+            status = AttemptOutcome.HANDED_BACK  # the worker is stopping: the next attempt resumes
         elif result.stop_reason == "cancelled":
             status = JobStatus.CANCELLED
             reporter.log("cancelled (a cancel was requested)")
@@ -399,7 +395,7 @@ def _train_claimed(
         error = (err.type, str(err))
     except StoreUnavailable as err:  # an outage longer than the lease: resume elsewhere, later
         log.warning("job %s: %s; handing it back", job_id, err)
-        status = Outcome.HANDED_BACK
+        status = AttemptOutcome.HANDED_BACK
     except Exception as err:  # anything else still ends the job, with a reason
         # The whole traceback goes to the worker's log, for operators; the user's error and
         # the job's log get the kind of failure only: an exception's text can carry server
@@ -416,16 +412,20 @@ def _train_claimed(
         watcher.stop()
         if error is not None and open_reporter is not None:
             open_reporter.log(f"failed: {error[1]}", level="error")
-        if status == Outcome.HANDED_BACK and open_reporter is not None and not reporter.store_lost.is_set():
+        if (
+            status == AttemptOutcome.HANDED_BACK
+            and open_reporter is not None
+            and not reporter.store_lost.is_set()
+        ):
             why = "worker stopping" if shutdown_requested.is_set() else "the store was out of reach"
             open_reporter.log(f"handed back ({why}): the next attempt resumes from the last checkpoint")
         if open_reporter is not None:
             try:
                 open_reporter.close()
             except LeaseLost:
-                status = Outcome.LEASE_LOST
+                status = AttemptOutcome.LEASE_LOST
             except StoreUnavailable:
-                status = Outcome.HANDED_BACK
+                status = AttemptOutcome.HANDED_BACK
             except Exception as err:
                 error = error or ("internal_error", str(err))
                 status = JobStatus.FAILED
@@ -445,15 +445,15 @@ def _record_outcome(
 ) -> str:
     """Writes the attempt's ending, fenced: a stale attempt changes nothing. A success also
     ends the job's log with what was published, in the same transaction as its status."""
-    if status == Outcome.LEASE_LOST:
+    if status == AttemptOutcome.LEASE_LOST:
         log.warning("job %s: attempt %d was replaced; its results are discarded", job_id, attempt)
         return status
 
     def record() -> None:
         with ctx.store.session() as session:
-            if status == Outcome.HANDED_BACK:
+            if status == AttemptOutcome.HANDED_BACK:
                 if not store_jobs.release_job(
-                    session, job_id=job_id, attempt=attempt, outcome=Outcome.HANDED_BACK
+                    session, job_id=job_id, attempt=attempt, outcome=AttemptOutcome.HANDED_BACK
                 ):
                     raise LeaseLost(job_id)
             else:
@@ -482,10 +482,10 @@ def _record_outcome(
         patiently(f"recording job {job_id} {status}", record, seconds=ctx.settings.lease_seconds)
     except LeaseLost:
         log.warning("job %s: attempt %d was replaced before it finished", job_id, attempt)
-        return Outcome.LEASE_LOST
+        return AttemptOutcome.LEASE_LOST
     except StoreUnavailable as err:
         # Still unrecorded: the lease expires and the reconciler puts the job back in the queue.
         log.warning("job %s: attempt %d ended %s but %s", job_id, attempt, status, err)
-        return Outcome.HANDED_BACK
+        return AttemptOutcome.HANDED_BACK
     log.info("job %s %s", job_id, status)
     return status

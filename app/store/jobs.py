@@ -5,6 +5,7 @@ block, so a route or task can group several calls into one transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,9 +16,10 @@ from app.store._shared import current, rows_changed
 from app.store.errors import LeaseLost
 from app.store.ids import new_id
 from app.store.tables import Attempt, Job, utcnow
-from tfjobs import FINAL_STATUSES, JobStatus
+from tfjobs import FINAL_STATUSES, Device, JobStatus
 
 __all__ = [
+    "SPEC_COLUMNS",
     "any_queued",
     "attempt_outcomes",
     "claim_job",
@@ -40,6 +42,17 @@ __all__ = [
     "request_cancel",
     "stale_queued",
 ]
+
+
+#: The spec's ``labels`` and ``placement`` fields (tfcore.spec.FieldRole), copied into
+#: the columns the job list filters by and the scheduler orders by: field -> (column,
+#: its value from the spec's). tests/store/test_store.py holds the keys to the roles.
+SPEC_COLUMNS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "name": ("name", lambda name: name),
+    "tags": ("tags", lambda tags: "," + ",".join(tags) + "," if tags else None),  # ",a,b,": LIKE ',a,'
+    "priority": ("priority", lambda priority: int(priority or 0)),
+    "device": ("device_request", lambda device: device or Device.AUTO),
+}
 
 
 def create_job(
@@ -68,10 +81,7 @@ def create_job(
         enqueued_at=now,
         idempotency_key=idempotency_key,
         request_hash=request_hash,
-        name=spec.get("name"),
-        tags="," + ",".join(spec["tags"]) + "," if spec.get("tags") else None,
-        priority=int(spec.get("priority") or 0),
-        device_request=spec.get("device") or "auto",
+        **{column: encode(spec.get(field)) for field, (column, encode) in SPEC_COLUMNS.items()},
     )
     session.add(job)
     session.flush()
@@ -150,7 +160,7 @@ def claim_job(
     device: str,
     lease_seconds: float = 60.0,
     queue: str | None = None,
-    kind: str = "cpu",
+    kind: str = Device.CPU,
 ) -> Job | None:
     """Moves a queued job to running for this worker, with a lease; None if it is not
     queued any more (running elsewhere, finished, cancelled: a duplicate message), or it
@@ -159,8 +169,8 @@ def claim_job(
     now = utcnow()
     allowed = [JobStatus.QUEUED]
     condition = (Job.id == job_id) & Job.status.in_(allowed) & Job.cancel_requested.is_(False)
-    if kind != "gpu":
-        condition = condition & (Job.device_request != "gpu")
+    if kind != Device.GPU:
+        condition = condition & (Job.device_request != Device.GPU)
     changed = rows_changed(
         session,
         update(Job)

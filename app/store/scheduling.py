@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.store._shared import rows_changed
 from app.store.tables import Job, SchedulerState, Worker
 from app.store.workers import alive_since
-from tfjobs import JobStatus
+from tfjobs import Device, JobStatus
 
 __all__ = [
     "DEVICES_FOR",
@@ -34,7 +34,10 @@ __all__ = [
 ]
 
 HOLDING = (JobStatus.QUEUED, JobStatus.RUNNING)
-DEVICES_FOR = {"gpu": ("auto", "gpu"), "cpu": ("auto", "cpu")}  # what a slot of each kind runs
+DEVICES_FOR: dict[str, tuple[str, str]] = {  # what a slot of each kind runs
+    Device.GPU: (Device.AUTO, Device.GPU),
+    Device.CPU: (Device.AUTO, Device.CPU),
+}
 
 
 def free_slots(session: Session, *, heartbeat_seconds: float, now: datetime) -> list[tuple[str, str, int]]:
@@ -54,7 +57,7 @@ def free_slots(session: Session, *, heartbeat_seconds: float, now: datetime) -> 
         ).all()
     )
     free = [(str(queue), kind, count - held.get(queue, 0)) for queue, kind, count in slots]
-    return sorted(((q, k, n) for q, k, n in free if n > 0), key=lambda s: (s[1] != "gpu", s[0]))
+    return sorted(((q, k, n) for q, k, n in free if n > 0), key=lambda s: (s[1] != Device.GPU, s[0]))
 
 
 def live_queues(session: Session, *, heartbeat_seconds: float, now: datetime) -> set[str]:

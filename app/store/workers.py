@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.store._shared import rows_changed
 from app.store.tables import Worker, utcnow
+from tfjobs import Device
 
 __all__ = [
     "MISSED_BEATS",
@@ -36,7 +37,7 @@ def beat(
     device: str,
     current_job: str | None,
     queue: str | None = None,
-    kind: str = "cpu",
+    kind: str = Device.CPU,
 ) -> None:
     """A worker's heartbeat: creates its row or refreshes ``last_seen`` and its job."""
     now = utcnow()

@@ -15,13 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from app.core.config import Settings
 from app.errors import InvalidInput, field_errors
-from tfcore.spec import JobSpec
+from tfcore.spec import SEARCHABLE_FIELDS, JobSpec
 
-__all__ = ["SEARCHABLE_EXCLUDED", "Dimension", "SweepRequest", "grid_size", "validate_sweep"]
+__all__ = ["Dimension", "SweepRequest", "grid_size", "validate_sweep"]
 
 Primitive = str | int | float | bool | None
-# How people find a run, which data it reads, where and when it runs: not hyperparameters.
-SEARCHABLE_EXCLUDED = frozenset({"name", "tags", "dataset", "priority", "device", "architecture"})
 METRIC_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
 DEFAULT_TRIALS = 10  # random and TPE searches that name no max_trials
 
@@ -136,8 +134,8 @@ def validate_sweep(body: Any, settings: Settings) -> tuple[SweepRequest, JobSpec
     metric_sources: list[tuple[str, JobSpec]] = [("the base spec", base)]
     for field, dimension in request.space.items():
         where = ["body", "space", field]
-        if field not in JobSpec.model_fields or field in SEARCHABLE_EXCLUDED:
-            why = "is not searchable" if field in SEARCHABLE_EXCLUDED else "is not a job spec field"
+        if field not in SEARCHABLE_FIELDS:  # labels, placement, a dataset, an architecture
+            why = "is not searchable" if field in JobSpec.model_fields else "is not a job spec field"
             problems.append({"loc": where, "msg": f"{field!r} {why}", "type": "value_error"})
             continue
         for kind, index, value in _candidates(dimension):

@@ -223,7 +223,7 @@ def test_a_job_lists_its_attempts_and_how_each_ended(client):
 
     job_id = client.post("/jobs", json=MINIMAL).json()["id"]
     store = client.app_state.store
-    for number, (host, outcome) in enumerate([("node-a", "handed_back"), ("node-b", "lost")], start=1):
+    for number, (host, outcome) in enumerate([("node-a", "handed_back"), ("node-b", "lease_lost")], start=1):
         with store.session() as session:
             store_jobs.claim_job(session, job_id=job_id, hostname=host, device="CPU")
             store_jobs.release_job(session, job_id=job_id, attempt=number, outcome=outcome)

@@ -26,7 +26,7 @@ def store(tmp_path):
 
 def running_job(store: Store, *, earlier: tuple[str, ...] = (), lease_left: float) -> str:
     """A job running its attempt ``len(earlier) + 1`` on node-7, its earlier attempts ended
-    with the given outcomes ("lost": the lease ran out; "handed_back": the worker stopped)."""
+    with the given outcomes ("lease_lost": the lease ran out; "handed_back": the worker stopped)."""
     with store.session() as session:
         job_id = store_jobs.create_job(session, spec={}, epochs=3).id
     for number, outcome in enumerate(earlier, start=1):
@@ -60,7 +60,7 @@ def test_an_expired_lease_is_requeued_for_the_scheduler(store):
 
 
 def test_after_max_lost_attempts_the_job_fails_saying_what_happened(store):
-    job_id = running_job(store, earlier=("lost", "handed_back", "lost"), lease_left=-1)
+    job_id = running_job(store, earlier=("lease_lost", "handed_back", "lease_lost"), lease_left=-1)
     counts = reconcile_once(store, Settings(max_attempts=3))
     assert counts["failed"] == 1
     with store.session() as session:
@@ -82,5 +82,5 @@ def test_hand_backs_do_not_count_towards_max_attempts(store):
         assert [o for _, _, o in store_jobs.attempt_outcomes(session, job_id=job_id)] == [
             "handed_back",
             "handed_back",
-            "lost",
+            "lease_lost",
         ]

@@ -243,3 +243,17 @@ def test_a_postgresql_database_created_without_a_locale_still_works():
         store.dispose()
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_job_row_copies_exactly_the_specs_labels_and_placement_fields(store):
+    """The columns the job list filters by and the scheduler orders by come from the
+    fields whose declared role is labels or placement, and from no other."""
+    from tfcore.spec import FieldRole, fields_with
+
+    assert set(store_jobs.SPEC_COLUMNS) == fields_with(FieldRole.LABELS, FieldRole.PLACEMENT)
+    spec = {"epochs": 2, "name": "run a", "tags": ["x", "y"], "priority": 7, "device": "cpu"}
+    with store.session() as session:
+        job = store_jobs.create_job(session, spec=spec, epochs=2)
+        assert (job.name, job.tags, job.priority, job.device_request) == ("run a", ",x,y,", 7, "cpu")
+        bare = store_jobs.create_job(session, spec={"epochs": 2}, epochs=2)
+        assert (bare.name, bare.tags, bare.priority, bare.device_request) == (None, None, 0, "auto")

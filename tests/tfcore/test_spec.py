@@ -94,3 +94,28 @@ def test_spec_round_trips_through_json():
         {**MINIMAL, "lr_schedule": {"type": "exponential", "decay_steps": 10, "decay_rate": 0.9}}
     )
     assert JobSpec.model_validate_json(spec.model_dump_json()) == spec
+
+
+def test_every_field_declares_a_role_and_a_description():
+    from tfcore.spec import SEARCHABLE_FIELDS, FieldRole, fields_with
+    from tfcore.warm import NOT_IN_GRAPH
+
+    schema = JobSpec.model_json_schema()["properties"]
+    for name in JobSpec.model_fields:
+        assert schema[name]["x-role"] in {r.value for r in FieldRole}, name
+        assert len(schema[name]["description"]) > 10, name
+    assert fields_with(*FieldRole) == set(JobSpec.model_fields)
+    # what the warm cache ignores and what a sweep searches follow from the roles
+    assert NOT_IN_GRAPH == {
+        "epochs",
+        "dataset",
+        "validation_split",
+        "early_stopping",
+        "steps_per_execution",
+        "name",
+        "tags",
+        "priority",
+        "device",
+    }
+    assert not SEARCHABLE_FIELDS & {"name", "tags", "priority", "device", "dataset", "architecture"}
+    assert {"learning_rate", "epochs", "batch_size", "model_type", "dropout"} <= SEARCHABLE_FIELDS

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import shutil
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app.datasets import resolve_dataset
 from app.deps import OwnerDep, SettingsDep, StoreDep, caller
 from app.errors import Conflict, InvalidInput, TooManyRequests, UnsupportedMediaType, field_errors
+from app.idempotency import body_hash, create_once
 from app.lookup import find_job
 from app.routes.workers import NO_GPU_WORKER, waiting_notice
 from app.scheduler import NO_GPU_REASON, dispatch
@@ -59,11 +58,6 @@ def require_json(content_type: str | None) -> None:
         )
 
 
-def _request_hash(spec: JobSpec) -> str:
-    canonical = json.dumps(spec.model_dump(mode="json", exclude_unset=True), sort_keys=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -95,12 +89,10 @@ def create_job(
     store, settings, celery = state.store, state.settings, state.celery
     require_json(request.headers.get("content-type"))
     spec = validate_spec(body, context=settings.spec_context())
-    request_hash = _request_hash(spec)
-    with store.session() as session:
-        if idempotency_key:
-            existing = store_jobs.find_job_by_key(session, owner=owner, idempotency_key=idempotency_key)
-            if existing is not None:
-                return _replay(existing, request_hash)
+    fingerprint = body_hash(spec.model_dump(mode="json", exclude_unset=True))
+
+    def create(session: Session) -> str:
+        nonlocal spec
         dataset = resolve_dataset(session, spec, owner=owner, settings=settings)
         if dataset is not None and spec.dataset != dataset.id:  # a name or prefix: store the id
             spec = spec.model_copy(update={"dataset": dataset.id})
@@ -110,35 +102,38 @@ def create_job(
                 "limit); wait for some to start",
                 retry_after=30,
             )
-    try:
-        with store.session() as session:
-            job = store_jobs.create_job(
-                session,
-                spec=spec.model_dump(mode="json"),
-                epochs=spec.epochs,
-                owner=owner,
-                idempotency_key=idempotency_key,
-                request_hash=request_hash,
+        return store_jobs.create_job(
+            session,
+            spec=spec.model_dump(mode="json"),
+            epochs=spec.epochs,
+            owner=owner,
+            idempotency_key=idempotency_key,
+            request_hash=fingerprint,
+        ).id
+
+    job_id, created = create_once(
+        store,
+        owner=owner,
+        key=idempotency_key,
+        fingerprint=fingerprint,
+        find=store_jobs.find_job_by_key,
+        create=create,
+        what="job spec",
+    )
+    if created:
+        # The job is stored: it is the queue's now. The scheduler sends it when a slot is
+        # free — at once if one is; a broker that is down only delays it (the dispatcher retries).
+        try:
+            dispatch(store, celery, settings)
+        except Exception as err:
+            log.warning(
+                "job %s stored; the scheduler pass after it failed (%s): the dispatcher retries", job_id, err
             )
-    except IntegrityError:  # a concurrent retry with the same key won the insert
-        with store.session() as session:
-            existing = store_jobs.find_job_by_key(session, owner=owner, idempotency_key=idempotency_key or "")
-            if existing is None:
-                raise
-            return _replay(existing, request_hash)
-    # The job is stored: it is the queue's now. The scheduler sends it when a slot is
-    # free — at once if one is; a broker that is down only delays it (the dispatcher retries).
-    try:
-        dispatch(store, celery, settings)
-    except Exception as err:
-        log.warning(
-            "job %s stored; the scheduler pass after it failed (%s): the dispatcher retries", job.id, err
-        )
     with store.session() as session:
-        fresh = store_jobs.get_job(session, job_id=job.id)
-        assert fresh is not None
-        (public,) = _public(session, request, [fresh])
-        return json_response(public, status.HTTP_201_CREATED, {"Location": f"/jobs/{job.id}"})
+        job = store_jobs.get_job(session, job_id=job_id)
+        assert job is not None
+        (public,) = _public(session, request, [job])
+        return json_response(public, status.HTTP_201_CREATED, {"Location": f"/jobs/{job_id}"})
 
 
 def _public(session: Any, request: Request, jobs: list[Job]) -> list[JobPublic]:
@@ -159,12 +154,6 @@ def _public(session: Any, request: Request, jobs: list[Job]) -> list[JobPublic]:
         stuck = notice or (NO_GPU_WORKER if place and place.reason == NO_GPU_REASON else None)
         public[i] = job.model_copy(update={"notice": stuck, "queue": queue})
     return public
-
-
-def _replay(job: Job, request_hash: str) -> Response:
-    if job.request_hash != request_hash:
-        raise Conflict("this Idempotency-Key was already used with a different job spec")
-    return json_response(JobPublic.of(job), status.HTTP_201_CREATED, {"Location": f"/jobs/{job.id}"})
 
 
 @router.get("", response_model=JobsPublic)

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app.datasets import resolve_dataset
 from app.deps import CeleryDep, OwnerDep, SettingsDep, StoreDep
 from app.errors import Conflict, TooManyRequests
+from app.idempotency import body_hash, create_once
 from app.lookup import find_sweep
 from app.routes.jobs import require_json
 from app.store import jobs as store_jobs
@@ -152,56 +151,47 @@ def create_sweep(
     completely before anything is stored; `Idempotency-Key` works as for jobs."""
     require_json(request.headers.get("content-type"))
     sweep_request, base = validate_sweep(body, settings)
-    canonical = json.dumps(sweep_request.model_dump(mode="json"), sort_keys=True)
-    request_hash = hashlib.sha256(canonical.encode()).hexdigest()
+    fingerprint = body_hash(sweep_request.model_dump(mode="json"))
     fields = sweep_request.model_dump(mode="json", exclude={"spec", "space", "pruner"})
-    try:
-        with store.session() as session:
-            if idempotency_key:
-                existing = store_sweeps.find_sweep_by_key(
-                    session, owner=owner, idempotency_key=idempotency_key
-                )
-                if existing is not None:
-                    if existing.request_hash != request_hash:
-                        raise Conflict("this Idempotency-Key was already used with a different sweep")
-                    response.headers["Location"] = f"/sweeps/{existing.id}"
-                    return _public(session, existing)
-            if store_sweeps.count_active(session, owner=owner) >= settings.max_active_sweeps_per_owner:
-                raise TooManyRequests(
-                    f"you already have {settings.max_active_sweeps_per_owner} unfinished sweeps (the "
-                    "limit, TFJOBS_MAX_ACTIVE_SWEEPS_PER_OWNER); wait for one to end or cancel one",
-                    retry_after=30,
-                )
-            dataset = resolve_dataset(session, base, owner=owner, settings=settings)
-            spec = base.model_dump(mode="json")
-            if dataset is not None:
-                spec["dataset"] = dataset.id
-            sweep = store_sweeps.create_sweep(
-                session,
-                owner=owner,
-                spec=spec,
-                space=sweep_request.model_dump(mode="json")["space"],
-                pruner=sweep_request.pruner.model_dump(mode="json") if sweep_request.pruner else None,
-                idempotency_key=idempotency_key,
-                request_hash=request_hash,
-                **fields,
+
+    def create(session: Session) -> str:
+        if store_sweeps.count_active(session, owner=owner) >= settings.max_active_sweeps_per_owner:
+            raise TooManyRequests(
+                f"you already have {settings.max_active_sweeps_per_owner} unfinished sweeps (the "
+                "limit, TFJOBS_MAX_ACTIVE_SWEEPS_PER_OWNER); wait for one to end or cancel one",
+                retry_after=30,
             )
-            sweep_id = sweep.id
-    except IntegrityError:  # a concurrent retry with the same key won the insert
-        with store.session() as session:
-            existing = store_sweeps.find_sweep_by_key(
-                session, owner=owner, idempotency_key=idempotency_key or ""
-            )
-            if existing is None:
-                raise
-            response.headers["Location"] = f"/sweeps/{existing.id}"
-            return _public(session, existing)
-    advance(store, celery, settings, sweep_id)  # the first trials, now
+        dataset = resolve_dataset(session, base, owner=owner, settings=settings)
+        spec = base.model_dump(mode="json")
+        if dataset is not None:
+            spec["dataset"] = dataset.id
+        return store_sweeps.create_sweep(
+            session,
+            owner=owner,
+            spec=spec,
+            space=sweep_request.model_dump(mode="json")["space"],
+            pruner=sweep_request.pruner.model_dump(mode="json") if sweep_request.pruner else None,
+            idempotency_key=idempotency_key,
+            request_hash=fingerprint,
+            **fields,
+        ).id
+
+    sweep_id, created = create_once(
+        store,
+        owner=owner,
+        key=idempotency_key,
+        fingerprint=fingerprint,
+        find=store_sweeps.find_sweep_by_key,
+        create=create,
+        what="sweep",
+    )
+    if created:
+        advance(store, celery, settings, sweep_id)  # the first trials, now
     response.headers["Location"] = f"/sweeps/{sweep_id}"
     with store.session() as session:
-        created = store_sweeps.get_sweep(session, sweep_id=sweep_id)
-        assert created is not None
-        return _public(session, created)
+        sweep = store_sweeps.get_sweep(session, sweep_id=sweep_id)
+        assert sweep is not None
+        return _public(session, sweep)
 
 
 @router.get("", response_model=SweepsPublic)

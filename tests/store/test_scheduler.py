@@ -6,10 +6,8 @@ in tests/integration/test_scheduling_live.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import event, text, update
 
 from app.core.config import Settings
@@ -27,7 +25,7 @@ from app.scheduler import (
 )
 from app.store import jobs as store_jobs
 from app.store import workers as store_workers
-from app.store.db import Store, migrate
+from app.store.db import Store
 from app.store.tables import Job, Worker, utcnow
 from tfjobs import JobStatus
 
@@ -40,17 +38,6 @@ class RecordingBroker:
 
     def send_task(self, name: str, *, kwargs: dict, queue: str) -> None:
         self.sent.append((kwargs["job_id"], queue))
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = Store(database_url)
-    migrate(store.engine)
-    yield store
-    with store.engine.begin() as connection:  # PostgreSQL's database is shared: empty it
-        for table in ("attempts", "metric_points", "log_lines", "jobs", "workers"):
-            connection.execute(text(f"DELETE FROM {table}"))
-    store.dispose()
 
 
 SETTINGS = Settings()

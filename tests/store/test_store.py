@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import inspect, text
@@ -13,17 +12,6 @@ from app.store import jobs as store_jobs
 from app.store import points as store_points
 from app.store.db import Store, migrate
 from app.store.tables import utcnow
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = Store(database_url)
-    migrate(store.engine)
-    yield store
-    with store.engine.begin() as connection:  # PostgreSQL's database is shared: empty it
-        for table in ("artifacts", "log_lines", "metric_points", "attempts", "datasets", "jobs"):
-            connection.execute(text(f"DELETE FROM {table}"))
-    store.dispose()
 
 
 def new_job(store: Store, **kwargs) -> str:

@@ -1,0 +1,120 @@
+"""One job per Idempotency-Key, on SQLite and PostgreSQL: retries replay, another body is
+409, and requests racing with one key make one row (the loser of the insert replays the
+winner's: the path app/idempotency.py takes on an IntegrityError)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from app.errors import Conflict
+from app.idempotency import body_hash, create_once
+from app.store import jobs as store_jobs
+from app.store import sweeps as store_sweeps
+from app.store.tables import Job
+
+SPEC = {"model_type": "mlp", "loss": "mse", "epochs": 2}
+
+
+def submit(store, key, spec=SPEC, barrier=None):
+    def create(session):
+        if barrier is not None:  # both requests have looked for the key and found none
+            barrier.wait(timeout=10)
+        job = store_jobs.create_job(
+            session, spec=spec, epochs=2, owner="ann", idempotency_key=key, request_hash=body_hash(spec)
+        )
+        return job.id
+
+    return create_once(
+        store,
+        owner="ann",
+        key=key,
+        fingerprint=body_hash(spec),
+        find=store_jobs.find_job_by_key,
+        create=create,
+        what="job spec",
+    )
+
+
+def count_jobs(store):
+    with store.session() as session:
+        return session.query(Job).count()
+
+
+def test_a_retry_replays_and_another_body_is_refused(store):
+    job_id, created = submit(store, "k1")
+    assert created
+    assert submit(store, "k1") == (job_id, False)
+    with pytest.raises(Conflict, match="different job spec"):
+        submit(store, "k1", spec={**SPEC, "epochs": 3})
+    assert submit(store, None)[1] and submit(store, None)[1]  # no key: every request creates
+    assert count_jobs(store) == 3
+
+
+def test_racing_requests_with_one_key_make_one_job(store):
+    if store.engine.dialect.name == "sqlite":
+        pytest.skip(
+            "SQLite has one writer at a time (its requests with one key run in turn, as the test above)"
+        )
+    barrier = threading.Barrier(2)
+    results: list[tuple[str, bool]] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(submit(store, "race", barrier=barrier))) for _ in "ab"
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(results) == 2 and results[0][0] == results[1][0]
+    assert sorted(created for _, created in results) == [False, True]
+    assert count_jobs(store) == 1
+
+
+def test_sweeps_use_the_same_rule(store):
+    def create(session):
+        return store_sweeps.create_sweep(
+            session,
+            owner="ann",
+            spec=SPEC,
+            space={},
+            idempotency_key="s",
+            request_hash=body_hash({"a": 1}),
+            method="grid",
+            metric="val_loss",
+            mode="min",
+            max_trials=1,
+            max_concurrent=1,
+            seed=0,
+        ).id
+
+    first = create_once(
+        store,
+        owner="ann",
+        key="s",
+        fingerprint=body_hash({"a": 1}),
+        find=store_sweeps.find_sweep_by_key,
+        create=create,
+        what="sweep",
+    )
+    assert first[1]
+    again = create_once(
+        store,
+        owner="ann",
+        key="s",
+        fingerprint=body_hash({"a": 1}),
+        find=store_sweeps.find_sweep_by_key,
+        create=create,
+        what="sweep",
+    )
+    assert again == (first[0], False)
+    with pytest.raises(Conflict, match="different sweep"):
+        create_once(
+            store,
+            owner="ann",
+            key="s",
+            fingerprint=body_hash({"a": 2}),
+            find=store_sweeps.find_sweep_by_key,
+            create=create,
+            what="sweep",
+        )

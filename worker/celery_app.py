@@ -50,7 +50,7 @@ def warm_up() -> None:
     from tfcore.data import BUILTIN_DATASETS, load_builtin, synthetic_regression
     from tfcore.runner import run_job
     from tfcore.spec import JobSpec
-    from worker.training import WorkerContext
+    from worker.context import WorkerContext
 
     gpus = tf.config.list_physical_devices("GPU")
     for gpu in gpus:  # share a GPU politely: allocate as needed, not all at once
@@ -108,7 +108,7 @@ def _hand_back_running_jobs(**_kwargs: object) -> None:
     # SIGTERM (a redeploy, `tfjobs up` stopping): the running job stops between compiled
     # calls, keeps its last epoch checkpoint and goes back to the queue for any worker,
     # instead of holding the shutdown for as long as it has left to train.
-    from worker.training import shutdown_requested
+    from worker.context import shutdown_requested
 
     shutdown_requested.set()
     if _presence is not None:

@@ -8,7 +8,7 @@ import os
 import threading
 
 from app.store import workers as store_workers
-from worker.training import WorkerContext
+from worker.context import WorkerContext
 
 __all__ = ["Presence"]
 

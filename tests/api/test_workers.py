@@ -10,8 +10,8 @@ from sqlalchemy import update
 from app.store import workers as store_workers
 from app.store.tables import Worker, utcnow
 from tests.api.conftest import MINIMAL
+from worker.context import WorkerContext
 from worker.presence import Presence
-from worker.training import WorkerContext
 
 
 def test_a_queued_job_says_when_no_worker_is_running(client):

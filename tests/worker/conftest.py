@@ -10,7 +10,7 @@ import pytest
 from app.core.config import Settings
 from app.store import jobs as store_jobs
 from app.store.db import Store, migrate
-from worker.training import WorkerContext
+from worker.context import WorkerContext
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ from sqlalchemy import update
 
 from app.store import jobs as store_jobs
 from app.store.tables import Job
-from worker.training import shutdown_requested, train_job
+from worker.context import shutdown_requested
+from worker.training import train_job
 
 
 def test_a_stopping_worker_claims_nothing_and_passes_the_job_on(ctx):

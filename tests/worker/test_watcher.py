@@ -7,7 +7,7 @@ import time
 from app.store import jobs as store_jobs
 from tests.stack import wait_until
 from tests.worker.conftest import claimed_job
-from worker.training import JobWatcher
+from worker.attempt import JobWatcher
 
 
 def test_a_cancel_request_is_seen_within_the_poll_interval(ctx):

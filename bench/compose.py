@@ -13,7 +13,7 @@ import argparse
 import subprocess
 import time
 
-from tests.stack import Compose, compose_stack, docker_answers
+from harness.stack import Compose, compose_stack, docker_answers
 
 BASES = {"api": "python:3.11-slim", "worker": "tensorflow/tensorflow:2.21.0"}
 

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import subprocess
-import sys
 import time
 from collections import Counter
 
@@ -23,20 +21,13 @@ import aiohttp
 
 from bench.common import machine, percentile
 from bench.service import running_service
-from tests.chaos.test_overload import PROBE
+from harness.probe import probe_results, start_probe
 
 SPEC = {"model_type": "mlp", "loss": "mse", "epochs": 1, "dataset": "synthetic"}
 
 
-def probe(url: str, seconds: float) -> subprocess.Popen[str]:
-    host, port = url.removeprefix("http://").split(":")
-    return subprocess.Popen(
-        [sys.executable, "-c", PROBE, host, port, str(seconds)], stdout=subprocess.PIPE, text=True
-    )
-
-
 def probe_latencies(process: subprocess.Popen[str]) -> tuple[list[float], int]:
-    results = json.loads(process.communicate(timeout=120)[0])
+    results = probe_results(process)
     return [s for s, code in results if code == 200], sum(1 for _, code in results if code != 200)
 
 
@@ -76,13 +67,13 @@ def main() -> None:
         with stack.client() as http:
             for _ in range(3):
                 http.post("/jobs", json=SPEC).raise_for_status()
-        idle, _ = probe_latencies(probe(stack.url, 5))
+        idle, _ = probe_latencies(start_probe(stack.url, 5))
         print(
             f"reference: /healthz idle p50 {percentile(idle, 50) * 1000:.1f} ms, "
             f"p99 {percentile(idle, 99) * 1000:.1f} ms ({len(idle)} probes)"
         )
         for clients in args.clients:
-            prober = probe(stack.url, args.seconds)
+            prober = start_probe(stack.url, args.seconds)
             outcomes, slowest = asyncio.run(load(stack.url, clients, args.seconds))
             busy, failed_probes = probe_latencies(prober)
             served, shed = outcomes.pop("200", 0), outcomes.pop("503", 0)

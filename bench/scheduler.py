@@ -32,7 +32,7 @@ from app.store import workers as store_workers
 from app.store.db import Store, migrate
 from app.store.tables import Job
 from bench.common import machine, percentile
-from tests.conftest import PG_ADMIN_URL, REDIS_URL
+from harness.services import PG_ADMIN_URL, REDIS_URL
 
 QUEUE = "tfjobs-w-bench-1"
 SPEC = {"model_type": "mlp", "loss": "mse", "epochs": 1}

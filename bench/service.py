@@ -1,5 +1,5 @@
 """The real service (API + workers as separate processes) for a benchmark run: the tests'
-one launcher (``tests.stack``), in a temporary folder, with the default settings."""
+one launcher (``harness.stack``), in a temporary folder, with the default settings."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.stack import Stack, running_stack
+from harness.stack import Stack, running_stack
 
 __all__ = ["running_service"]
 

@@ -38,7 +38,7 @@ from app.store.db import Store
 from bench.common import machine, median, percentile
 from bench.metrics_reads import ingest
 from bench.service import running_service
-from tests.stack import free_port
+from harness.stack import free_port
 from tfcore.report import Point
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from harness.services import PG_ADMIN_URL, REDIS_URL
 
-PG_ADMIN_URL = os.environ.get("TFJOBS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("TFJOBS_TEST_REDIS", "redis://127.0.0.1:6379/9")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from app.cli import gpu_assignment, resolve_auth
-from tests.stack import REPO, TFJOBS, clean_env, running_up, wait_until
+from harness.stack import REPO, TFJOBS, clean_env, running_up, wait_until
 from tfjobs import FINAL_STATUSES, JobStatus
 
 

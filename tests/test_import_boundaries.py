@@ -56,3 +56,19 @@ def test_the_api_starts_without_optuna():
     # process carries only once someone runs a sweep.
     probe = "import sys, app.main; print('optuna' in sys.modules, 'app.sweeps.search' in sys.modules)"
     assert run_python(probe).strip() == "False False"
+
+
+def test_benchmarks_and_the_harness_import_nothing_from_the_tests():
+    """bench/ and harness/ run without the test suite (harness/ is what both share)."""
+    import ast
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    offenders = []
+    for path in [*(repo / "bench").rglob("*.py"), *(repo / "harness").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path.relative_to(repo)}: {n}" for n in names if n.split(".")[0] == "tests"]
+    assert offenders == []

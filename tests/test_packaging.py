@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.stack import REPO
+from harness.stack import REPO
 
 DOCKERFILES = {"api": REPO / "docker" / "api.Dockerfile", "worker": REPO / "docker" / "worker.Dockerfile"}
 

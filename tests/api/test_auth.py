@@ -160,7 +160,7 @@ def test_an_anonymous_upload_is_refused_before_its_body_is_read(tmp_path):
     first megabyte, while the client still has 49 MB to send."""
     import socket
 
-    from tests.stack import running_stack
+    from harness.stack import running_stack
 
     with running_stack(tmp_path, {"TFJOBS_AUTH": "on", "TFJOBS_MAX_UPLOAD_MB": "64"}, workers=0) as stack:
         port = int(stack.url.rsplit(":", 1)[1])

@@ -13,6 +13,7 @@ from collections import Counter
 import httpx
 import pytest
 
+from harness.stack import running_stack
 from tests.api.test_hostile_input import (
     BAD_EVENT_IDS,
     BAD_JOB_BODIES,
@@ -21,7 +22,6 @@ from tests.api.test_hostile_input import (
     MALFORMED_UPLOADS,
     PATH_TRICKS,
 )
-from tests.stack import running_stack
 
 pytestmark = pytest.mark.chaos
 

@@ -19,9 +19,9 @@ from app.core.broker import TaskName, make_celery
 from app.core.config import Settings
 from app.store import workers as store_workers
 from app.store.db import Store
-from tests.conftest import REDIS_URL
+from harness.services import REDIS_URL
+from harness.stack import LONG_JOB, Stack, running_stack, wait_until
 from tests.roundtrip import keras_reloads
-from tests.stack import LONG_JOB, Stack, running_stack, wait_until
 
 pytestmark = pytest.mark.chaos
 

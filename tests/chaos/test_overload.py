@@ -10,43 +10,15 @@ SQLite and on PostgreSQL, with `/healthz` probed from a separate process.
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 import time
 
 import httpx
 import pytest
 
-from tests.stack import running_stack
+from harness.probe import probe_results, start_probe
+from harness.stack import running_stack
 
 pytestmark = pytest.mark.chaos
-
-# A probe in its own process: the load generator's event loop cannot delay its timings.
-PROBE = """
-import json, sys, time, http.client
-host, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-out, end = [], time.monotonic() + seconds
-while time.monotonic() < end:
-    started = time.monotonic()
-    try:
-        c = http.client.HTTPConnection(host, port, timeout=5)
-        c.request("GET", "/healthz")
-        code = c.getresponse().status
-        c.close()
-    except OSError as err:
-        code = type(err).__name__
-    out.append([time.monotonic() - started, code])
-    time.sleep(0.05)
-print(json.dumps(out))
-"""
-
-
-def start_probe(url: str, seconds: float) -> subprocess.Popen[str]:
-    host, port = url.removeprefix("http://").split(":")
-    return subprocess.Popen(
-        [sys.executable, "-c", PROBE, host, port, str(seconds)], stdout=subprocess.PIPE, text=True
-    )
 
 
 async def burst(url: str, clients: int, path: str) -> list[tuple[int | str, float, dict[str, str]]]:
@@ -87,7 +59,7 @@ def test_two_hundred_concurrent_lists_all_end_and_healthz_stays_fast(database, t
         started = time.monotonic()
         results = asyncio.run(burst(stack.url, 200, "/jobs?limit=1"))
         took = time.monotonic() - started
-        probes = json.loads(probe.communicate(timeout=60)[0])
+        probes = probe_results(probe, timeout=60)
         with stack.client() as client:  # and after: the API serves as before
             assert client.get("/jobs?limit=1").status_code == 200
             assert client.get("/readyz").status_code == 200

@@ -13,8 +13,8 @@ import time
 import httpx
 import pytest
 
+from harness.stack import running_stack
 from tests.chaos.test_stream_flood import rss_mb
-from tests.stack import running_stack
 
 pytestmark = pytest.mark.chaos
 

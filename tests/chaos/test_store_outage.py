@@ -17,9 +17,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness.stack import running_stack, wait_until
 from tests.chaos.test_faults import LONG, assert_trained_once_per_epoch, epoch_of
 from tests.outage import TcpProxy
-from tests.stack import running_stack, wait_until
 
 pytestmark = pytest.mark.chaos
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.stack import running_stack
+from harness.stack import running_stack
 
 pytestmark = pytest.mark.chaos
 

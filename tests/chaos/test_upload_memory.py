@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.stack import running_stack
 from tests import hostile
-from tests.stack import running_stack
 
 pytestmark = pytest.mark.chaos
 

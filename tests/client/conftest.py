@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.stack import REPO, TFJOBS, clean_env, running_up
+from harness.stack import REPO, TFJOBS, clean_env, running_up
 
 
 @dataclass

@@ -11,7 +11,7 @@ import re
 import subprocess
 import sys
 
-from tests.stack import REPO
+from harness.stack import REPO
 from tfjobs.sdk import Client
 
 
@@ -228,7 +228,7 @@ def test_ctrl_c_stops_following_not_the_job(up):
     import sys
     import time
 
-    from tests.stack import REPO
+    from harness.stack import REPO
 
     with Client(up.url) as client:
         job = client.submit(model_type="mlp", loss="mse", epochs=300, dataset="synthetic", batch_size=8)

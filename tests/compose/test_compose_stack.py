@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness.stack import LONG_JOB, Compose, compose_stack, docker_answers, wait_until
 from tests.roundtrip import keras_reloads
-from tests.stack import LONG_JOB, Compose, compose_stack, docker_answers, wait_until
 from tfjobs import JobStatus
 
 pytestmark = pytest.mark.docker

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness.stack import Stack, running_stack
 from tests.roundtrip import keras_reloads, saved_models_serve_without_tfcore
-from tests.stack import Stack, running_stack
 
 MINIMAL = {"model_type": "residual", "loss": "huber", "threshold": 2.0, "epochs": 5}
 ARTIFACTS = {"model.keras", "saved_model.tar.gz", "manifest.json", "history.csv", "tensorboard.tar.gz"}
@@ -35,7 +35,7 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
 def redis_url_module() -> Iterator[str]:
     import redis
 
-    from tests.conftest import REDIS_URL
+    from harness.services import REDIS_URL
 
     client = redis.Redis.from_url(REDIS_URL)
     client.flushdb()

@@ -9,8 +9,8 @@ import copy
 import keras
 import numpy as np
 
+from harness.stack import running_stack
 from tests.hostile import npz_bytes
-from tests.stack import running_stack
 from tests.tfcore.shapes import cnn_config
 from tfcore.data import quadrant_images
 

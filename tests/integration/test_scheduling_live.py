@@ -14,7 +14,7 @@ import pytest
 
 from app.store import tokens as store_tokens
 from app.store.db import Store
-from tests.stack import TFJOBS, Stack, healthy, running_stack, wait_until
+from harness.stack import TFJOBS, Stack, healthy, running_stack, wait_until
 
 QUICK = {"model_type": "mlp", "loss": "mse", "epochs": 1, "dataset": "synthetic", "batch_size": 256}
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.stack import TFJOBS, Stack, healthy, running_stack, wait_until
+from harness.stack import TFJOBS, Stack, healthy, running_stack, wait_until
 
 GRID = {
     "spec": {"model_type": "mlp", "loss": "huber", "epochs": 3, "dataset": "synthetic"},
@@ -37,7 +37,7 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp(f"sweeps-{request.param}")
     import redis
 
-    from tests.conftest import REDIS_URL
+    from harness.services import REDIS_URL
 
     redis.Redis.from_url(REDIS_URL).flushdb()
     database = (

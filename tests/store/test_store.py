@@ -210,7 +210,7 @@ def test_a_postgresql_database_created_without_a_locale_still_works():
 
     import psycopg
 
-    from tests.conftest import PG_ADMIN_URL
+    from harness.services import PG_ADMIN_URL
 
     name = f"tfjobs_ascii_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.stack import REPO, Up, clean_env, running_up
+from harness.stack import REPO, Up, clean_env, running_up
 
 CHROMIUM = Path(os.environ.get("TFJOBS_CHROMIUM", "/usr/bin/chromium"))
 SHOTS = Path(os.environ.get("TFJOBS_TEST_ARTIFACTS", REPO / "test-artifacts")) / "ui"

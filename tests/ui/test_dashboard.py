@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.stack import FINAL, LONG_JOB, TFJOBS, clean_env, running_up, wait_until
+from harness.stack import FINAL, LONG_JOB, TFJOBS, clean_env, running_up, wait_until
 from tests.ui.conftest import screenshot
 
 pytestmark = pytest.mark.browser

@@ -9,7 +9,7 @@ import pytest
 from app.store import jobs as store_jobs
 from app.store import points as store_points
 from app.store.errors import LeaseLost
-from tests.stack import wait_until
+from harness.stack import wait_until
 from tests.worker.conftest import claimed_job
 from tfcore.report import Point
 from worker.reporter import StoreReporter

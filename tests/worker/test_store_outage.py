@@ -17,8 +17,8 @@ import pytest
 from app.store import jobs as store_jobs
 from app.store import points as store_points
 from app.store.db import Store, migrate
+from harness.stack import wait_until
 from tests.outage import TcpProxy
-from tests.stack import wait_until
 from tests.worker.conftest import claimed_job
 from tfcore.report import Point
 from worker.outage import StoreUnavailable

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from app.store import jobs as store_jobs
-from tests.stack import wait_until
+from harness.stack import wait_until
 from tests.worker.conftest import claimed_job
 from worker.attempt import JobWatcher
 

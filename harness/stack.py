@@ -78,7 +78,7 @@ def wait_until(
     while not predicate():
         dead = [p.args for p in alive if p.poll() is not None]
         if dead:
-            raise AssertionError(f"waiting for {what}: {dead[0]} exited\n{logs()}")
+            raise AssertionError(f"waiting for {what}: {dead[0]!r} exited\n{logs()}")
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{logs()}")
         time.sleep(0.2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import httpx
@@ -222,3 +223,37 @@ def test_up_on_a_port_in_use_says_so_at_once(tmp_path):
     assert done.stderr.strip() == f"tfjobs: port {port} is in use on 127.0.0.1 (try --port {port + 1})"
     assert seconds < 5  # the interpreter's start-up; the check itself takes a millisecond
     assert not (tmp_path / "d").exists()
+
+
+def test_help_shows_what_to_type_not_python_types():
+    """typer's own metavars are Python types (<str>, <list[str]>, <bool>); ours say what to
+    type, a flag shows none, and a command's line in a list is one unwrapped sentence."""
+    for command in (["--help"], ["submit", "--help"], ["up", "--help"], ["token", "create", "--help"]):
+        done = subprocess.run(
+            [*TFJOBS, *command],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=clean_env(COLUMNS="100"),
+        )
+        assert done.returncode == 0, done.stderr
+        assert not re.search(r"<(str|bool|int|float|path|list)", done.stdout), (command, done.stdout)
+    submit = subprocess.run(
+        [*TFJOBS, "submit", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(COLUMNS="100"),
+    ).stdout
+    assert "KEY=VALUE" in submit and "SPEC" in submit and "FILE" in submit
+    root = subprocess.run(
+        [*TFJOBS, "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(COLUMNS="200"),
+    ).stdout
+    assert "then exit: what a deployment runs once" in root  # not cut at its docstring's line break

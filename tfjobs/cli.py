@@ -31,6 +31,7 @@ from typer.core import TyperGroup
 
 from tfjobs import FINAL_STATUSES, JobStatus, __version__
 from tfjobs.errors import JobFailed, TfjobsError
+from tfjobs.helptext import readable
 from tfjobs.plot import line_chart
 from tfjobs.sdk import DEFAULT_URL, Job, load_spec
 from tfjobs.sweep_cli import sweep_app
@@ -103,12 +104,21 @@ class Root(TyperGroup):
         plugins = [name for name in plugin_commands() if name not in own]
         return own + plugins + [name for name in SERVER_COMMANDS if name not in own + plugins]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        readable(self)  # the global options
+
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         found = super().get_command(ctx, cmd_name) or plugin_commands().get(cmd_name)
         if found is None and cmd_name in SERVER_COMMANDS:
             return _needs_server(cmd_name)
-        return found
+        return readable(found)
 
+
+# --set key=value, repeatable: submit and resubmit
+SetOption = Annotated[
+    list[str] | None, typer.Option("--set", metavar="KEY=VALUE", help="override a field (repeatable)")
+]
 
 app = typer.Typer(
     cls=Root,
@@ -176,7 +186,7 @@ def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 def submit(
     spec: Annotated[str, typer.Argument(help="a JSON or YAML spec file, or - for stdin")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="show live progress")] = False,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="override a field: key=value")] = None,
+    set_: SetOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print only the job id (for scripts)")] = False,
     architecture: Annotated[
         Path | None,
@@ -229,7 +239,7 @@ def _architecture_file(path: Path) -> dict[str, Any]:
 def resubmit(
     job_id: str,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="show live progress")] = False,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="override a field: key=value")] = None,
+    set_: SetOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print only the new job's id")] = False,
 ) -> None:
     """Submit a job again with the same spec (any job, failed and cancelled ones too), with

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal, cast
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from app.store.tables import Artifact, Attempt, Dataset, Job, LogLine
@@ -44,6 +44,9 @@ class Progress(BaseModel):
     epoch: int
     epochs: int
     step: int
+    values: dict[str, float | None] | None = Field(
+        default=None, description="the metrics of the last epoch reported (null before the first)"
+    )
 
 
 class ErrorPublic(BaseModel):
@@ -118,7 +121,12 @@ class JobPublic(BaseModel):
             started_at=job.started_at,
             finished_at=job.finished_at,
             attempts=job.attempts,
-            progress=Progress(epoch=job.progress_epoch, epochs=job.progress_epochs, step=job.progress_step),
+            progress=Progress(
+                epoch=job.progress_epoch,
+                epochs=job.progress_epochs,
+                step=job.progress_step,
+                values=job.progress_values,
+            ),
             summary=job.summary,
             error=ErrorPublic(type=job.error_type, message=job.error_message or "")
             if job.error_type

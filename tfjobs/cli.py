@@ -458,7 +458,8 @@ def list_jobs(
     table.add_column("name / model", overflow="ellipsis", no_wrap=True)  # first to shrink
     table.add_column("created", overflow="ellipsis", no_wrap=True)
     for d in jobs:
-        val_loss = (d.get("summary") or {}).get("val_loss")
+        # a success's final value; else the last epoch's (running, pruned, cancelled, failed)
+        val_loss = (d.get("summary") or d["progress"].get("values") or {}).get("val_loss")
         table.add_row(
             short[d["id"]],
             d["status"],

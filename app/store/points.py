@@ -65,6 +65,8 @@ def append_points(
     finished_epochs = [p["epoch"] for p in points if p["kind"] == "epoch"]
     if finished_epochs:
         progress["progress_epoch"] = max(finished_epochs)
+        last = next(p for p in reversed(points) if p["kind"] == "epoch")
+        progress["progress_values"] = orjson.loads(orjson.dumps(last["values"]))  # NaN, ±inf: null
     _fence_and_move(session, job_id, attempt, progress)
     connection: Any = session.connection()
     rows = _point_rows(job_id, points)

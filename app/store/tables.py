@@ -79,6 +79,9 @@ class Job(Base):
     progress_epoch: Mapped[int] = mapped_column(Integer, default=0)
     progress_epochs: Mapped[int] = mapped_column(Integer)
     progress_step: Mapped[int] = mapped_column(Integer, default=0)
+    # The last epoch point's values, kept by the ingest: lists show a running, pruned or
+    # cancelled job's loss without reading its points.
+    progress_values: Mapped[dict[str, float | None] | None] = mapped_column(JSON)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error_type: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)

@@ -399,3 +399,23 @@ def test_the_sdk_runs_a_sweep_and_downloads_its_best_model(up, tmp_path):
         assert len(sweep.trials()) == 2
         folder = sweep.best().download(tmp_path / "best")
         assert (folder / "model.keras").is_file()
+
+
+def test_list_shows_the_last_val_loss_of_a_cancelled_job(up, tmp_path):
+    """Only a success has a summary; a running, pruned or cancelled job shows its last
+    epoch's val_loss (progress.values), not an empty cell."""
+    from harness.stack import LONG_JOB, wait_until
+
+    spec = write(tmp_path, "long.json", json.dumps({**LONG_JOB, "name": "to-cancel"}))
+    job_id = up.tfjobs("submit", spec, "-q").stdout.strip()
+    with Client(up.url) as client:
+        job = client.job(job_id)
+        wait_until(lambda: job.refresh().data["progress"]["epoch"] >= 1, 120, "a finished epoch")
+        running = [line for line in up.tfjobs("list").stdout.splitlines() if "to-cancel" in line]
+        job.cancel()
+        wait_until(lambda: job.refresh().status == "cancelled", 60, "the cancel")
+        assert job.data["summary"] is None and job.data["progress"]["values"]["val_loss"] is not None
+    (row,) = [line for line in up.tfjobs("list").stdout.splitlines() if "to-cancel" in line]
+    assert "cancelled" in row
+    for line in (running[0], row):
+        assert re.search(r"\s\d+/25\s+\d[\d.e+-]*\s", line), line  # epoch, then a val_loss number

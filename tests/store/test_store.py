@@ -245,3 +245,27 @@ def test_a_job_row_copies_exactly_the_specs_labels_and_placement_fields(store):
         assert (job.name, job.tags, job.priority, job.device_request) == ("run a", ",x,y,", 7, "cpu")
         bare = store_jobs.create_job(session, spec={"epochs": 2}, epochs=2)
         assert (bare.name, bare.tags, bare.priority, bare.device_request) == (None, None, 0, "auto")
+
+
+def test_the_job_keeps_its_last_epoch_values_for_lists(store):
+    """progress.values: the last epoch point's values (non-finite ones as null), kept by the
+    ingest so a list shows a running or cancelled job's loss without reading its points."""
+    job_id = new_job(store)
+    now = utcnow()
+
+    def point(seq, kind, epoch, values):
+        return {"seq": seq, "kind": kind, "epoch": epoch, "step": seq, "time": now, "values": values}
+
+    with store.session() as session:
+        assert store_jobs.get_job(session, job_id=job_id).progress_values is None
+        store_points.append_points(
+            session,
+            job_id=job_id,
+            points=[
+                point(1, "epoch", 1, {"loss": 2.0, "val_loss": 3.0}),
+                point(2, "epoch", 2, {"loss": 1.0, "val_loss": float("nan")}),
+                point(3, "step", 2, {"loss": 0.5}),  # a step point changes nothing here
+            ],
+        )
+    with store.session() as session:
+        assert store_jobs.get_job(session, job_id=job_id).progress_values == {"loss": 1.0, "val_loss": None}

@@ -33,7 +33,11 @@ BEARER = {
     "(`tfjobs token create --owner NAME`). With auth off the header is ignored.",
 }
 COMMON_ERRORS = {
+    "400": "A malformed request (a NUL byte in the path or query, or an unreadable header).",
     "401": "No token, or one the store does not know (only with TFJOBS_AUTH=on).",
+    "404": "No such thing of yours (another owner's is 404 too).",
+    "503": "The API is at capacity (TFJOBS_MAX_CONCURRENT_REQUESTS) or a service it needs is out "
+    "of reach; `Retry-After` says when to try again.",
     "413": "The request body is over its limit (TFJOBS_MAX_BODY_KB; uploads: TFJOBS_MAX_UPLOAD_MB).",
     "422": "A parameter or the body breaks a rule; `detail` lists each field (`loc`) and rule (`msg`).",
 }
@@ -72,14 +76,39 @@ def _with_csp(page: HTMLResponse) -> HTMLResponse:
     return page
 
 
-def document_errors_and_security(schema: dict[str, Any]) -> None:
+# Collections whose POST creates a thing with an ``id`` that the operations under
+# ``/<collection>/{<param>}`` take: OpenAPI links from the 201 to each of them.
+CREATED_IDS = {"/jobs": "job_id", "/sweeps": "sweep_id", "/datasets": "dataset_id"}
+
+
+def link_created_ids(schema: dict[str, Any]) -> None:
+    """OpenAPI links from each POST's 201 to the operations on what it created (the new id
+    as their path parameter): generated clients and stateful test tools follow them."""
+    paths = schema.get("paths", {})
+    for collection, param in CREATED_IDS.items():
+        created = paths.get(collection, {}).get("post", {}).get("responses", {}).get("201")
+        if created is None:
+            continue
+        links = created.setdefault("links", {})
+        for path, operations in paths.items():
+            if path.startswith(f"{collection}/{{{param}}}") and path.count("{") == 1:
+                for operation in operations.values():
+                    links[operation["operationId"]] = {
+                        "operationId": operation["operationId"],
+                        "parameters": {param: "$response.body#/id"},
+                    }
+
+
+def document_errors_and_security(schema: dict[str, Any], *, auth: bool) -> None:
     """Declares the bearer scheme (Swagger UI's Authorize button) and, on every operation,
-    the errors any request can meet, next to the ones each route documents itself."""
+    the errors any request can meet, next to the ones each route documents itself. With
+    auth off (the embedded default) no operation needs a token, and the schema says so."""
     schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = BEARER
+    link_created_ids(schema)
     for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
-            if path in PUBLIC_OPERATIONS:
+            if path in PUBLIC_OPERATIONS or not auth:
                 operation["security"] = []
             else:
                 operation["security"] = [{"bearer": []}]
@@ -88,3 +117,7 @@ def document_errors_and_security(schema: dict[str, Any]) -> None:
                 responses.setdefault("413", {"description": COMMON_ERRORS["413"]})
             if operation.get("requestBody") or operation.get("parameters"):
                 responses.setdefault("422", {"description": COMMON_ERRORS["422"]})
+            if "{" in path:
+                responses.setdefault("404", {"description": COMMON_ERRORS["404"]})
+            responses.setdefault("400", {"description": COMMON_ERRORS["400"]})
+            responses.setdefault("503", {"description": COMMON_ERRORS["503"]})

@@ -36,13 +36,14 @@ def create_once(
     key: str | None,
     fingerprint: str,
     find: Callable[..., _Keyed | None],
-    create: Callable[[Session], str],
+    create: Callable[[Session, str | None], str],
     what: str,
 ) -> tuple[str, bool]:
-    """``(id, created)``: runs ``create`` (in a session it commits; it returns the new
-    row's id) unless ``owner`` already used ``key``, whose row's id comes back instead
-    (``find(session, owner=, idempotency_key=)`` looks it up). ``what`` names the body in
-    the 409 ("job spec", "sweep")."""
+    """``(id, created)``: runs ``create(session, key)`` (in a session it commits; it
+    returns the new row's id) unless ``owner`` already used ``key``, whose row's id comes
+    back instead (``find(session, owner=, idempotency_key=)`` looks it up). An empty key is
+    no key. ``what`` names the body in the 409 ("job spec", "sweep")."""
+    key = key or None
 
     def earlier(session: Session) -> str | None:
         if not key:
@@ -58,7 +59,7 @@ def create_once(
         with store.session() as session:
             if (found := earlier(session)) is not None:
                 return found, False
-            return create(session), True
+            return create(session, key), True
     except IntegrityError:  # a concurrent retry with the same key won the insert
         with store.session() as session:
             if (found := earlier(session)) is None:

@@ -137,11 +137,18 @@ def _openapi_with_job_spec(app: FastAPI) -> dict[str, Any]:
     spec_schema = JobSpec.model_json_schema(ref_template="#/components/schemas/{model}")
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.update(spec_schema.pop("$defs", {}))
+    # The configured limits, which the static model cannot know (the API enforces them).
+    spec_schema["properties"]["epochs"]["maximum"] = app.state.settings.max_epochs
     components["JobSpec"] = spec_schema
     sweep_schema = SweepRequest.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(sweep_schema.pop("$defs", {}))
+    # A sweep's base spec is a job spec (validated as one, with the configured limits).
+    sweep_schema["properties"]["spec"] = {
+        "$ref": "#/components/schemas/JobSpec",
+        "description": "the job spec every trial starts from; `space` varies its fields",
+    }
     components["SweepRequest"] = sweep_schema
-    document_errors_and_security(schema)
+    document_errors_and_security(schema, auth=app.state.settings.auth)
     app.openapi_schema = schema
     return schema
 

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -52,6 +53,15 @@ __all__ = [
     "fields_with",
     "spec_field",
 ]
+
+
+def _integral(value: Any) -> Any:
+    """7.0 is the integer 7 in JSON Schema (and in JSON parsers that read every number as a
+    float); strict mode still refuses 7.5, "7" and true."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Integer = Annotated[int, BeforeValidator(_integral)]
 
 DEFAULT_MAX_EPOCHS = 1000
 DEFAULT_MAX_MODEL_PARAMS = 20_000_000
@@ -106,7 +116,7 @@ class ExponentialDecay(BaseModel):
 
     model_config = _STRICT
     type: Literal["exponential"]
-    decay_steps: int = Field(ge=1, le=10_000_000)
+    decay_steps: Integer = Field(ge=1, le=10_000_000)
     decay_rate: float = Field(gt=0, le=1)
 
 
@@ -134,7 +144,7 @@ class EarlyStopping(BaseModel):
     """Stop when ``val_loss`` has not improved by ``min_delta`` for ``patience`` epochs."""
 
     model_config = _STRICT
-    patience: int = Field(default=5, ge=1, le=1000)
+    patience: Integer = Field(default=5, ge=1, le=1000)
     min_delta: float = Field(default=0.0, ge=0, le=1e6)
 
 
@@ -195,6 +205,41 @@ def _role_of(info: FieldInfo) -> FieldRole:
 
 def _document_fields(schema: dict[str, Any]) -> None:
     schema["examples"] = [MINIMAL_SPEC]
+    # The cross-field rules the validators enforce, stated where JSON Schema can state them
+    # (generated clients and schemathesis read these). What it cannot state: whether a
+    # dataset exists, the architecture allowlist, the configured limits beyond epochs.
+    keras = {"properties": {"model_type": {"const": "keras"}}, "required": ["model_type"]}
+    multiclass = {"properties": {"loss": {"enum": sorted(MULTICLASS_LOSSES)}}, "required": ["loss"]}
+    binary = {"properties": {"loss": {"const": "binary_crossentropy"}}, "required": ["loss"]}
+
+    def metrics_of(names: tuple[str, ...]) -> dict[str, Any]:
+        return {
+            "properties": {
+                "metrics": {"anyOf": [{"type": "array", "items": {"enum": list(names)}}, {"type": "null"}]}
+            }
+        }
+
+    schema["allOf"] = [
+        {
+            "if": keras,
+            "then": {
+                "required": ["architecture"],
+                "properties": {"architecture": {"type": "object"}}
+                | {name: {"const": JobSpec.model_fields[name].default} for name in BUILTIN_SHAPE_FIELDS},
+            },
+            "else": {"properties": {"architecture": {"type": "null"}}},
+        },
+        {"if": multiclass, "then": {**keras, "required": ["model_type", "dataset"]}},
+        {
+            "if": binary,
+            "then": metrics_of(BINARY_METRICS),
+            "else": {
+                "if": multiclass,
+                "then": metrics_of(MULTICLASS_METRICS),
+                "else": metrics_of(REGRESSION_METRICS),
+            },
+        },
+    ]
 
 
 class JobSpec(BaseModel):
@@ -249,7 +294,7 @@ class JobSpec(BaseModel):
         role=FieldRole.MODEL,
         doc="The Huber loss's threshold, where it turns from squared to linear (also the `huber` metric's).",
     )
-    epochs: int = spec_field(
+    epochs: Integer = spec_field(
         ge=1,
         role=FieldRole.RUN,
         doc="Passes over the training data: 1 to TFJOBS_MAX_EPOCHS (1000 by default).",
@@ -264,7 +309,7 @@ class JobSpec(BaseModel):
         "unique id prefix, or unique name. Default: `diabetes`, or `breast_cancer` for binary_crossentropy.",
         searchable=False,
     )
-    batch_size: int = spec_field(
+    batch_size: Integer = spec_field(
         default=32, ge=1, le=65_536, role=FieldRole.MODEL, doc="Rows per optimizer step."
     )
     optimizer: Optimizer = spec_field(
@@ -297,17 +342,17 @@ class JobSpec(BaseModel):
         role=FieldRole.RUN,
         doc="Share of the rows held out (after a seeded shuffle) for validation.",
     )
-    seed: int = spec_field(
+    seed: Integer = spec_field(
         default=42,
         ge=0,
         le=2**31 - 1,
         role=FieldRole.MODEL,
         doc="Seeds the shuffle, the split, the initial weights and noise: same seed, same run.",
     )
-    hidden_units: int = spec_field(
+    hidden_units: Integer = spec_field(
         default=30, ge=1, le=4096, role=FieldRole.MODEL, doc="Units in each hidden layer."
     )
-    n_hidden: int | None = spec_field(
+    n_hidden: Integer | None = spec_field(
         default=None, ge=1, le=32, role=FieldRole.MODEL, doc="Hidden layers (default: the model type's own)."
     )
     activation: Activation = spec_field(
@@ -348,7 +393,7 @@ class JobSpec(BaseModel):
         role=FieldRole.RUN,
         doc="Optional: stop when val_loss has not improved by `min_delta` for `patience` epochs.",
     )
-    steps_per_execution: int | None = spec_field(
+    steps_per_execution: Integer | None = spec_field(
         default=None,
         ge=1,
         le=100_000,
@@ -360,7 +405,7 @@ class JobSpec(BaseModel):
         role=FieldRole.MODEL,
         doc="Compute in float16 with float32 weights (for GPUs); the model still takes and returns float32.",
     )
-    top_k: int = spec_field(
+    top_k: Integer = spec_field(
         default=5,
         ge=1,
         le=1000,
@@ -384,7 +429,7 @@ class JobSpec(BaseModel):
             doc="Optional tags to find the run again (`GET /jobs?tag=`); up to 10.",
         )
     )
-    priority: int = spec_field(
+    priority: Integer = spec_field(
         default=0,
         ge=0,
         le=9,

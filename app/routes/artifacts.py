@@ -14,6 +14,7 @@ from starlette.datastructures import Headers
 from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 from starlette.types import Receive, Scope, Send
 
+from app.core.strictquery import StrictQueryRoute
 from app.deps import OwnerDep, SettingsDep, StoreDep
 from app.errors import NotFound, Unavailable
 from app.lookup import find_job
@@ -26,7 +27,7 @@ from app.store.tables import Artifact
 __all__ = ["router"]
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/jobs", tags=["artifacts"])
+router = APIRouter(prefix="/jobs", tags=["artifacts"], route_class=StrictQueryRoute)
 
 
 @router.get("/{job_id}/artifacts", response_model=ArtifactsPublic)

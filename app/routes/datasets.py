@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
 
+from app.core.strictquery import StrictQueryRoute
 from app.core.threads import Lane
 from app.datasets import builtin_datasets, save_upload
 from app.deps import OwnerDep, SettingsDep, StoreDep
@@ -18,7 +19,7 @@ from app.store import sweeps as store_sweeps
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/datasets", tags=["datasets"])
+router = APIRouter(prefix="/datasets", tags=["datasets"], route_class=StrictQueryRoute)
 # Parsing an upload can hold a thread for seconds: two at a time per API process, on
 # threads of their own, so uploads never stall other requests (app/core/threads.py).
 UPLOADS = Lane(2)
@@ -39,7 +40,13 @@ async def upload_dataset(
     settings: SettingsDep,
     owner: OwnerDep,
     target: Annotated[
-        str | None, Form(max_length=255, pattern=r"^[^\x00-\x1f\x7f]*$", description="the label column")
+        str | None,
+        Form(
+            max_length=255,
+            pattern=r"^[^\x00-\x1f\x7f]*$",
+            description="a CSV's label column: required for a CSV (422 without it); "
+            "not used for an NPZ (its labels are `y`)",
+        ),
     ] = None,
 ) -> DatasetPublic:
     """Upload a dataset: a CSV (header row, numeric cells; name the label column in

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.auth import check_metrics_token
 from app.core.broker import ping_broker
+from app.core.strictquery import StrictQueryRoute
 from app.core.threads import Lane
 from app.deps import SettingsDep
 from app.store import workers as store_workers
@@ -18,7 +19,7 @@ from app.store import workers as store_workers
 __all__ = ["router"]
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=StrictQueryRoute)
 # The probes' own threads: with every request thread busy, readiness still answers.
 PROBES = Lane(2)
 

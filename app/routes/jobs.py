@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from app.core.strictquery import StrictQueryRoute
 from app.datasets import resolve_dataset
 from app.deps import OwnerDep, SettingsDep, StoreDep, caller
 from app.errors import Conflict, InvalidInput, TooManyRequests, UnsupportedMediaType, field_errors
@@ -27,7 +28,7 @@ from tfjobs import FINAL_STATUSES, JobStatus
 __all__ = ["router"]
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/jobs", tags=["jobs"])
+router = APIRouter(prefix="/jobs", tags=["jobs"], route_class=StrictQueryRoute)
 
 JOB_SPEC_BODY = {
     "requestBody": {
@@ -91,7 +92,7 @@ def create_job(
     spec = validate_spec(body, context=settings.spec_context())
     fingerprint = body_hash(spec.model_dump(mode="json", exclude_unset=True))
 
-    def create(session: Session) -> str:
+    def create(session: Session, key: str | None) -> str:
         nonlocal spec
         dataset = resolve_dataset(session, spec, owner=owner, settings=settings)
         if dataset is not None and spec.dataset != dataset.id:  # a name or prefix: store the id
@@ -107,7 +108,7 @@ def create_job(
             spec=spec.model_dump(mode="json"),
             epochs=spec.epochs,
             owner=owner,
-            idempotency_key=idempotency_key,
+            idempotency_key=key,
             request_hash=fingerprint,
         ).id
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from app.auth import owner_of
+from app.core.strictquery import StrictQueryRoute
 from app.deps import OwnerDep, SettingsDep, StoreDep, caller
 from app.errors import BadRequest, Unauthorized
 from app.lookup import find_job
@@ -20,7 +21,7 @@ from app.streams import Feeds, ReadRows
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/jobs", tags=["metrics"])
+router = APIRouter(prefix="/jobs", tags=["metrics"], route_class=StrictQueryRoute)
 
 MAX_SEQ = 2**31 - 1  # seqs are 32-bit in the store
 After = Annotated[int, Query(ge=0, le=MAX_SEQ, description="return items with seq > after")]
@@ -171,7 +172,11 @@ def _token_still_valid(request: Request, owner: str) -> Callable[[], bool] | Non
     return check
 
 
-LastEventId = Annotated[str | None, Header(max_length=32)]
+# What the header may hold, documented (the EventSource sends back an id this API sent);
+# enforced by _resume_from, which answers 400 naming the header (an SSE client's error).
+LastEventId = Annotated[
+    str | None, Header(max_length=32, json_schema_extra={"pattern": r"^[ \t]*([0-9]{1,9})?[ \t]*$"})
+]
 
 
 # Async handlers without a session dependency: a dependency with `yield` would hold its

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from app.core.strictquery import StrictQueryRoute
 from app.datasets import resolve_dataset
 from app.deps import CeleryDep, OwnerDep, SettingsDep, StoreDep
 from app.errors import Conflict, TooManyRequests
@@ -24,7 +25,7 @@ from tfjobs import FINAL_STATUSES, JobStatus, SweepStatus
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/sweeps", tags=["sweeps"])
+router = APIRouter(prefix="/sweeps", tags=["sweeps"], route_class=StrictQueryRoute)
 
 SWEEP_BODY = {
     "requestBody": {
@@ -154,7 +155,7 @@ def create_sweep(
     fingerprint = body_hash(sweep_request.model_dump(mode="json"))
     fields = sweep_request.model_dump(mode="json", exclude={"spec", "space", "pruner"})
 
-    def create(session: Session) -> str:
+    def create(session: Session, key: str | None) -> str:
         if store_sweeps.count_active(session, owner=owner) >= settings.max_active_sweeps_per_owner:
             raise TooManyRequests(
                 f"you already have {settings.max_active_sweeps_per_owner} unfinished sweeps (the "
@@ -171,7 +172,7 @@ def create_sweep(
             spec=spec,
             space=sweep_request.model_dump(mode="json")["space"],
             pruner=sweep_request.pruner.model_dump(mode="json") if sweep_request.pruner else None,
-            idempotency_key=idempotency_key,
+            idempotency_key=key,
             request_hash=fingerprint,
             **fields,
         ).id

@@ -10,13 +10,14 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
+from app.core.strictquery import StrictQueryRoute
 from app.deps import OwnerDep, SettingsDep, StoreDep
 from app.store import jobs as store_jobs
 from app.store import workers as store_workers
 
 __all__ = ["NO_GPU_WORKER", "NO_WORKER", "WorkerStatus", "router", "waiting_notice"]
 
-router = APIRouter(prefix="/workers", tags=["workers"])
+router = APIRouter(prefix="/workers", tags=["workers"], route_class=StrictQueryRoute)
 NO_WORKER = "no worker is running: the job waits until one starts (tfjobs worker, or tfjobs up)"
 NO_GPU_WORKER = (
     "no GPU worker is running: a job with device gpu waits until one starts "

@@ -69,7 +69,7 @@ Pruner = Annotated[AshaPruner | MedianPruner, Field(discriminator="type")]
 class SweepRequest(_Strict):
     """A hyperparameter search: a base job spec, the fields to vary, how to search, what to optimise."""
 
-    spec: dict[str, Any]
+    spec: dict[str, Any]  # a JobSpec: validate_sweep checks it, and /openapi.json says so
     space: dict[str, Dimension] = Field(min_length=1, max_length=20)
     method: Literal["grid", "random", "tpe"] = "tpe"
     metric: str = Field(default="val_loss", pattern=METRIC_PATTERN)

@@ -18,9 +18,26 @@ def test_every_operation_has_a_summary_a_description_and_its_errors(client):
             codes = set(operation["responses"])
             if path != "/healthz" and not any(code[0] in "45" for code in codes):  # liveness cannot fail
                 missing.append(f"{where}: no error response documented")
-            if path not in ("/healthz", "/readyz", "/metrics"):
-                assert operation["security"] == [{"bearer": []}] and "401" in codes, where
+            # auth is off here (the embedded default): no operation needs a token
+            if path not in ("/healthz", "/readyz", "/metrics"):  # (these document their own)
+                assert operation["security"] == [] and "401" not in codes, where
     assert missing == []
+
+
+def test_with_auth_on_every_operation_but_the_probes_needs_a_token(settings):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    app = create_app(settings.model_copy(update={"auth": True}))
+    with TestClient(app, base_url="http://localhost") as client:
+        schema = client.get("/openapi.json").json()
+    app.state.store.dispose()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            public = path in ("/healthz", "/readyz", "/metrics")
+            needs = operation["security"] == [{"bearer": []}] and "401" in operation["responses"]
+            assert needs != public, f"{method.upper()} {path}"
 
 
 def test_every_job_spec_field_has_a_description_and_the_body_an_example(client):

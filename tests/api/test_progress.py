@@ -61,7 +61,7 @@ def test_progress_and_worker_show_on_the_job(client):
     job_id = submit_with_points(client, 25)
     job = client.get(f"/jobs/{job_id}").json()
     assert job["status"] == "running" and job["attempts"] == 1
-    assert job["progress"] == {"epoch": 2, "epochs": 5, "step": 25}
+    assert job["progress"] == {"epoch": 2, "epochs": 5, "step": 25, "values": {"loss": 0.05}}
     assert job["worker"] == {"hostname": "host", "device": "CPU"}
 
 

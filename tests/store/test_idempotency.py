@@ -18,7 +18,7 @@ SPEC = {"model_type": "mlp", "loss": "mse", "epochs": 2}
 
 
 def submit(store, key, spec=SPEC, barrier=None):
-    def create(session):
+    def create(session, key):
         if barrier is not None:  # both requests have looked for the key and found none
             barrier.wait(timeout=10)
         job = store_jobs.create_job(
@@ -72,7 +72,7 @@ def test_racing_requests_with_one_key_make_one_job(store):
 
 
 def test_sweeps_use_the_same_rule(store):
-    def create(session):
+    def create(session, key):
         return store_sweeps.create_sweep(
             session,
             owner="ann",

@@ -10,9 +10,15 @@ from starlette.responses import Response
 
 from app.store.tables import Artifact, Attempt, Dataset, Job, LogLine
 from tfcore.spec import Task
-from tfjobs import AttemptOutcome, JobStatus
+from tfjobs import AttemptOutcome, JobStatus, SweepStatus
 
 __all__ = [
+    "WorkerStatus",
+    "TrialsPublic",
+    "TrialPublic",
+    "SweepsPublic",
+    "SweepPublic",
+    "Best",
     "ArtifactPublic",
     "ArtifactsPublic",
     "DatasetPublic",
@@ -217,3 +223,62 @@ class DatasetPublic(BaseModel):
             task=cast(Task, dataset.task),
             created_at=dataset.created_at,
         )
+
+
+# --- sweeps ---------------------------------------------------------------------
+
+
+class Best(BaseModel):
+    job_id: str
+    params: dict[str, Any]
+    value: float
+
+
+class SweepPublic(BaseModel):
+    id: str
+    status: SweepStatus
+    spec: dict[str, Any]
+    space: dict[str, Any]
+    method: str
+    pruner: dict[str, Any] | None
+    metric: str
+    mode: str
+    max_trials: int
+    max_concurrent: int
+    seed: int
+    counts: dict[str, int]
+    best: Best | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class SweepsPublic(BaseModel):
+    items: list[SweepPublic]
+    next_cursor: str | None
+
+
+class TrialPublic(BaseModel):
+    job_id: str
+    number: int
+    params: dict[str, Any]
+    status: JobStatus
+    value: float | None  # the metric at the trial's last epoch so far
+    epochs_trained: int
+
+
+class TrialsPublic(BaseModel):
+    items: list[TrialPublic]
+    next_cursor: str | None
+
+
+# --- workers --------------------------------------------------------------------
+
+
+class WorkerStatus(BaseModel):
+    hostname: str
+    pid: int
+    device: str
+    state: Literal["busy", "idle"]
+    job: str | None  # the job it trains, only if it is the caller's
+    started_at: datetime
+    last_seen: datetime

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
-from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from app.core.strictquery import StrictQueryRoute
@@ -16,6 +14,7 @@ from app.errors import Conflict, TooManyRequests
 from app.idempotency import body_hash, create_once
 from app.lookup import find_sweep
 from app.routes.jobs import require_json
+from app.schemas import Best, SweepPublic, SweepsPublic, TrialPublic, TrialsPublic
 from app.store import jobs as store_jobs
 from app.store import sweeps as store_sweeps
 from app.store.tables import Job, Sweep
@@ -33,49 +32,6 @@ SWEEP_BODY = {
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SweepRequest"}}},
     }
 }
-
-
-class Best(BaseModel):
-    job_id: str
-    params: dict[str, Any]
-    value: float
-
-
-class SweepPublic(BaseModel):
-    id: str
-    status: SweepStatus
-    spec: dict[str, Any]
-    space: dict[str, Any]
-    method: str
-    pruner: dict[str, Any] | None
-    metric: str
-    mode: str
-    max_trials: int
-    max_concurrent: int
-    seed: int
-    counts: dict[str, int]
-    best: Best | None
-    created_at: datetime
-    finished_at: datetime | None
-
-
-class SweepsPublic(BaseModel):
-    items: list[SweepPublic]
-    next_cursor: str | None
-
-
-class TrialPublic(BaseModel):
-    job_id: str
-    number: int
-    params: dict[str, Any]
-    status: JobStatus
-    value: float | None  # the metric at the trial's last epoch so far
-    epochs_trained: int
-
-
-class TrialsPublic(BaseModel):
-    items: list[TrialPublic]
-    next_cursor: str | None
 
 
 def _trials(session: Any, sweep: Sweep) -> list[TrialPublic]:

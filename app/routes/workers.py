@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
-
 from fastapi import APIRouter
-from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.core.strictquery import StrictQueryRoute
 from app.deps import OwnerDep, SettingsDep, StoreDep
+from app.schemas import WorkerStatus
 from app.store import jobs as store_jobs
 from app.store import workers as store_workers
 
-__all__ = ["NO_GPU_WORKER", "NO_WORKER", "WorkerStatus", "router", "waiting_notice"]
+__all__ = ["NO_GPU_WORKER", "NO_WORKER", "router", "waiting_notice"]
 
 router = APIRouter(prefix="/workers", tags=["workers"], route_class=StrictQueryRoute)
 NO_WORKER = "no worker is running: the job waits until one starts (tfjobs worker, or tfjobs up)"
@@ -23,16 +20,6 @@ NO_GPU_WORKER = (
     "no GPU worker is running: a job with device gpu waits until one starts "
     "(tfjobs worker on a machine with a GPU); resubmit it with device auto to run it on a CPU"
 )
-
-
-class WorkerStatus(BaseModel):
-    hostname: str
-    pid: int
-    device: str
-    state: Literal["busy", "idle"]
-    job: str | None  # the job it trains, only if it is the caller's
-    started_at: datetime
-    last_seen: datetime
 
 
 @router.get("", response_model=list[WorkerStatus])

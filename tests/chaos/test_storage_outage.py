@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from harness.services import S3_ENV
 from harness.stack import Stack, running_stack, wait_until
 from tests.chaos.test_faults import LONG, assert_trained_once_per_epoch, epoch_of
+from tests.conftest import S3_ENV
 from tests.outage import TcpProxy
 
 pytestmark = pytest.mark.chaos

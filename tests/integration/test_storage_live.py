@@ -21,9 +21,9 @@ from app.core.config import Settings
 from app.storage import open_storage
 from app.store import artifacts as store_artifacts
 from app.store.db import Store
-from harness.services import S3_ENV
 from harness.stack import LONG_JOB, Stack, running_stack, wait_until
 from tests.client.test_sdk import flaky_proxy, port_of
+from tests.conftest import S3_ENV
 from tfjobs import Client
 
 pytestmark = pytest.mark.chaos

@@ -145,6 +145,7 @@ def run_job(
     checkpoint_dir: Path | None = None,
     cache: TrainerCache | None = None,
     max_params: int | None = None,
+    strategy: tf.distribute.Strategy | None = None,
     **loop_overrides: Any,
 ) -> JobResult:
     """Train ``spec`` on ``dataset``; if it was not cancelled, export into ``export_dir``.
@@ -154,6 +155,11 @@ def run_job(
     remaining epochs. With no
     ``export_dir`` nothing is exported; call :func:`export_job` later.
 
+    ``strategy``: one rank of a gang (``tfcore.distribute.multi_worker_strategy``); every
+    rank calls this with the same spec and data, and each trains on its share of every
+    global batch. Give a rank other than the chief a ``checkpoint_dir`` of its own and
+    the chief's as ``restore_dir``.
+
     With a ``cache`` the trainer may be a reused one (see :func:`prepare_trainer`); the
     result holds it until :meth:`JobResult.release` (called here after an export into
     ``export_dir``).
@@ -161,7 +167,7 @@ def run_job(
     _check_task(spec, dataset)
     train, validation = split(dataset, validation_split=spec.validation_split, seed=spec.seed)
     trainer = prepare_trainer(
-        spec, train.x, train.y, cache=cache, classes=dataset.classes, max_params=max_params
+        spec, train.x, train.y, cache=cache, classes=dataset.classes, max_params=max_params, strategy=strategy
     )
     config = LoopConfig.from_spec(
         spec, checkpoint_dir=checkpoint_dir or Path(workdir) / "checkpoints", resume=resume, **loop_overrides

@@ -62,6 +62,10 @@ class LoopConfig:
     report_every_steps: int = 100
     report_every_seconds: float = 1.0
     checkpoint_dir: Path | None = None
+    #: Where a resume reads the latest checkpoint (default: ``checkpoint_dir``). A gang's
+    #: ranks other than the chief save to a folder of their own (saving takes every rank)
+    #: but resume from the chief's.
+    restore_dir: Path | None = None
     resume: bool = False
     #: On resume, epoch points up to this epoch reached the reporter in an earlier run;
     #: restored epochs after it are reported again (a crash can fall between a
@@ -284,7 +288,7 @@ class _LoopState:
     file is replaced atomically, so a crash mid-write leaves the last good one.
     """
 
-    def __init__(self, trainer: Trainer, directory: Path | None) -> None:
+    def __init__(self, trainer: Trainer, directory: Path | None, restore_from: Path | None = None) -> None:
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.best_val_loss = tf.Variable(math.inf, dtype=tf.float64, trainable=False)
         self.epochs_without_improvement = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -300,11 +304,15 @@ class _LoopState:
                 history=self.history_json,
             )
             self.manager = tf.train.CheckpointManager(checkpoint, str(directory), max_to_keep=2)
+        self.restore_from = restore_from or directory
 
     def restore_latest(self) -> bool:
-        if self.manager is None or self.manager.latest_checkpoint is None:
+        if self.manager is None or self.restore_from is None:
             return False
-        self.manager.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        latest = tf.train.latest_checkpoint(str(self.restore_from))
+        if latest is None:
+            return False
+        self.manager.checkpoint.restore(latest).assert_existing_objects_matched()
         return True
 
     def save(self, epoch: int, history: list[dict[str, float]]) -> None:
@@ -358,7 +366,7 @@ def fit(
     )
     val_data = make_tf_dataset(*validation, batch_size=EVAL_BATCH_SIZE, shuffle=False)
 
-    state = _LoopState(trainer, config.checkpoint_dir)
+    state = _LoopState(trainer, config.checkpoint_dir, config.restore_dir)
     history: list[dict[str, float]] = []
     if config.resume and state.restore_latest():
         history = state.history

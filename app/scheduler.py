@@ -54,6 +54,7 @@ __all__ = [
     "QueueView",
     "dispatch",
     "free_slots",
+    "gang_reason",
     "queue_places",
     "take_back_lost",
 ]
@@ -77,21 +78,23 @@ def free_slots(
     )
 
 
-def _next_job(session: Session, kind: str, load: dict[str, int], cap: int | None) -> Job | None:
+def _next_job(
+    session: Session, kind: str, load: dict[str, int], cap: int | None, skip: set[str]
+) -> Job | None:
     """Fair share: the owner with the fewest slots held, then who waited longest."""
-    heads = scheduling.queue_heads(session, kind=kind)
+    heads = scheduling.queue_heads(session, kind=kind, skip=skip)
     owners = [owner for owner in heads if cap is None or load.get(owner, 0) < cap]
     if not owners:
         return None
     last = scheduling.last_sent(session, owners)
     owner = min(owners, key=lambda o: (load.get(o, 0), last.get(o, NEVER), heads[o]))
-    return scheduling.next_job(session, owner=owner, kind=kind)
+    return scheduling.next_job(session, owner=owner, kind=kind, skip=skip)
 
 
 def dispatch(store: Store, celery: Celery, settings: Settings) -> list[tuple[str, str]]:
     """One pass: a job for every free slot; returns ``(job_id, queue)`` for each sent."""
     now = utcnow()
-    picks: list[tuple[str, str]] = []
+    picks: list[tuple[str, str, int | None]] = []  # (job, queue, its rank in a gang)
     with store.session() as session:
         # With no free slot there is nothing to do, and a read says so without the write
         # below (every submit runs a pass; under a deep queue most find every slot taken).
@@ -103,21 +106,41 @@ def dispatch(store: Store, celery: Celery, settings: Settings) -> list[tuple[str
         slots = free_slots(session, settings, now)
         if slots:
             load = scheduling.slot_load(session)
-            for queue, kind, free in slots:
-                for _ in range(free):
-                    job = _next_job(session, kind, load, settings.max_running_per_owner)
+            free = {queue: n for queue, _, n in slots}
+            kinds = {queue: kind for queue, kind, _ in slots}
+            for queue, kind, _ in slots:
+                skip: set[str] = set()  # gangs that do not fit now: smaller jobs go first
+                while free[queue] > 0:
+                    job = _next_job(session, kind, load, settings.max_running_per_owner, skip)
                     if job is None:
                         break
+                    queues = [queue]
+                    if job.replicas > 1:  # a gang: N free slots on N distinct workers, or none
+                        others = [q for q in free if q != queue and free[q] > 0 and kinds[q] == kind]
+                        if len(others) < job.replicas - 1:
+                            skip.add(job.id)
+                            continue
+                        queues += others[: job.replicas - 1]
+                        scheduling.reserve_gang(session, job_id=job.id, queues=queues)
                     scheduling.mark_dispatched(session, job_id=job.id, queue=queue, now=now)
+                    for rank, taken in enumerate(queues):
+                        free[taken] -= 1
+                        picks.append((job.id, taken, rank if job.replicas > 1 else None))
                     load[job.owner] = load.get(job.owner, 0) + 1
-                    picks.append((job.id, queue))
     sent = []
-    for job_id, queue in picks:
+    failed: set[str] = set()
+    for job_id, queue, gang_rank in picks:
+        if job_id in failed:
+            continue
+        kwargs: dict[str, object] = {"job_id": job_id}
+        if gang_rank is not None:
+            kwargs["rank"] = gang_rank
         try:
-            celery.send_task(TaskName.TRAIN, kwargs={"job_id": job_id}, queue=queue)
+            celery.send_task(TaskName.TRAIN, kwargs=kwargs, queue=queue)
             sent.append((job_id, queue))
         except Exception as err:  # the broker is down: back to the queue, the next pass retries
             log.warning("scheduler: could not send job %s to %s: %s", job_id, queue, err)
+            failed.add(job_id)
             with store.session() as session:
                 scheduling.take_back(session, job_ids=[job_id])
     return sent
@@ -131,8 +154,15 @@ def take_back_lost(store: Store, settings: Settings) -> int:
     with store.session() as session:
         live = scheduling.live_queues(session, heartbeat_seconds=settings.worker_heartbeat_seconds, now=now)
         sent = scheduling.dispatched(session)
+        gangs = scheduling.gang_queues(session, job_ids=[job_id for job_id, _, _ in sent])
     overdue = now - timedelta(seconds=settings.lease_seconds)
-    lost = [job_id for job_id, queue, at in sent if queue not in live or (at is not None and at < overdue)]
+    lost = [
+        job_id
+        for job_id, queue, at in sent
+        if queue not in live
+        or any(other not in live for other in gangs.get(job_id, ()))
+        or (at is not None and at < overdue)
+    ]
     if not lost:
         return 0
     with store.session() as session:
@@ -158,7 +188,10 @@ def queue_places(session: Session, settings: Settings) -> dict[str, QueuePlace]:
     places: dict[str, QueuePlace] = {}
     queues: dict[str, list[tuple[int, str, str]]] = defaultdict(list)  # owner -> (num, id, device) by rule
     starting = 0
-    for job_id, owner, _priority, num, device, dispatched_to in rows:
+    gangs: dict[str, tuple[int, str]] = {}  # a gang's replicas and device
+    for job_id, owner, _priority, num, device, dispatched_to, replicas in rows:
+        if replicas > 1:
+            gangs[job_id] = (replicas, device)
         if dispatched_to is not None:
             places[job_id] = QueuePlace(1, 0, STARTING_REASON)
             starting += 1
@@ -203,10 +236,35 @@ def queue_places(session: Session, settings: Settings) -> dict[str, QueuePlace]:
     if not gpu_alive:  # GPU jobs cannot start on this cluster: they stand behind the rest
         order = [o for o in order if o[2] != Device.GPU] + [o for o in order if o[2] == Device.GPU]
     gpu_reason = GPU_REASON if gpu_alive else NO_GPU_REASON
+    alive = _alive_by_kind(session, settings) if gangs else {}
     for ahead, (job_id, owner, device) in enumerate(order, start=starting):
         reason = LIMIT_REASON if owner in at_cap else gpu_reason if device == Device.GPU else WORKER_REASON
+        if job_id in gangs and reason != LIMIT_REASON:
+            replicas, _ = gangs[job_id]
+            usable = max(alive.get(kind, 0) for kind in _KINDS_FOR[device])
+            reason = gang_reason(replicas, usable)
         places[job_id] = QueuePlace(ahead + 1, ahead, reason)
     return places
+
+
+_KINDS_FOR: dict[str, tuple[str, ...]] = {
+    Device.AUTO: (Device.CPU, Device.GPU),
+    Device.CPU: (Device.CPU,),
+    Device.GPU: (Device.GPU,),
+}
+
+
+def gang_reason(replicas: int, alive: int) -> str:
+    """Why a gang waits: all its workers at once, of which ``alive`` (of its kind) exist."""
+    return f"waiting for {replicas} workers ({alive} alive)"
+
+
+def _alive_by_kind(session: Session, settings: Settings) -> dict[str, int]:
+    live = scheduling.live_queues(session, heartbeat_seconds=settings.worker_heartbeat_seconds, now=utcnow())
+    counts: dict[str, int] = defaultdict(int)
+    for kind in live.values():
+        counts[kind] += 1
+    return counts
 
 
 class QueueView:

@@ -13,6 +13,7 @@ from tfcore.spec import Task
 from tfjobs import AttemptOutcome, JobStatus, SweepStatus
 
 __all__ = [
+    "RankPublic",
     "WorkerStatus",
     "TrialsPublic",
     "TrialPublic",
@@ -75,14 +76,23 @@ class WorkerPublic(BaseModel):
     device: str | None
 
 
+class RankPublic(BaseModel):
+    """One rank of a gang attempt (rank 0: the chief) and the worker it ran on."""
+
+    rank: int
+    worker: WorkerPublic
+
+
 class AttemptPublic(BaseModel):
-    """One try at a job: where it ran and how it ended (null while it runs)."""
+    """One try at a job: where it ran and how it ended (null while it runs). A gang's
+    attempt lists its ranks once they formed (``worker`` is the chief's)."""
 
     number: int
     worker: WorkerPublic
     started_at: datetime
     finished_at: datetime | None
     ended_as: AttemptOutcome | None
+    ranks: list[RankPublic] | None = None
 
     @classmethod
     def of(cls, attempt: Attempt) -> AttemptPublic:
@@ -92,6 +102,12 @@ class AttemptPublic(BaseModel):
             started_at=attempt.started_at,
             finished_at=attempt.finished_at,
             ended_as=AttemptOutcome(attempt.outcome) if attempt.outcome else None,
+            ranks=[
+                RankPublic(rank=r["rank"], worker=WorkerPublic(hostname=r["hostname"], device=r["device"]))
+                for r in attempt.ranks
+            ]
+            if attempt.ranks
+            else None,
         )
 
 

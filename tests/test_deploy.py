@@ -79,3 +79,28 @@ def test_probes_gpu_limits_and_commands():
     from app.cli import app as server_commands
 
     assert "migrate" in {c.name or c.callback.__name__ for c in server_commands.registered_commands}
+
+
+def test_workers_can_form_gangs_a_two_replica_gpu_job():
+    """Each worker advertises its pod IP and a collective port; the headless Service
+    selects every worker pod; two GPU workers give a `replicas: 2` job its two ranks."""
+    deployments = {d["metadata"]["name"]: d for d in by_kind("Deployment")}
+    (service,) = [s for s in by_kind("Service") if s["metadata"]["name"] == "tfjobs-workers"]
+    assert service["spec"]["clusterIP"] == "None"
+    for name in ("tfjobs-worker", "tfjobs-worker-gpu"):
+        template = deployments[name]["spec"]["template"]
+        assert service["spec"]["selector"].items() <= template["metadata"]["labels"].items()
+        container = template["spec"]["containers"][0]
+        env = {e["name"]: e for e in container["env"]}
+        assert env["TFJOBS_WORKER_ADDRESS"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+        port = int(env["TFJOBS_COLLECTIVE_PORT"]["value"])
+        assert {"name": "collective", "containerPort": port} in container["ports"]
+        assert service["spec"]["ports"][0]["port"] == port
+    assert "TFJOBS_WORKER_ADDRESS" in {f"TFJOBS_{n.upper()}" for n in Settings.model_fields}
+    # the documented example: a 2-replica GPU job validates against the API's own spec
+    from tfcore.spec import JobSpec
+
+    example = yaml.safe_load((K8S.parents[1] / "examples" / "two_replicas_gpu.yaml").read_text())
+    spec = JobSpec.model_validate(example)
+    assert spec.replicas == 2 and spec.device == "gpu"
+    assert deployments["tfjobs-worker-gpu"]["spec"]["replicas"] >= 1  # scale to 2: docs/deployment.md

@@ -36,6 +36,7 @@ from tfjobs import Device
 __all__ = [
     "DEFAULT_MAX_EPOCHS",
     "DEFAULT_MAX_MODEL_PARAMS",
+    "DEFAULT_MAX_REPLICAS",
     "BINARY_LOSSES",
     "BINARY_METRICS",
     "BUILTIN_SHAPE_FIELDS",
@@ -65,6 +66,7 @@ Integer = Annotated[int, BeforeValidator(_integral)]
 
 DEFAULT_MAX_EPOCHS = 1000
 DEFAULT_MAX_MODEL_PARAMS = 20_000_000
+DEFAULT_MAX_REPLICAS = 8
 
 Task = Literal["regression", "binary", "multiclass"]
 ModelType = Literal["mlp", "residual", "reconstructing", "wide_deep", "keras"]
@@ -444,11 +446,37 @@ class JobSpec(BaseModel):
         doc="`auto` (any worker, a GPU one preferred), `cpu` or `gpu` (waits for a GPU worker; "
         "never runs on a CPU one).",
     )
+    replicas: Integer = spec_field(
+        default=1,
+        ge=1,
+        role=FieldRole.PLACEMENT,
+        doc="Worker processes that train the job together, one per node (MultiWorkerMirroredStrategy): "
+        "it starts once that many workers are free. `batch_size` stays the global batch; each "
+        "replica takes `batch_size / replicas` of it (so it must divide). At most TFJOBS_MAX_REPLICAS.",
+    )
 
     @field_validator("tags")
     @classmethod
     def _tags_once_each(cls, tags: list[str]) -> list[str]:
         return list(dict.fromkeys(tags))
+
+    @field_validator("replicas")
+    @classmethod
+    def _replicas_within_configured_maximum(cls, replicas: int, info: ValidationInfo) -> int:
+        context: dict[str, Any] = info.context or {}
+        maximum = int(context.get("max_replicas", DEFAULT_MAX_REPLICAS))
+        if replicas > maximum:
+            raise ValueError(f"must be at most {maximum} (the configured maximum, TFJOBS_MAX_REPLICAS)")
+        return replicas
+
+    @model_validator(mode="after")
+    def _batch_splits_over_replicas(self) -> JobSpec:
+        if self.batch_size % self.replicas:
+            raise ValueError(
+                f"batch_size {self.batch_size} does not divide over replicas {self.replicas}: the "
+                "global batch is split evenly, so it must be a multiple of replicas"
+            )
+        return self
 
     @field_validator("epochs")
     @classmethod

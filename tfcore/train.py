@@ -361,6 +361,7 @@ def fit(
     # Several replicas split every batch: keep batches whole (drop a ragged last one) so
     # no replica ever gets an empty slice.
     distributed = trainer.replicas > 1
+    gang = isinstance(trainer.strategy, tf.distribute.MultiWorkerMirroredStrategy)
     steps_per_epoch = (
         len(x_train) // config.batch_size if distributed else math.ceil(len(x_train) / config.batch_size)
     )
@@ -407,9 +408,12 @@ def fit(
                 raise TrainingDiverged(epoch=epoch, step=step, loss=loss)
             # report (throttled)
             now = time.perf_counter()
+            # A step point reads the metrics, which is a collective across a gang's ranks:
+            # every rank must read at the same steps, so a gang throttles by steps alone
+            # (each rank's clock would pick different ones and the collectives mismatch).
             due = remaining > 0 and (
                 step - last_report_step >= config.report_every_steps
-                or now - last_report_time >= config.report_every_seconds
+                or (not gang and now - last_report_time >= config.report_every_seconds)
             )
             if first_report or due:
                 reporter.report(Point("step", epoch, step, trainer.train_values()))

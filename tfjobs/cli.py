@@ -207,9 +207,11 @@ def submit(
         if quiet:
             sys.stdout.write(job.id + "\n")
         else:
+            replicas = int(job.data["spec"].get("replicas") or 1)
+            on = f", {replicas} replicas" if replicas > 1 else ""
             console.print(
                 f"submitted job [bold]{job.id}[/bold] ({body.get('model_type')}, "
-                f"{body.get('loss')}, {body.get('epochs')} epochs)",
+                f"{body.get('loss')}, {body.get('epochs')} epochs{on})",
                 highlight=False,
             )
         place = job.data.get("queue")

@@ -158,6 +158,7 @@ class Attempt:
         self.summary: dict[str, float] | None = None
         self.error: tuple[str, str] | None = None
         self.published: list[dict[str, Any]] = []
+        self.hand_back_reason: str | None = None  # why, when not the usual two
 
     def run(self) -> str:
         """Trains and records the ending; returns the status recorded (or an outcome)."""
@@ -277,7 +278,9 @@ class Attempt:
         if self.error is not None:
             reporter.log(f"failed: {self.error[1]}", level="error")
         if self.status == AttemptOutcome.HANDED_BACK and not reporter.store_lost.is_set():
-            why = "worker stopping" if shutdown_requested.is_set() else "the store was out of reach"
+            why = self.hand_back_reason or (
+                "worker stopping" if shutdown_requested.is_set() else "the store was out of reach"
+            )
             reporter.log(f"handed back ({why}): the next attempt resumes from the last checkpoint")
         try:
             reporter.close()

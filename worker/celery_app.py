@@ -116,9 +116,10 @@ def _hand_back_running_jobs(**_kwargs: object) -> None:
 
 
 @celery_app.task(name=TaskName.TRAIN)
-def train(job_id: str) -> str:
+def train(job_id: str, rank: int = 0) -> str:
+    """``rank``: this worker's rank of a gang job (its chief, rank 0, claims the job)."""
     from worker.training import train_job
 
     warm_up()
     assert _context is not None
-    return train_job(_context, job_id)
+    return train_job(_context, job_id, rank)

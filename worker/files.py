@@ -68,6 +68,31 @@ class JobFiles:
             )
         return folder
 
+    def resume_folder(self, attempt: int, rank: int) -> Path:
+        """Where a gang rank other than the chief resumes ``attempt`` from: the newest
+        earlier attempt's checkpoints (the chief's), read in place on this node or fetched
+        from storage into a folder of the rank's own. It never writes the chief's folders."""
+        local = sorted(
+            (
+                p
+                for p in (self.work / "checkpoints").glob("attempt-*")
+                if _attempt_of(p.name) < attempt and (p / "checkpoint").exists()
+            ),
+            key=lambda p: _attempt_of(p.name),
+        )
+        if local:
+            return local[-1]
+        folder = self.work / f"rank-{rank}" / f"resume-{attempt}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        if self.remote:
+            patiently(
+                f"fetching checkpoints of {self.job_id}",
+                lambda: self._fetch_newest(attempt, folder),
+                seconds=self.patience,
+            )
+        return folder
+
     def _fetch_newest(self, attempt: int, folder: Path) -> None:
         prefix = f"{self.job_id}/checkpoints/"
         keys = self.storage.list(prefix)

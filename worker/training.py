@@ -6,6 +6,7 @@ free the slot, move its sweep on and drop checkpoints no attempt will resume fro
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -18,6 +19,7 @@ from tfjobs import FINAL_STATUSES, Device, JobStatus
 from worker.attempt import Attempt, Claimed
 from worker.context import WorkerContext, shutdown_requested
 from worker.files import JobFiles
+from worker.gang import GangAttempt, play_rank
 from worker.outage import StoreUnavailable, patiently
 from worker.pruning import TrialPruning
 
@@ -81,20 +83,31 @@ def _claim(ctx: WorkerContext, job_id: str) -> Claimed | str:
                 error_message=f"this worker refuses the job's spec: {problems}",
             )
             return "invalid_spec"
-        return Claimed(
-            job_id=job_id,
-            spec=spec,
-            attempt=job.attempts,
-            last_seq=job.last_seq,
-            last_log_seq=job.last_log_seq,
-            reported_epoch=store_points.last_epoch_point(session, job_id=job_id),
-            sweep=sweep,
-            trial_number=job.trial_number,
-        )
+        return claimed_view(session, job, spec=spec, sweep=sweep)
 
 
-def train_job(ctx: WorkerContext, job_id: str) -> str:
-    """Runs the job if it is still queued; returns its final status (or why it was skipped)."""
+def claimed_view(session: Any, job: Any, *, spec: JobSpec | None = None, sweep: Any = None) -> Claimed:
+    """The claimed job as its attempt reads it (a gang's other ranks read the chief's)."""
+    return Claimed(
+        job_id=job.id,
+        spec=spec or JobSpec.model_validate(job.spec, context={"max_epochs": job.spec.get("epochs", 1)}),
+        attempt=job.attempts,
+        last_seq=job.last_seq,
+        last_log_seq=job.last_log_seq,
+        reported_epoch=store_points.last_epoch_point(session, job_id=job.id),
+        sweep=sweep,
+        trial_number=job.trial_number,
+    )
+
+
+def train_job(ctx: WorkerContext, job_id: str, rank: int = 0) -> str:
+    """Runs the job if it is still queued; returns its final status (or why it was skipped).
+    ``rank`` > 0: this worker's rank of a gang job (worker/gang.py); the chief claims it."""
+    if rank > 0:
+        try:
+            return play_rank(ctx, job_id, rank)
+        finally:
+            _pass_on(ctx)  # this rank's slot is free
     if shutdown_requested.is_set():
         # A stopping worker starts nothing: claiming would cost the job an attempt only to
         # hand it back at once (often its own hand-back's message, delivered during shutdown).
@@ -125,7 +138,10 @@ def train_job(ctx: WorkerContext, job_id: str) -> str:
             if sweep is not None and sweep.pruner and trial_number is not None
             else None
         )
-        outcome = Attempt(ctx, claimed, pruning).run()
+        if spec.replicas > 1:
+            outcome = GangAttempt(ctx, claimed, spec.replicas, pruning).run()
+        else:
+            outcome = Attempt(ctx, claimed, pruning).run()
     finally:
         ctx.current_job = None
     _pass_on(ctx)  # this slot is free (or the job is back in the queue): the next job now

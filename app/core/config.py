@@ -62,6 +62,20 @@ class Settings(BaseSettings):
         description="largest model a `keras` job's architecture may build, in parameters (422 at submit "
         "when the config shows it; the worker counts exactly)",
     )
+    worker_address: str | None = Field(
+        default=None,
+        description="the host a gang's other ranks reach this worker at (default: the IP its hostname "
+        "resolves to; in Kubernetes the pod IP)",
+    )
+    collective_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="the port a gang rank's collective server listens on (0: any free port)",
+    )
+    max_replicas: int = Field(
+        default=8, ge=1, description="most worker processes one job may train on together (`replicas`)"
+    )
     max_rows: int = Field(default=1_000_000, ge=10, description="largest dataset, in rows")
     max_features: int = Field(default=1_000, ge=1, description="largest dataset, in feature columns")
     max_dataset_mb: int = Field(
@@ -190,7 +204,11 @@ class Settings(BaseSettings):
 
     def spec_context(self) -> dict[str, int]:
         """The limits a job spec is validated against (``JobSpec.model_validate(..., context=)``)."""
-        return {"max_epochs": self.max_epochs, "max_model_params": self.max_model_params}
+        return {
+            "max_epochs": self.max_epochs,
+            "max_model_params": self.max_model_params,
+            "max_replicas": self.max_replicas,
+        }
 
     def data_limits(self) -> DataLimits:
         """The dataset limits the API checks on upload and the worker again on load."""

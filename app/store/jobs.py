@@ -52,6 +52,7 @@ SPEC_COLUMNS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "tags": ("tags", lambda tags: "," + ",".join(tags) + "," if tags else None),  # ",a,b,": LIKE ',a,'
     "priority": ("priority", lambda priority: int(priority or 0)),
     "device": ("device_request", lambda device: device or Device.AUTO),
+    "replicas": ("replicas", lambda replicas: int(replicas or 1)),
 }
 
 

@@ -6,15 +6,15 @@ queue; a job holds its queue's slot from dispatch until it ends."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from app.store._shared import rows_changed
-from app.store.tables import Job, SchedulerState, Worker
+from app.store.tables import GangRank, Job, SchedulerState, Worker
 from app.store.workers import alive_since
 from tfjobs import Device, JobStatus
 
@@ -23,11 +23,13 @@ __all__ = [
     "begin_pass",
     "dispatched",
     "free_slots",
+    "gang_queues",
     "last_sent",
     "live_queues",
     "mark_dispatched",
     "next_job",
     "queue_heads",
+    "reserve_gang",
     "slot_load",
     "take_back",
     "waiting_jobs",
@@ -49,25 +51,39 @@ def free_slots(session: Session, *, heartbeat_seconds: float, now: datetime) -> 
     ).all()
     if not slots:
         return []
+    queues = [q for q, _, _ in slots]
     held = dict(
         session.execute(
             select(Job.dispatched_to, func.count())
-            .where(Job.dispatched_to.in_([q for q, _, _ in slots]), Job.status.in_(HOLDING))
+            .where(Job.dispatched_to.in_(queues), Job.status.in_(HOLDING))
             .group_by(Job.dispatched_to)
         ).all()
     )
+    # a gang's other ranks hold a slot each on their own queues, while the gang is dispatched
+    for queue, count in session.execute(
+        select(GangRank.queue, func.count())
+        .join(Job, Job.id == GangRank.job_id)
+        .where(
+            GangRank.rank > 0,
+            GangRank.queue.in_(queues),
+            Job.dispatched_to.is_not(None),
+            Job.status.in_(HOLDING),
+        )
+        .group_by(GangRank.queue)
+    ).all():
+        held[queue] = held.get(queue, 0) + count
     free = [(str(queue), kind, count - held.get(queue, 0)) for queue, kind, count in slots]
     return sorted(((q, k, n) for q, k, n in free if n > 0), key=lambda s: (s[1] != Device.GPU, s[0]))
 
 
-def live_queues(session: Session, *, heartbeat_seconds: float, now: datetime) -> set[str]:
-    return set(
-        session.scalars(
-            select(Worker.queue).where(
-                Worker.last_seen >= alive_since(heartbeat_seconds, now), Worker.queue.is_not(None)
-            )
-        )
+def live_queues(session: Session, *, heartbeat_seconds: float, now: datetime) -> dict[str, str]:
+    """Every live worker queue and its kind (``cpu`` or ``gpu``)."""
+    rows = session.execute(
+        select(Worker.queue, Worker.kind)
+        .where(Worker.last_seen >= alive_since(heartbeat_seconds, now), Worker.queue.is_not(None))
+        .distinct()
     )
+    return {str(queue): kind for queue, kind in rows}
 
 
 def slot_load(session: Session) -> dict[str, int]:
@@ -99,24 +115,51 @@ def _undispatched(*conditions: Any) -> list[Any]:
     ]
 
 
-def queue_heads(session: Session, *, kind: str) -> dict[str, int]:
-    """Each owner's oldest undispatched job a slot of ``kind`` can run (its ``num``)."""
+def _for_slot(kind: str, skip: Collection[str]) -> list[Any]:
+    conditions = [Job.device_request.in_(DEVICES_FOR[kind])]
+    if skip:
+        conditions.append(Job.id.not_in(list(skip)))
+    return _undispatched(*conditions)
+
+
+def queue_heads(session: Session, *, kind: str, skip: Collection[str] = ()) -> dict[str, int]:
+    """Each owner's oldest undispatched job a slot of ``kind`` can run (its ``num``), less
+    the jobs in ``skip`` (gangs that cannot be placed in this pass)."""
     rows = session.execute(
-        select(Job.owner, func.min(Job.num))
-        .where(*_undispatched(Job.device_request.in_(DEVICES_FOR[kind])))
-        .group_by(Job.owner)
+        select(Job.owner, func.min(Job.num)).where(*_for_slot(kind, skip)).group_by(Job.owner)
     ).all()
     return {owner: int(num) for owner, num in rows}
 
 
-def next_job(session: Session, *, owner: str, kind: str) -> Job | None:
+def next_job(session: Session, *, owner: str, kind: str, skip: Collection[str] = ()) -> Job | None:
     """The owner's next job for a slot of ``kind``: highest priority, then first come."""
     query = (
-        select(Job)
-        .where(*_undispatched(Job.owner == owner, Job.device_request.in_(DEVICES_FOR[kind])))
-        .order_by(Job.priority.desc(), Job.num)
+        select(Job).where(*_for_slot(kind, skip), Job.owner == owner).order_by(Job.priority.desc(), Job.num)
     )
     return session.scalar(query.limit(1))
+
+
+def reserve_gang(session: Session, *, job_id: str, queues: Sequence[str]) -> None:
+    """The gang's ranks, one per queue in rank order (rank 0's is the job's ``dispatched_to``):
+    fresh rows, with no attempt yet."""
+    session.execute(delete(GangRank).where(GangRank.job_id == job_id))
+    session.add_all(GangRank(job_id=job_id, rank=rank, queue=queue) for rank, queue in enumerate(queues))
+    session.flush()
+
+
+def gang_queues(session: Session, *, job_ids: Collection[str]) -> dict[str, list[str]]:
+    """Each gang's queues of ranks 1.. (for the jobs in ``job_ids`` that are gangs)."""
+    found: dict[str, list[str]] = {}
+    if not job_ids:
+        return found
+    rows = session.execute(
+        select(GangRank.job_id, GangRank.queue)
+        .where(GangRank.job_id.in_(list(job_ids)), GangRank.rank > 0)
+        .order_by(GangRank.job_id, GangRank.rank)
+    )
+    for job_id, queue in rows:
+        found.setdefault(job_id, []).append(queue)
+    return found
 
 
 def begin_pass(session: Session) -> None:
@@ -160,11 +203,11 @@ def dispatched(session: Session) -> list[tuple[str, str | None, datetime | None]
     return [(job_id, queue, at) for job_id, queue, at in rows]
 
 
-def waiting_jobs(session: Session) -> Sequence[Row[str, str, int, int, str, str | None]]:
-    """``(id, owner, priority, num, device, dispatched_to)`` of every queued job, by owner
+def waiting_jobs(session: Session) -> Sequence[Row[str, str, int, int, str, str | None, int]]:
+    """``(id, owner, priority, num, device, dispatched_to, replicas)`` of every queued job, by owner
     and then the order the scheduler takes them in."""
     return session.execute(
-        select(Job.id, Job.owner, Job.priority, Job.num, Job.device_request, Job.dispatched_to)
+        select(Job.id, Job.owner, Job.priority, Job.num, Job.device_request, Job.dispatched_to, Job.replicas)
         .where(Job.status == JobStatus.QUEUED, Job.cancel_requested.is_(False))
         .order_by(Job.owner, Job.priority.desc(), Job.num)
     ).all()

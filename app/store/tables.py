@@ -107,6 +107,9 @@ class Job(Base):
     device_request: Mapped[str] = mapped_column(String(8), default="auto")
     dispatched_to: Mapped[str | None] = mapped_column(String(300))
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Worker processes that train it together (a gang); ranks 1.. hold their slots through
+    # gang_ranks rows, rank 0 through dispatched_to.
+    replicas: Mapped[int] = mapped_column(Integer, default=1)
 
     __table_args__ = (
         Index("ix_jobs_owner_idempotency", "owner", "idempotency_key", unique=True),
@@ -160,6 +163,26 @@ class Attempt(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[str | None] = mapped_column(String(16))
+    # A gang's ranks: [{"rank", "hostname", "device"}, …] once it formed (null: one process).
+    ranks: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+
+
+class GangRank(Base):
+    """One rank of a gang job (``replicas`` > 1): the queue the scheduler sent it to (its
+    slot, while the job holds its dispatch), and once its worker took the message, the
+    attempt it joined, where its collective server listens, and its heartbeat. Rank 0, the
+    chief, has a row too (its slot is the job's ``dispatched_to``)."""
+
+    __tablename__ = "gang_ranks"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    queue: Mapped[str] = mapped_column(String(300), index=True)
+    attempt: Mapped[int | None] = mapped_column(Integer)
+    hostname: Mapped[str | None] = mapped_column(String(255))
+    device: Mapped[str | None] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(300))
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class MetricPoint(Base):

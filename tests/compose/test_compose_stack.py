@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import subprocess
 import time
 from collections.abc import Iterator
 
@@ -116,6 +117,47 @@ def test_two_worker_containers_run_two_jobs_at_once(compose):
         wait_until(both_running, 300, "both jobs to run at once", logs=compose.logs)
         jobs = [http.get(f"/jobs/{i}").json() for i in ids]
     assert jobs[0]["worker"]["hostname"] != jobs[1]["worker"]["hostname"]
+
+
+def test_one_job_trains_across_two_worker_containers_and_survives_losing_one(compose):
+    """replicas: 2 — a rank in each worker container, reaching each other at their
+    container IPs; one container killed mid-run: the gang restarts and resumes."""
+    compose.run("up", "--detach", "--wait", "--wait-timeout", "300", "--scale", "worker=2", timeout=600)
+    spec = {
+        "model_type": "mlp",
+        "loss": "mse",
+        "dataset": "synthetic",
+        "epochs": 8,
+        "batch_size": 16,
+        "steps_per_execution": 10,
+        "replicas": 2,
+    }
+    with compose.http() as http:
+        job_id = http.post("/jobs", json=spec).json()["id"]
+
+        def epoch() -> int:
+            return http.get(f"/jobs/{job_id}").json()["progress"]["epoch"]
+
+        wait_until(lambda: epoch() >= 2, 600, "the gang's epoch 2", logs=compose.logs)
+        ranks = http.get(f"/jobs/{job_id}").json()["attempt_history"][-1]["ranks"]
+        assert len({r["worker"]["hostname"] for r in ranks}) == 2  # two containers
+        victim = compose.run("ps", "--quiet", "worker").stdout.split()[-1]
+        subprocess.run(["docker", "kill", "--signal", "SIGKILL", victim], check=True, capture_output=True)
+        compose.run("up", "--detach", "--wait", "--wait-timeout", "300", "--scale", "worker=2", timeout=600)
+
+        def finished() -> bool:
+            return http.get(f"/jobs/{job_id}").json()["status"] in (
+                JobStatus.SUCCEEDED,
+                JobStatus.FAILED,
+                JobStatus.CANCELLED,
+            )
+
+        wait_until(finished, 900, "the resumed gang", logs=compose.logs)
+        job = http.get(f"/jobs/{job_id}").json()
+        points = http.get(f"/jobs/{job_id}/metrics", params={"limit": 1000}).json()["points"]
+    assert job["status"] == JobStatus.SUCCEEDED, job
+    assert job["attempts"] >= 2
+    assert [p["epoch"] for p in points if p["kind"] == "epoch"] == list(range(1, 9))  # each once
 
 
 def test_the_gpu_profile_is_a_valid_configuration(compose):

@@ -116,6 +116,7 @@ def test_every_field_declares_a_role_and_a_description():
         "tags",
         "priority",
         "device",
+        "replicas",  # the trainer's key adds the strategy's replica count itself
     }
     assert not SEARCHABLE_FIELDS & {"name", "tags", "priority", "device", "dataset", "architecture"}
     assert {"learning_rate", "epochs", "batch_size", "model_type", "dropout"} <= SEARCHABLE_FIELDS

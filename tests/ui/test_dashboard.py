@@ -102,6 +102,7 @@ def test_the_job_page_draws_live_points_ends_succeeded_and_downloads_verified_fi
     epoch_chart = page.locator('figure[data-chart="loss"]')
     wait_until(lambda: epoch_chart.get_attribute("data-points") == "6", 10, "all six epochs drawn")
     assert page.locator("#cancel").is_hidden()
+    assert "replicas1 process" in page.locator("#facts").inner_text().replace("\n", "")  # not a gang
     page.locator("#logs .line").first.wait_for()
     assert "epoch 6" in page.locator("#logs").inner_text()
 

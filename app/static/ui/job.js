@@ -220,6 +220,7 @@ class JobPage {
       fact("worker", job.worker ? job.worker.hostname : "–"),
       fact("device", job.worker ? job.worker.device || "–" : "–"),
       fact("attempts", String(job.attempts)),
+      fact("replicas", replicasText(job)),
     );
     const history = job.attempt_history || [];
     replace(
@@ -282,3 +283,11 @@ class JobPage {
   }
 }
 
+// "1 process", or "2 replicas" and where the current attempt's ranks run (a gang).
+function replicasText(job) {
+  const n = job.spec.replicas || 1;
+  if (n === 1) return "1 process";
+  const attempts = job.attempt_history || [];
+  const ranks = attempts.length ? attempts[attempts.length - 1].ranks : null;
+  return ranks ? `${n} replicas: ${ranks.map((r) => `${r.rank} ${r.worker.hostname}`).join(", ")}` : `${n} replicas`;
+}

@@ -37,6 +37,7 @@ from typing import Any
 
 from app.store import gangs as store_gangs
 from app.store import jobs as store_jobs
+from app.store import scheduling
 from app.store.tables import utcnow
 from tfcore.data import BUILTIN_DATASETS
 from tfcore.errors import TfcoreError
@@ -57,7 +58,13 @@ EXPORT_SECONDS = 600.0
 
 
 class GangBroken(Exception):
-    """A rank left the gang (or never joined): the attempt ends for every rank."""
+    """A rank left the gang (or never joined): the attempt ends for every rank.
+    ``formed``: the gang had trained together (a lost attempt); one that never formed —
+    a rank's message went to a worker that is gone — is handed back uncounted."""
+
+    def __init__(self, message: str, *, formed: bool = True) -> None:
+        super().__init__(message)
+        self.formed = formed
 
 
 class RankFailed(TfcoreError):
@@ -206,10 +213,19 @@ class Rank:
             if len(joined) == self.replicas:
                 return joined
             missing = sorted({r.rank for r in rows} - {m["rank"] for m in joined})
+            with self.ctx.store.session() as session:
+                live = scheduling.live_queues(
+                    session, heartbeat_seconds=self.ctx.settings.worker_heartbeat_seconds, now=utcnow()
+                )
+            gone = [r.rank for r in rows if r.rank in missing and r.queue not in live]
+            if gone:  # sent to a worker that died meanwhile: place the gang again, at once
+                raise GangBroken(f"the worker of rank(s) {gone} is gone", formed=False)
             if time.monotonic() > deadline:
-                raise GangBroken(f"rank(s) {missing} did not join within {RENDEZVOUS_SECONDS:.0f} s")
+                raise GangBroken(
+                    f"rank(s) {missing} did not join within {RENDEZVOUS_SECONDS:.0f} s", formed=False
+                )
             if stop():
-                raise GangBroken("stopped while the gang formed")
+                raise GangBroken("stopped while the gang formed", formed=False)
             time.sleep(0.5)
 
     def check(self) -> None:
@@ -278,6 +294,7 @@ class GangAttempt(Attempt):
         super().__init__(ctx, claimed, pruning)
         self.rank = Rank(ctx, self.job_id, 0, self.number, replicas)
         self.gang_broken: str | None = None
+        self.broken_counts = True  # a gang that never formed is handed back uncounted
 
     def _train(self) -> Any:
         reporter, files = self.reporter, self.files
@@ -288,7 +305,7 @@ class GangAttempt(Attempt):
             self.rank.join()
             members = self.rank.rendezvous(self._should_stop)
         except GangBroken as err:
-            return self._broken(str(err))
+            return self._broken(str(err), counted=err.formed)
         with self.ctx.store.session() as session:
             store_gangs.record_ranks(
                 session,
@@ -331,8 +348,9 @@ class GangAttempt(Attempt):
             child.kill()
             raise
 
-    def _broken(self, why: str) -> GangResult:
+    def _broken(self, why: str, *, counted: bool = True) -> GangResult:
         self.gang_broken = self.hand_back_reason = f"the gang broke: {why}"
+        self.broken_counts = counted
         return GangResult([], "broken", {})
 
     def _stopped_as(self, result: Any) -> Ending | None:
@@ -384,8 +402,8 @@ class GangAttempt(Attempt):
         return JobStatus.SUCCEEDED
 
     def _write_ending(self) -> None:
-        if self.gang_broken is None:
-            return super()._write_ending()
+        if self.gang_broken is None or not self.broken_counts:
+            return super()._write_ending()  # (HANDED_BACK: back to the queue, not counted)
         # A broken gang goes back to the queue as one unit, counted as a lost attempt: a
         # gang that keeps breaking fails after TFJOBS_MAX_ATTEMPTS, as a dying worker does.
         with self.ctx.store.session() as session:

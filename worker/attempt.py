@@ -13,6 +13,7 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from app.store import artifacts as store_artifacts
@@ -237,6 +238,17 @@ class Attempt:
     def _export(self, result: JobResult) -> Ending:
         """Packs TensorBoard, exports (each format verified by reloading it), publishes every
         file, then lists them: a success."""
+        export_dir = self._prepare_export()
+        digests = export_job(
+            result,
+            export_dir,
+            extra_files={TENSORBOARD_TAR: self.work / TENSORBOARD_TAR},
+            dataset=dataset_record(self.ctx, self.spec),
+        )
+        return self._publish(export_dir, digests, result)
+
+    def _prepare_export(self) -> Path:
+        """Ends the log's training part, packs TensorBoard; the attempt's export folder."""
         job_id, work = self.job_id, self.work
         self.reporter.log("trained: exporting model.keras and a SavedModel, each verified by reloading it")
         self.reporter.close()  # all epoch scalars are on disk before the archive is packed
@@ -246,17 +258,16 @@ class Attempt:
         pack_folder(work / "tensorboard", work / TENSORBOARD_TAR, arcname=f"tensorboard/{job_id}")
         export_dir = self.job_dir / f"artifacts-{self.number}"  # per attempt: never shared, never overwritten
         shutil.rmtree(export_dir, ignore_errors=True)
-        digests = export_job(
-            result,
-            export_dir,
-            extra_files={TENSORBOARD_TAR: work / TENSORBOARD_TAR},
-            dataset=dataset_record(self.ctx, self.spec),
-        )
+        return export_dir
+
+    def _publish(self, export_dir: Path, digests: dict[str, str], result: Any) -> Ending:
+        """Every exported file in storage, then listed, and the run's summary: a success.
+        ``result``: what trained (its history, stop reason and final metrics)."""
         self.files.publish(export_dir, list(digests))  # every file in storage, then listed
         self.published = [
             {
                 "name": name,
-                "path": f"{job_id}/{export_dir.name}/{name}",
+                "path": f"{self.job_id}/{export_dir.name}/{name}",
                 "size": (export_dir / name).stat().st_size,
                 "sha256": digest,
             }

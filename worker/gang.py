@@ -361,45 +361,22 @@ class GangAttempt(Attempt):
     def _export(self, result: Any) -> Ending:
         """The chief's child exports (every rank's does, the others to folders of their own);
         this worker packs TensorBoard first and publishes what the child wrote."""
-        from tfcore.export import pack_folder
-
-        job_id, work, child = self.job_id, self.work, result.child
-        self.reporter.log("trained: exporting model.keras and a SavedModel, each verified by reloading it")
-        self.reporter.close()
-        self.log_open = False
-        pack_folder(work / "tensorboard", work / TENSORBOARD_TAR, arcname=f"tensorboard/{job_id}")
-        export_dir = self.job_dir / f"artifacts-{self.number}"
-        shutil.rmtree(export_dir, ignore_errors=True)
-        child.send(
+        export_dir = self._prepare_export()
+        result.child.send(
             {
                 "export": {
                     "dir": str(export_dir),
-                    "extra_files": {TENSORBOARD_TAR: str(work / TENSORBOARD_TAR)},
+                    "extra_files": {TENSORBOARD_TAR: str(self.work / TENSORBOARD_TAR)},
                     "dataset": dataset_record(self.ctx, self.spec),
                 }
             }
         )
         try:
-            digests = _await(child, "exported", EXPORT_SECONDS, self.rank.beat)
+            digests = _await(result.child, "exported", EXPORT_SECONDS, self.rank.beat)
         except GangBroken as err:
             self._broken(str(err))
             return AttemptOutcome.HANDED_BACK
-        self.files.publish(export_dir, list(digests))
-        self.published = [
-            {
-                "name": name,
-                "path": f"{job_id}/{export_dir.name}/{name}",
-                "size": (export_dir / name).stat().st_size,
-                "sha256": digest,
-            }
-            for name, digest in digests.items()
-        ]
-        self.summary = {
-            **result.final_metrics,
-            "epochs": float(len(result.history)),
-            "stopped_early": float(result.stop_reason == "early_stopping"),
-        }
-        return JobStatus.SUCCEEDED
+        return self._publish(export_dir, digests, result)
 
     def _write_ending(self) -> None:
         if self.gang_broken is None or not self.broken_counts:

@@ -73,49 +73,35 @@ def test_racing_requests_with_one_key_make_one_job(store):
 
 
 def test_sweeps_use_the_same_rule(store):
-    def create(session, key):
-        return store_sweeps.create_sweep(
-            session,
-            owner="ann",
-            spec=SPEC,
-            space={},
-            idempotency_key="s",
-            request_hash=body_hash({"a": 1}),
-            method="grid",
-            metric="val_loss",
-            mode="min",
-            max_trials=1,
-            max_concurrent=1,
-            seed=0,
-        ).id
+    def submit_sweep(body):
+        def create(session, key):
+            return store_sweeps.create_sweep(
+                session,
+                owner="ann",
+                spec=SPEC,
+                space={},
+                idempotency_key=key,
+                request_hash=body_hash(body),
+                method="grid",
+                metric="val_loss",
+                mode="min",
+                max_trials=1,
+                max_concurrent=1,
+                seed=0,
+            ).id
 
-    first = create_once(
-        store,
-        owner="ann",
-        key="s",
-        fingerprint=body_hash({"a": 1}),
-        find=store_sweeps.find_sweep_by_key,
-        create=create,
-        what="sweep",
-    )
-    assert first[1]
-    again = create_once(
-        store,
-        owner="ann",
-        key="s",
-        fingerprint=body_hash({"a": 1}),
-        find=store_sweeps.find_sweep_by_key,
-        create=create,
-        what="sweep",
-    )
-    assert again == (first[0], False)
-    with pytest.raises(Conflict, match="different sweep"):
-        create_once(
+        return create_once(
             store,
             owner="ann",
             key="s",
-            fingerprint=body_hash({"a": 2}),
+            fingerprint=body_hash(body),
             find=store_sweeps.find_sweep_by_key,
             create=create,
             what="sweep",
         )
+
+    first = submit_sweep({"a": 1})
+    assert first[1]
+    assert submit_sweep({"a": 1}) == (first[0], False)
+    with pytest.raises(Conflict, match="different sweep"):
+        submit_sweep({"a": 2})

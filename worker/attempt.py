@@ -56,6 +56,20 @@ class Claimed:
     sweep: Any  # the job's sweep (detached), if it is a trial
     trial_number: int | None
 
+    @classmethod
+    def of(cls, session: Any, job: Any, *, spec: JobSpec | None = None, sweep: Any = None) -> Claimed:
+        """The claimed job as its attempt reads it (a gang's other ranks read the chief's)."""
+        return cls(
+            job_id=job.id,
+            spec=spec or JobSpec.model_validate(job.spec, context={"max_epochs": job.spec.get("epochs", 1)}),
+            attempt=job.attempts,
+            last_seq=job.last_seq,
+            last_log_seq=job.last_log_seq,
+            reported_epoch=store_points.last_epoch_point(session, job_id=job.id),
+            sweep=sweep,
+            trial_number=job.trial_number,
+        )
+
 
 class JobWatcher:
     """The attempt's heartbeat, in its own thread: renews the lease and watches for a

@@ -205,6 +205,9 @@ class Rank:
             self.beat()
             with self.ctx.store.session() as session:
                 rows = store_gangs.members(session, job_id=self.job_id)
+                live = scheduling.live_queues(
+                    session, heartbeat_seconds=self.ctx.settings.worker_heartbeat_seconds, now=utcnow()
+                )
                 joined = [
                     {"rank": r.rank, "hostname": r.hostname, "device": r.device, "address": r.address}
                     for r in rows
@@ -213,10 +216,6 @@ class Rank:
             if len(joined) == self.replicas:
                 return joined
             missing = sorted({r.rank for r in rows} - {m["rank"] for m in joined})
-            with self.ctx.store.session() as session:
-                live = scheduling.live_queues(
-                    session, heartbeat_seconds=self.ctx.settings.worker_heartbeat_seconds, now=utcnow()
-                )
             gone = [r.rank for r in rows if r.rank in missing and r.queue not in live]
             if gone:  # sent to a worker that died meanwhile: place the gang again, at once
                 raise GangBroken(f"the worker of rank(s) {gone} is gone", formed=False)
@@ -423,8 +422,6 @@ def _await(child: RankChild, key: str, seconds: float, beat: Callable[[], None])
 def play_rank(ctx: WorkerContext, job_id: str, rank: int) -> str:
     """A rank other than the chief: joins the attempt the chief claimed, trains in its
     child until the gang ends, and exports to a folder of its own. Returns how it ended."""
-    from worker.training import claimed_view
-
     deadline = time.monotonic() + RENDEZVOUS_SECONDS
     while True:  # the chief claims the job (its message may come a moment later)
         with ctx.store.session() as session:
@@ -433,7 +430,7 @@ def play_rank(ctx: WorkerContext, job_id: str, rank: int) -> str:
                 return "skipped:gang_over"
             if job.status == JobStatus.RUNNING:
                 attempt, replicas = job.attempts, job.replicas
-                claimed = claimed_view(session, job)
+                claimed = Claimed.of(session, job)
                 break
         if time.monotonic() > deadline or shutdown_requested.is_set():
             return "skipped:gang_not_started"

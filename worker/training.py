@@ -6,12 +6,10 @@ free the slot, move its sweep on and drop checkpoints no attempt will resume fro
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from pydantic import ValidationError
 
 from app.store import jobs as store_jobs
-from app.store import points as store_points
 from app.store import scheduling
 from app.store import sweeps as store_sweeps
 from tfcore.spec import JobSpec
@@ -83,21 +81,7 @@ def _claim(ctx: WorkerContext, job_id: str) -> Claimed | str:
                 error_message=f"this worker refuses the job's spec: {problems}",
             )
             return "invalid_spec"
-        return claimed_view(session, job, spec=spec, sweep=sweep)
-
-
-def claimed_view(session: Any, job: Any, *, spec: JobSpec | None = None, sweep: Any = None) -> Claimed:
-    """The claimed job as its attempt reads it (a gang's other ranks read the chief's)."""
-    return Claimed(
-        job_id=job.id,
-        spec=spec or JobSpec.model_validate(job.spec, context={"max_epochs": job.spec.get("epochs", 1)}),
-        attempt=job.attempts,
-        last_seq=job.last_seq,
-        last_log_seq=job.last_log_seq,
-        reported_epoch=store_points.last_epoch_point(session, job_id=job.id),
-        sweep=sweep,
-        trial_number=job.trial_number,
-    )
+        return Claimed.of(session, job, spec=spec, sweep=sweep)
 
 
 def train_job(ctx: WorkerContext, job_id: str, rank: int = 0) -> str:

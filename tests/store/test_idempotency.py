@@ -7,12 +7,15 @@ from __future__ import annotations
 import threading
 
 import pytest
+from sqlalchemy import text
 
 from app.errors import Conflict
 from app.idempotency import body_hash, create_once
 from app.store import jobs as store_jobs
 from app.store import sweeps as store_sweeps
+from app.store.db import Store, migrate
 from app.store.tables import Job
+from tests.store.conftest import TABLES
 
 SPEC = {"model_type": "mlp", "loss": "mse", "epochs": 2}
 
@@ -53,11 +56,21 @@ def test_a_retry_replays_and_another_body_is_refused(store):
     assert count_jobs(store) == 3
 
 
-def test_racing_requests_with_one_key_make_one_job(store):
-    if store.engine.dialect.name == "sqlite":
-        pytest.skip(
-            "SQLite has one writer at a time (its requests with one key run in turn, as the test above)"
-        )
+@pytest.fixture
+def pg_store(postgres_url):
+    """PostgreSQL only: two writers must be able to race (SQLite takes one writer at a time,
+    so there its requests with one key run in turn, as the test above covers)."""
+    store = Store(postgres_url)
+    migrate(store.engine)
+    yield store
+    with store.engine.begin() as connection:
+        for table in TABLES:
+            connection.execute(text(f"DELETE FROM {table}"))
+    store.dispose()
+
+
+def test_racing_requests_with_one_key_make_one_job(pg_store):
+    store = pg_store
     barrier = threading.Barrier(2)
     results: list[tuple[str, bool]] = []
     threads = [

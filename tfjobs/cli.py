@@ -440,15 +440,22 @@ def list_jobs(
     status: Annotated[str | None, typer.Option(help="only jobs with this status")] = None,
     tag: Annotated[str | None, typer.Option(help="only jobs with this tag")] = None,
     name: Annotated[str | None, typer.Option("--name", help="only jobs whose name contains this")] = None,
+    filter: Annotated[
+        str | None,
+        typer.Option(
+            "--filter",
+            metavar="EXPR",
+            help="only jobs the expression matches, e.g. \"metrics.val_loss < 0.3 and tag = 'baseline'\"",
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="at most this many")] = 50,
 ) -> None:
     """List your jobs, newest first: the columns that matter fit 80 columns; ids are the
-    unique prefixes every command accepts."""
+    unique prefixes every command accepts. --filter takes the filter language of
+    GET /jobs?filter= (docs/api.md#filter-jobs)."""
     with _client() as client:
-        jobs = [
-            job.data
-            for _, job in zip(range(limit), client.jobs(status=status, tag=tag, q=name), strict=False)
-        ]
+        found = client.jobs(status=status, tag=tag, q=name, filter=filter, page_size=min(limit, 100))
+        jobs = [job.data for _, job in zip(range(limit), found, strict=False)]
     short = short_ids([d["id"] for d in jobs])
     table = Table(box=None, pad_edge=False)
     # An id is never cut (it is what you type next): "name / model" gives way first.

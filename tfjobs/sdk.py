@@ -157,13 +157,23 @@ class Client:
         return Job(self, self.get_json(f"/jobs/{job_id}"))
 
     def jobs(
-        self, status: str | None = None, *, tag: str | None = None, q: str | None = None, page_size: int = 100
+        self,
+        status: str | None = None,
+        *,
+        tag: str | None = None,
+        q: str | None = None,
+        filter: str | None = None,
+        page_size: int = 100,
     ) -> Iterator[Job]:
-        """Every job (newest first), following the cursor across pages; ``tag`` and ``q``
-        (a part of the name) narrow it."""
+        """Every job (newest first), following the cursor across pages; ``tag``, ``q``
+        (a part of the name) and ``filter`` narrow it. ``filter`` is the server's filter
+        language: ``client.jobs(filter="metrics.val_loss < 0.3 and tag = 'baseline'")``;
+        one that does not parse raises :class:`~tfjobs.errors.ApiError` (422) naming the column."""
         cursor = None
         while True:
-            page = self.get_json("/jobs", status=status, tag=tag, q=q, limit=page_size, cursor=cursor)
+            page = self.get_json(
+                "/jobs", status=status, tag=tag, q=q, filter=filter, limit=page_size, cursor=cursor
+            )
             for item in page["items"]:
                 yield Job(self, item)
             cursor = page["next_cursor"]

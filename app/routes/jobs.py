@@ -14,6 +14,8 @@ from app.core.strictquery import StrictQueryRoute
 from app.datasets import resolve_dataset
 from app.deps import OwnerDep, SettingsDep, StoreDep, caller
 from app.errors import Conflict, InvalidInput, TooManyRequests, UnsupportedMediaType, field_errors
+from app.filterlang import MAX_FILTER_LENGTH, FilterError
+from app.filterlang import parse as parse_filter
 from app.idempotency import body_hash, create_once
 from app.lookup import find_job
 from app.routes.workers import NO_GPU_WORKER, waiting_notice
@@ -172,12 +174,32 @@ def list_jobs(
     q: Annotated[
         str | None, Query(min_length=1, max_length=64, description="name contains (any case)")
     ] = None,
+    filter: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=MAX_FILTER_LENGTH,
+            description="a filter expression, e.g. `metrics.val_loss < 0.3 and tag = 'baseline'`",
+        ),
+    ] = None,
 ) -> JobsPublic:
     """List your jobs, newest first.
 
-    Filter by `status`, `tag` (whole tag) or `q` (a part of the name, any case); page with
-    `limit` and the `next_cursor` of the previous page.
+    Narrow with `filter`, one expression in the filter language (docs/api.md): comparisons
+    `= != < <= > >= ~` (`~`: contains, any case) on spec fields by name
+    (`learning_rate`, `model_type`, …), `metrics.NAME` (the job's final value),
+    `status`, `name`, `tag`, `sweep`, `created` and `id`; `and`, `or`, `not`,
+    parentheses; strings in single quotes, `null` for a missing value. A filter that does
+    not parse is a 422 that says at which column. `status`, `tag` (whole tag) and `q`
+    (a part of the name) still work and combine with it. Page with `limit` and the
+    `next_cursor` of the previous page.
     """
+    where = None
+    if filter is not None:
+        try:
+            where = parse_filter(filter)
+        except FilterError as err:
+            raise InvalidInput([{"loc": ["query", "filter"], "msg": str(err), "type": "filter"}]) from None
     with store.session() as session:
         jobs, next_num = store_jobs.list_jobs(
             session,
@@ -187,6 +209,7 @@ def list_jobs(
             before=int(cursor) if cursor else None,
             tag=tag,
             q=q,
+            where=where,
         )
         items = _public(session, request, jobs)
     return JobsPublic(items=items, next_cursor=str(next_num) if next_num is not None else None)

@@ -12,8 +12,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from app.filterlang import Node
 from app.store._shared import current, rows_changed
 from app.store.errors import LeaseLost
+from app.store.filters import condition
 from app.store.ids import new_id
 from app.store.tables import Attempt, Job, utcnow
 from tfjobs import FINAL_STATUSES, Device, JobStatus
@@ -109,9 +111,11 @@ def list_jobs(
     limit: int = 50,
     tag: str | None = None,
     q: str | None = None,
+    where: Node | None = None,
 ) -> tuple[list[Job], int | None]:
     """Newest first; returns the page and the cursor for the next one (None at the end).
-    ``tag``: jobs with that tag; ``q``: jobs whose name contains it (any case)."""
+    ``tag``: jobs with that tag; ``q``: jobs whose name contains it (any case); ``where``:
+    a parsed filter (app/filterlang.py)."""
     query = select(Job).order_by(Job.num.desc()).limit(limit + 1)
     if owner is not None:
         query = query.where(Job.owner == owner)
@@ -123,6 +127,8 @@ def list_jobs(
         query = query.where(Job.tags.contains(f",{tag},", autoescape=True))
     if q is not None:
         query = query.where(func.lower(Job.name).contains(q.lower(), autoescape=True))
+    if where is not None:
+        query = query.where(condition(where))
     jobs = list(session.scalars(query))
     if len(jobs) > limit:
         return jobs[:limit], jobs[limit - 1].num

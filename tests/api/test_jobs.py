@@ -261,6 +261,13 @@ def test_jobs_have_names_and_tags_to_find_them_by(client):
     assert ids(q="HUBER") == {made["Huber sweep 1"], made["huber again"]}
     assert ids(q="%") == set()  # wildcards are plain characters
     assert unnamed in ids() and len(ids()) == 4
+    # the filter language, combined with the older parameters
+    assert ids(filter="tag = 'sweep' and name ~ 'again'") == {made["huber again"]}
+    assert ids(filter="name = null") == {unnamed}
+    assert ids(filter="tag = 'sweep' or tag = 'mse'", q="huber") == {
+        made["Huber sweep 1"],
+        made["huber again"],
+    }
     job = client.get(f"/jobs/{made['baseline']}").json()
     assert job["spec"]["name"] == "baseline" and job["spec"]["tags"] == ["mse"]
     assert (job["name"], job["tags"]) == ("baseline", ["mse"])  # at the top too, as lists show them
@@ -313,3 +320,14 @@ def test_an_empty_idempotency_key_is_no_key(client):
     hit the unique index and answered 500."""
     ids = {client.post("/jobs", json=MINIMAL, headers={"Idempotency-Key": ""}).json()["id"] for _ in range(2)}
     assert len(ids) == 2
+
+
+def test_a_filter_that_does_not_parse_is_a_422_that_says_where(client):
+    response = client.get("/jobs", params={"filter": "learning_rate < "})
+    assert response.status_code == 422
+    assert response.json()["detail"] == [
+        {"loc": ["query", "filter"], "msg": "column 17: expected a value", "type": "filter"}
+    ]
+    response = client.get("/jobs", params={"filter": "lerning_rate < 0.1"})
+    assert "did you mean 'learning_rate'?" in response.json()["detail"][0]["msg"]
+    assert client.get("/jobs", params={"filter": "x" * 1001}).status_code == 422

@@ -56,6 +56,11 @@ def test_spec_from_stdin_and_status_list_metrics_logs_download(up, tmp_path):
     status = up.tfjobs("status", job_id)
     assert json.loads(status.stdout)["status"] == "succeeded"
     assert job_id[:8] in up.tfjobs("list", "--status", "succeeded").stdout  # its unique prefix
+    found = up.tfjobs("list", "--filter", f"id = '{job_id}' and metrics.val_loss != null and epochs = 2")
+    assert found.returncode == 0 and job_id[:8] in found.stdout, found.stderr
+    assert job_id[:8] not in up.tfjobs("list", "--filter", f"id = '{job_id}' and model_type != 'mlp'").stdout
+    refused = up.tfjobs("list", "--filter", "epochs >")
+    assert refused.returncode != 0 and "column 9: expected a value" in refused.stdout + refused.stderr
 
     as_json = up.tfjobs("metrics", job_id, "--format", "json")
     points = json.loads(as_json.stdout)

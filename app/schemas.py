@@ -287,6 +287,13 @@ class TrialsPublic(BaseModel):
     next_cursor: str | None
 
 
+class ImportancePublic(BaseModel):
+    metric: str
+    method: str
+    trials: int  # the finished trials it was computed from
+    importances: dict[str, float]  # parameter -> share; the shares sum to 1, largest first
+
+
 # --- workers --------------------------------------------------------------------
 
 

@@ -380,11 +380,12 @@ def fit(
     step = int(trainer.optimizer.iterations.numpy())
     stop_reason: StopReason = "completed"
     first_report = True  # a user watching a new job sees a point after the first call
+    last_report_step, last_report_time = step, time.perf_counter()
 
     for epoch in range(first_epoch, config.epochs + 1):
         trainer.reset_metrics()
-        epoch_start = last_report_time = time.perf_counter()
-        last_report_step = step
+        epoch_start = time.perf_counter()
+        reported_this_epoch = False
         # take batches: the same seed-per-epoch order whether or not the run was resumed
         batches = make_tf_dataset(
             x_train,
@@ -406,18 +407,22 @@ def fit(
             remaining -= ran
             if not math.isfinite(loss):
                 raise TrainingDiverged(epoch=epoch, step=step, loss=loss)
-            # report (throttled)
+            # Every compiled call may report a step point (throttled), the epoch's last one
+            # included: an epoch of one call (the default on small data) still draws a
+            # step curve, one point per epoch at least. Steps count across epochs.
             now = time.perf_counter()
             # A step point reads the metrics, which is a collective across a gang's ranks:
             # every rank must read at the same steps, so a gang throttles by steps alone
             # (each rank's clock would pick different ones and the collectives mismatch).
-            due = remaining > 0 and (
+            due = (
                 step - last_report_step >= config.report_every_steps
                 or (not gang and now - last_report_time >= config.report_every_seconds)
+                or (remaining == 0 and not reported_this_epoch)
             )
             if first_report or due:
                 reporter.report(Point("step", epoch, step, trainer.train_values()))
                 last_report_step, last_report_time, first_report = step, now, False
+                reported_this_epoch = True
             if should_stop():
                 stop_reason = "cancelled"
                 break

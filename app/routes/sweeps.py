@@ -14,11 +14,12 @@ from app.errors import Conflict, TooManyRequests
 from app.idempotency import body_hash, create_once
 from app.lookup import find_sweep
 from app.routes.jobs import require_json
-from app.schemas import Best, SweepPublic, SweepsPublic, TrialPublic, TrialsPublic
+from app.schemas import Best, ImportancePublic, SweepPublic, SweepsPublic, TrialPublic, TrialsPublic
 from app.store import jobs as store_jobs
 from app.store import sweeps as store_sweeps
 from app.store.tables import Job, Sweep
 from app.sweeps.driver import advance
+from app.sweeps.importance import Method, NotEnoughTrials, importances
 from app.sweeps.schema import validate_sweep
 from tfjobs import FINAL_STATUSES, JobStatus, SweepStatus
 
@@ -194,6 +195,39 @@ def list_trials(
         ]
     page = trials[:limit]
     return TrialsPublic(items=page, next_cursor=str(page[-1].number) if len(trials) > limit else None)
+
+
+@router.get(
+    "/{sweep_id}/importance",
+    response_model=ImportancePublic,
+    responses={
+        404: {"description": "no such sweep"},
+        409: {"description": "too few finished trials yet (the message says how many it needs)"},
+    },
+)
+def get_importance(
+    sweep_id: str,
+    store: StoreDep,
+    owner: OwnerDep,
+    method: Annotated[
+        Method, Query(description="`ped_anova` (fast, the default) or `fanova` (random forests)")
+    ] = "ped_anova",
+) -> ImportancePublic:
+    """How much each searched parameter mattered to the sweep's metric, as shares that sum
+    to 1, from the succeeded trials (Optuna's PED-ANOVA, or fANOVA when asked). Needs 10
+    finished trials; fewer is a 409 that says how many there are."""
+    with store.session() as session:
+        sweep = find_sweep(session, sweep_id, owner)
+        finished = [
+            (t.params, t.value)
+            for t in _trials(session, sweep)
+            if t.status == JobStatus.SUCCEEDED and t.value is not None
+        ]
+    try:
+        shares = importances(sweep.space, sweep.mode, finished, method)
+    except NotEnoughTrials as err:
+        raise Conflict(str(err)) from None
+    return ImportancePublic(metric=sweep.metric, method=method, trials=len(finished), importances=shares)
 
 
 @router.post(

@@ -179,15 +179,24 @@ def finish_sweep(session: Session, *, sweep_id: str, status: SweepStatus) -> boo
 
 
 def last_epoch_values(session: Session, *, job_ids: Iterable[str], metric: str) -> dict[str, float | None]:
-    """Each job's ``metric`` at its last epoch point (None if it has none, or lacks it)."""
+    """Each job's ``metric`` at its last epoch point (None if it has none, or lacks it):
+    one read of the values the ingest keeps on the job, and the points only for a job
+    that has none there (stored before migration 0011)."""
+    wanted = list(job_ids)
+    rows = session.execute(select(Job.id, Job.progress_values, Job.progress_epoch).where(Job.id.in_(wanted)))
+    kept: dict[str, tuple[dict[str, Any] | None, int]] = {
+        job_id: (last, epochs) for job_id, last, epochs in rows
+    }
     values: dict[str, float | None] = {}
-    for job_id in job_ids:
-        last = session.scalar(
-            select(MetricPoint.values)
-            .where(MetricPoint.job_id == job_id, MetricPoint.kind == "epoch")
-            .order_by(MetricPoint.seq.desc())
-            .limit(1)
-        )
+    for job_id in wanted:
+        last, epochs = kept.get(job_id, (None, 0))
+        if last is None and epochs:
+            last = session.scalar(
+                select(MetricPoint.values)
+                .where(MetricPoint.job_id == job_id, MetricPoint.kind == "epoch")
+                .order_by(MetricPoint.seq.desc())
+                .limit(1)
+            )
         value = (last or {}).get(metric)
         values[job_id] = float(value) if isinstance(value, int | float) else None
     return values

@@ -5,6 +5,7 @@ workers are in tests/integration/test_sweeps_live.py)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import pytest
@@ -373,3 +374,60 @@ def test_a_pass_skips_sweeps_with_nothing_new(client, monkeypatch):
     end_trial(client, trials(client, ids[1])[0]["job_id"], [1.0, 0.5, 0.25])
     assert advance_all(state.store, state.celery, state.settings, seen) == 1  # only the one that moved
     assert built[-1] == ids[1]
+
+
+def test_importance_ranks_the_parameter_that_decided_the_metric(client):
+    """val_loss depends on learning_rate alone (its distance from 1e-2, on a log scale);
+    hidden_units and dropout are noise. Before 10 trials finished the answer is a 409 that
+    says how many there are; from 10 an answer; from 20 PED-ANOVA and fANOVA both rank
+    learning_rate first (app/sweeps/importance.py has the measured odds at 10)."""
+    body = {
+        "spec": BASE,
+        "space": {
+            "learning_rate": {"log_uniform": [1e-4, 1]},
+            "hidden_units": {"int_uniform": [8, 64]},
+            "dropout": {"uniform": [0.0, 0.5]},
+        },
+        "method": "random",
+        "max_trials": 20,
+        "max_concurrent": 8,
+        "seed": 3,
+    }
+    sweep_id = client.post("/sweeps", json=body).json()["id"]
+    assert client.get(f"/sweeps/{sweep_id}/importance").status_code == 409
+
+    def answer(method: str = "ped_anova") -> dict:
+        response = client.get(f"/sweeps/{sweep_id}/importance", params={"method": method})
+        assert response.status_code == 200, response.text
+        found = response.json()
+        assert set(found["importances"]) == {"learning_rate", "hidden_units", "dropout"}
+        assert sum(found["importances"].values()) == pytest.approx(1.0)
+        return found
+
+    ended = 0
+    while ended < 20:
+        for trial in trials(client, sweep_id):
+            if trial["status"] != "queued":
+                continue
+            rate, units = trial["params"]["learning_rate"], trial["params"]["hidden_units"]
+            end_trial(client, trial["job_id"], [1.0, (math.log10(rate) + 2) ** 2 + 0.001 * units / 64])
+            ended += 1
+            if ended == 9:
+                response = client.get(f"/sweeps/{sweep_id}/importance")
+                assert response.status_code == 409
+                assert response.json()["detail"] == (
+                    "parameter importance needs 10 finished trials with a value; this sweep has 9"
+                )
+            if ended == 10:
+                assert answer()["trials"] == 10
+        move_on(client, sweep_id)
+    for method in ("ped_anova", "fanova"):
+        found = answer(method)
+        assert (found["metric"], found["method"], found["trials"]) == ("val_loss", method, 20)
+        shares = found["importances"]
+        assert max(shares, key=shares.get) == "learning_rate" and shares["learning_rate"] > 0.5, (
+            method,
+            shares,
+        )
+    assert client.get(f"/sweeps/{sweep_id}/importance", params={"method": "anova"}).status_code == 422
+    assert client.get("/sweeps/nosuchsweep/importance").status_code == 404

@@ -72,6 +72,19 @@ def test_epoch_points_carry_every_field_and_step_points_are_throttled():
     assert len(steps) <= 2 * 15 // 4
 
 
+def test_an_epoch_of_one_compiled_call_still_draws_a_step_curve():
+    """The default: 100 steps a call, and an epoch of the default data is fewer, so each
+    epoch is one call. Each call's point is reported (one an epoch at least), not only the
+    first call's: the dashboard's step chart has a curve, not one point."""
+    reporter = ListReporter()
+    run(spec(epochs=3), reporter=reporter, report_every_seconds=3600)
+    steps = [p for p in reporter.points if p.kind == "step"]
+    epoch_ends = [p.step for p in reporter.epochs()]
+    assert [p.epoch for p in steps] == [1, 2, 3]
+    assert [p.step for p in steps] == epoch_ends  # one call an epoch: its end
+    assert all("loss" in p.values for p in steps)
+
+
 def test_reconstructing_model_reports_reconstruction_error_each_epoch():
     reporter = ListReporter()
     run(spec(model_type="reconstructing", epochs=2), reporter=reporter)

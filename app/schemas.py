@@ -129,6 +129,7 @@ class JobPublic(BaseModel):
     notice: str | None = None  # why a queued job is not starting, when a user must act (no worker)
     sweep_id: str | None = None  # a sweep's trial: its sweep and the values the search chose
     params: dict[str, Any] | None = None
+    trial_number: int | None = None  # its number in the sweep
     queue: QueueInfo | None = None  # while queued: its place and why it waits
 
     @classmethod
@@ -158,6 +159,7 @@ class JobPublic(BaseModel):
             else None,
             sweep_id=job.sweep_id,
             params=job.params,
+            trial_number=job.trial_number,
         )
 
 
@@ -285,6 +287,16 @@ class TrialPublic(BaseModel):
 class TrialsPublic(BaseModel):
     items: list[TrialPublic]
     next_cursor: str | None
+
+
+class Curve(BaseModel):
+    epoch: list[int]
+    values: list[float | None]
+
+
+class CurvesPublic(BaseModel):
+    metric: str
+    curves: dict[str, Curve]  # trial's job id -> the metric at each epoch point
 
 
 class ImportancePublic(BaseModel):

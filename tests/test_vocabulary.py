@@ -44,3 +44,10 @@ def test_the_published_schema_spells_outcomes_and_devices_from_the_enums(tmp_pat
     assert schema["AttemptOutcome"]["enum"] == [o.value for o in AttemptOutcome]
     assert schema["Device"]["enum"] == [d.value for d in Device]
     assert schema["JobStatus"]["enum"] == [s.value for s in JobStatus]
+
+
+def test_the_sweep_page_asks_for_importance_when_the_api_can_answer():
+    from app.sweeps.importance import MIN_TRIALS
+
+    found = re.search(r"const IMPORTANCE_MIN_TRIALS = (\d+);", (UI / "sweep.js").read_text())
+    assert found is not None and int(found.group(1)) == MIN_TRIALS

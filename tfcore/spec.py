@@ -269,7 +269,7 @@ class JobSpec(BaseModel):
 
     model_type: ModelType = spec_field(
         role=FieldRole.MODEL,
-        doc="The network: `mlp` (dense layers), `residual` (the seed's residual blocks), "
+        doc="The network: `mlp` (dense layers), `residual` (dense blocks with skip connections), "
         "`reconstructing` (adds a reconstruction loss), `wide_deep` (wide and deep paths), or `keras`: "
         "your own architecture, sent in `architecture`.",
     )
@@ -299,7 +299,8 @@ class JobSpec(BaseModel):
     epochs: Integer = spec_field(
         ge=1,
         role=FieldRole.RUN,
-        doc="Passes over the training data: 1 to TFJOBS_MAX_EPOCHS (1000 by default).",
+        doc="Passes over the training data: at least 1, at most the server's limit "
+        "(1000 unless the operator changes it).",
     )
     dataset: str | None = spec_field(
         default=None,
@@ -360,12 +361,13 @@ class JobSpec(BaseModel):
     activation: Activation = spec_field(
         "relu",
         role=FieldRole.MODEL,
-        doc="Hidden layers' activation: a Keras name or the seed's `stable_softplus`.",
+        doc="Hidden layers' activation: a Keras name, or `stable_softplus` "
+        "(softplus that stays finite for large inputs).",
     )
     kernel_initializer: Initializer = spec_field(
         "he_normal",
         role=FieldRole.MODEL,
-        doc="Initial weights: a Keras name or the seed's `glorot_normal_variant`.",
+        doc="Initial weights: a Keras name, or `glorot_normal_variant` (Glorot normal, untruncated).",
     )
     kernel_regularizer: KernelRegularizer | None = spec_field(
         None, role=FieldRole.MODEL, doc='Optional weight penalty: `{"l1": f}` or `{"l2": f}`.'
@@ -373,7 +375,7 @@ class JobSpec(BaseModel):
     kernel_constraint: Literal["positive"] | None = spec_field(
         None,
         role=FieldRole.MODEL,
-        doc="`positive` keeps the hidden layers' weights non-negative (the seed's constraint).",
+        doc="`positive` keeps the hidden layers' weights non-negative.",
     )
     gaussian_noise: float = spec_field(
         default=0.0,
@@ -421,14 +423,14 @@ class JobSpec(BaseModel):
         max_length=64,
         pattern=r"^[\w .:+/-]+$",
         role=FieldRole.LABELS,
-        doc="Optional name to find the run again (`GET /jobs?q=`); up to 64 characters.",
+        doc="Optional: a name to find the run by (search `name ~ 'part'`); up to 64 characters.",
     )
     tags: list[Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:-]+$")]] = (
         spec_field(
             default_factory=list,
             max_length=10,
             role=FieldRole.LABELS,
-            doc="Optional tags to find the run again (`GET /jobs?tag=`); up to 10.",
+            doc="Optional: up to 10 tags to find the run by (search `tag = 'baseline'`).",
         )
     )
     priority: Integer = spec_field(
@@ -452,7 +454,8 @@ class JobSpec(BaseModel):
         role=FieldRole.PLACEMENT,
         doc="Worker processes that train the job together, one per node (MultiWorkerMirroredStrategy): "
         "it starts once that many workers are free. `batch_size` stays the global batch; each "
-        "replica takes `batch_size / replicas` of it (so it must divide). At most TFJOBS_MAX_REPLICAS.",
+        "replica takes `batch_size / replicas` of it (so it must divide). "
+        "The operator sets the most (8 unless changed).",
     )
 
     @field_validator("tags")

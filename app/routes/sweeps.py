@@ -14,7 +14,16 @@ from app.errors import Conflict, TooManyRequests
 from app.idempotency import body_hash, create_once
 from app.lookup import find_sweep
 from app.routes.jobs import require_json
-from app.schemas import Best, ImportancePublic, SweepPublic, SweepsPublic, TrialPublic, TrialsPublic
+from app.schemas import (
+    Best,
+    Curve,
+    CurvesPublic,
+    ImportancePublic,
+    SweepPublic,
+    SweepsPublic,
+    TrialPublic,
+    TrialsPublic,
+)
 from app.store import jobs as store_jobs
 from app.store import sweeps as store_sweeps
 from app.store.tables import Job, Sweep
@@ -195,6 +204,22 @@ def list_trials(
         ]
     page = trials[:limit]
     return TrialsPublic(items=page, next_cursor=str(page[-1].number) if len(trials) > limit else None)
+
+
+@router.get(
+    "/{sweep_id}/curves", response_model=CurvesPublic, responses={404: {"description": "no such sweep"}}
+)
+def get_curves(sweep_id: str, store: StoreDep, owner: OwnerDep) -> CurvesPublic:
+    """Every trial's value of the sweep's metric at each epoch, in one answer (the sweep
+    page's chart of every trial); a trial with no epoch yet is absent."""
+    with store.session() as session:
+        sweep = find_sweep(session, sweep_id, owner)
+        jobs = store_sweeps.trials_of(session, sweep_id=sweep.id)
+        curves = store_sweeps.epoch_curves(session, job_ids=[j.id for j in jobs], metric=sweep.metric)
+    return CurvesPublic(
+        metric=sweep.metric,
+        curves={job_id: Curve(epoch=epochs, values=values) for job_id, (epochs, values) in curves.items()},
+    )
 
 
 @router.get(

@@ -21,6 +21,7 @@ __all__ = [
     "find_sweep_by_key",
     "finish_sweep",
     "get_sweep",
+    "epoch_curves",
     "last_epoch_values",
     "list_sweeps",
     "mark_running",
@@ -200,3 +201,25 @@ def last_epoch_values(session: Session, *, job_ids: Iterable[str], metric: str) 
         value = (last or {}).get(metric)
         values[job_id] = float(value) if isinstance(value, int | float) else None
     return values
+
+
+def epoch_curves(
+    session: Session, *, job_ids: Iterable[str], metric: str
+) -> dict[str, tuple[list[int], list[float | None]]]:
+    """Each job's ``metric`` at every epoch, in one read for all of them (a sweep's
+    page draws every trial's curve): job id -> (epochs, values)."""
+    curves: dict[str, tuple[list[int], list[float | None]]] = {}
+    wanted = list(job_ids)
+    if not wanted:
+        return curves
+    rows = session.execute(
+        select(MetricPoint.job_id, MetricPoint.epoch, MetricPoint.values)
+        .where(MetricPoint.job_id.in_(wanted), MetricPoint.kind == "epoch")
+        .order_by(MetricPoint.job_id, MetricPoint.seq)
+    )
+    for job_id, epoch, values in rows:
+        epochs, column = curves.setdefault(job_id, ([], []))
+        value = (values or {}).get(metric)
+        epochs.append(epoch)
+        column.append(float(value) if isinstance(value, int | float) else None)
+    return curves

@@ -31,7 +31,7 @@ Method = Literal["ped_anova", "fanova"]
 class NotEnoughTrials(Exception):
     def __init__(self, finished: int) -> None:
         super().__init__(
-            f"parameter importance needs {MIN_TRIALS} finished trials with a value; this sweep has {finished}"
+            f"parameter importance needs {MIN_TRIALS} succeeded trials; this sweep has {finished} so far"
         )
         self.finished = finished
 

@@ -43,9 +43,10 @@ def test_submit_stores_enqueues_and_answers_201(client):
         "tags",
         "sweep_id",  # null: not a sweep's trial
         "params",
+        "trial_number",
         "queue",
     }
-    assert job["sweep_id"] is None and job["params"] is None
+    assert job["sweep_id"] is None and job["params"] is None and job["trial_number"] is None
     assert queued_messages(client) == []  # no worker has a free slot: the store holds it
     assert job["queue"] == {"position": 1, "ahead": 0, "reason": "waiting for a worker"}
     assert job["notice"].startswith("no worker is running")  # nothing runs a job in this test

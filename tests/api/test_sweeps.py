@@ -416,7 +416,7 @@ def test_importance_ranks_the_parameter_that_decided_the_metric(client):
                 response = client.get(f"/sweeps/{sweep_id}/importance")
                 assert response.status_code == 409
                 assert response.json()["detail"] == (
-                    "parameter importance needs 10 finished trials with a value; this sweep has 9"
+                    "parameter importance needs 10 succeeded trials; this sweep has 9 so far"
                 )
             if ended == 10:
                 assert answer()["trials"] == 10
@@ -429,5 +429,8 @@ def test_importance_ranks_the_parameter_that_decided_the_metric(client):
             method,
             shares,
         )
+    curves = client.get(f"/sweeps/{sweep_id}/curves").json()  # the page's one read of every curve
+    assert curves["metric"] == "val_loss" and len(curves["curves"]) == 20
+    assert all(c["epoch"] == [1, 2] and c["values"][0] == 1.0 for c in curves["curves"].values())
     assert client.get(f"/sweeps/{sweep_id}/importance", params={"method": "anova"}).status_code == 422
     assert client.get("/sweeps/nosuchsweep/importance").status_code == 404

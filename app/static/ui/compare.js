@@ -2,7 +2,7 @@
 // differ, and the final metrics with the best of each column marked.
 
 import { api } from "./api.js";
-import { Chart, color, joined } from "./charts.js";
+import { Chart, color, joined, smoothingControl } from "./charts.js";
 import { h, main, notice, number, replace, shortId, statusBadge } from "./dom.js";
 
 const MAX_JOBS = 8;
@@ -35,12 +35,21 @@ export async function showCompare() {
   if (missing.length) notice(`Not found: ${missing.join(", ")}`);
   const label = (job) => job.name || shortId(job.id);
 
+  // trials of one sweep: its metric leads the table
+  const sweeps = new Set(runs.map((r) => r.job.sweep_id));
+  const sweepId = sweeps.size === 1 ? [...sweeps][0] : null;
+  const first = sweepId ? (await api(`/sweeps/${sweepId}`).catch(() => null))?.metric : null;
   const charts = h("div", { class: "charts" });
-  replace(main(), h("div", { class: "toolbar" }, h("h1", {}, `Compare ${runs.length} jobs`)), h("section", { class: "panel" }, h("h2", {}, "Runs"), table(runs, label)), h("section", { class: "panel" }, h("h2", {}, "Epoch metrics"), charts));
+  replace(
+    main(),
+    h("div", { class: "toolbar" }, h("h1", {}, `Compare ${runs.length} jobs`)),
+    h("section", { class: "panel" }, h("h2", {}, "Runs"), table(runs, label, first)),
+    h("section", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, "Epoch metrics"), smoothingControl()), charts),
+  );
 
-  const names = [...new Set(runs.flatMap((r) => Object.keys(r.series.values)))];
+  const names = [...new Set(runs.flatMap((r) => Object.keys(r.series.values)))].sort((a, b) => (a === first ? -1 : b === first ? 1 : 0));
   for (const name of names) {
-    const chart = new Chart(charts, { title: name, xLabel: "epoch", labels: runs.map((r) => label(r.job)), colors: runs.map((_, i) => color(i)) });
+    const chart = new Chart(charts, { title: name, xLabel: "epoch", labels: runs.map((r) => label(r.job)), colors: runs.map((_, i) => color(i)), sync: "compare" });
     chart.set(joined(runs.map((r) => [r.series.epoch, r.series.values[name] || r.series.epoch.map(() => null)])));
   }
   document.body.dataset.ready = "charts";
@@ -61,10 +70,14 @@ function finals(run) {
   return values;
 }
 
-function table(runs, label) {
+// Metric columns first (the sweep's own metric first of all when the runs are trials of
+// one sweep), then the spec fields that differ; 4 significant digits; the first column
+// stays put while the table scrolls sideways inside its card.
+function table(runs, label, first) {
   const specKeys = [...new Set(runs.flatMap((r) => Object.keys(r.job.spec)))].filter((key) => new Set(runs.map((r) => JSON.stringify(r.job.spec[key] ?? null))).size > 1);
   const results = runs.map(finals);
-  const metricKeys = [...new Set(results.flatMap((r) => Object.keys(r)))].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  const order = (key) => (key === first ? -1 : rank(key));
+  const metricKeys = [...new Set(results.flatMap((r) => Object.keys(r)))].sort((a, b) => order(a) - order(b) || a.localeCompare(b));
   const best = Object.fromEntries(
     metricKeys.map((key) => {
       const values = results.map((r) => r[key]).filter((v) => typeof v === "number");
@@ -72,20 +85,20 @@ function table(runs, label) {
       return [key, HIGHER_IS_BETTER.test(key) ? Math.max(...values) : Math.min(...values)];
     }),
   );
-  const show = (value) => (value === undefined ? "–" : typeof value === "object" && value !== null ? JSON.stringify(value) : String(value));
-  const head = h("thead", {}, h("tr", {}, h("th", {}, "job"), h("th", {}, "status"), specKeys.map((k) => h("th", { class: "spec" }, k)), metricKeys.map((k) => h("th", {}, k))));
+  const show = (value) => (value === undefined ? "–" : typeof value === "number" ? number(value) : typeof value === "object" && value !== null ? JSON.stringify(value) : String(value));
+  const head = h("thead", {}, h("tr", {}, h("th", { class: "sticky" }, "job"), h("th", {}, "status"), metricKeys.map((k) => h("th", { class: k === first ? "num key-metric" : "num" }, k)), specKeys.map((k) => h("th", { class: "spec" }, k))));
   const rows = runs.map((run, i) =>
     h(
       "tr",
       { "data-job": run.job.id },
-      h("td", {}, h("span", { class: "swatch", "data-color": String(i % 8) }), h("a", { href: `/ui/jobs/${run.job.id}` }, label(run.job))),
+      h("td", { class: "sticky" }, h("span", { class: "swatch", "data-color": String(i % 8) }), h("a", { href: `/ui/jobs/${run.job.id}` }, label(run.job))),
       h("td", {}, statusBadge(run.job.status)),
-      specKeys.map((k) => h("td", { class: "spec" }, show(run.job.spec[k]))),
       metricKeys.map((k) => {
         const value = results[i][k];
         const isBest = best[k] !== null && value === best[k];
-        return h("td", { class: isBest ? "num best" : "num", title: isBest ? "best" : undefined }, number(value), isBest ? " ★" : "");
+        return h("td", { class: isBest ? "num best" : "num", title: isBest ? "best" : undefined }, number(value), isBest ? "\u00a0★" : "");
       }),
+      specKeys.map((k) => h("td", { class: "spec" }, show(run.job.spec[k]))),
     ),
   );
   return h("div", { class: "scroll" }, h("table", { class: "compare", id: "compare-table" }, head, h("tbody", {}, rows)));

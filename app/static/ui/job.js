@@ -2,7 +2,7 @@
 // the log, attempts, artifacts and the spec.
 
 import { api, download, follow, token } from "./api.js";
-import { Chart } from "./charts.js";
+import { Chart, smoothingControl } from "./charts.js";
 import { FINAL, bytes, duration, every, h, main, notice, progressBar, queueText, replace, shortId, statusBadge, when } from "./dom.js";
 
 const STEP_POINTS = 2000; // per series, drawn from the server's downsampled history
@@ -63,7 +63,7 @@ class JobPage {
         : null,
       this.el.waiting,
       this.el.error,
-      h("section", { class: "panel" }, h("h2", {}, "Epoch metrics"), this.el.charts, h("h2", {}, "Step loss"), this.el.steps),
+      h("section", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, "Epoch metrics"), smoothingControl()), this.el.charts, h("h2", {}, "Step loss"), this.el.steps),
       this.el.architecture,
       this.el.artifacts,
       h("section", { class: "panel" }, h("h2", {}, "Log"), this.el.logs),
@@ -145,7 +145,7 @@ class JobPage {
     const base = name.startsWith("val_") ? name.slice(4) : name;
     if (!this.epochCharts.has(base)) {
       const names = known.includes(`val_${base}`) ? [base, `val_${base}`] : [name];
-      const chart = new Chart(this.el.charts, { title: base, xLabel: "epoch", labels: names, dashed: [1] });
+      const chart = new Chart(this.el.charts, { title: base, xLabel: "epoch", labels: names, dashed: [1], sync: "epochs" });
       this.epochCharts.set(base, { chart, names });
     }
     return this.epochCharts.get(base);

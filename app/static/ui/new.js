@@ -19,6 +19,12 @@ function unwrap(schema, components) {
   return { schema, nullable };
 }
 
+// A schema description in plain words: its `code` spans as <code> (never Markdown's
+// backticks on the page), everything else as text.
+function words(text) {
+  return text.split("`").map((part, i) => (i % 2 ? h("code", {}, part) : part));
+}
+
 function kindOf(schema) {
   if (schema.enum || schema.const !== undefined) return "choice";
   if (schema.type === "array" && schema.items && schema.items.enum) return "choices";
@@ -44,7 +50,7 @@ class Field {
       { class: `field field-${this.kind}`, "data-field": name },
       h("label", { for: id }, name, required ? h("span", { class: "required", title: "required" }, " *") : ""),
       this.input,
-      hint ? h("p", { class: "hint" }, hint) : null,
+      hint ? h("p", { class: "hint" }, words(hint)) : null,
       this.error,
     );
   }

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from app.core.strictquery import StrictQueryRoute
 from app.datasets import resolve_dataset
 from app.deps import CeleryDep, OwnerDep, SettingsDep, StoreDep
-from app.errors import Conflict, TooManyRequests
+from app.errors import Conflict, InvalidInput, TooManyRequests
 from app.idempotency import body_hash, create_once
 from app.lookup import find_sweep
 from app.routes.jobs import require_json
@@ -28,7 +28,7 @@ from app.store import jobs as store_jobs
 from app.store import sweeps as store_sweeps
 from app.store.tables import Job, Sweep
 from app.sweeps.driver import advance
-from app.sweeps.importance import Method, NotEnoughTrials, importances
+from app.sweeps.importance import Method, NotEnoughTrials, fanova_available, importances
 from app.sweeps.schema import validate_sweep
 from tfjobs import FINAL_STATUSES, JobStatus, SweepStatus
 
@@ -240,7 +240,8 @@ def get_importance(
 ) -> ImportancePublic:
     """How much each searched parameter mattered to the sweep's metric, as shares that sum
     to 1, from the succeeded trials (Optuna's PED-ANOVA, or fANOVA when asked). Needs 10
-    finished trials; fewer is a 409 that says how many there are."""
+    finished trials; fewer is a 409 that says how many there are. fANOVA needs
+    scikit-learn on the API server (the `fanova` extra): without it, a 422 says so."""
     with store.session() as session:
         sweep = find_sweep(session, sweep_id, owner)
         finished = [
@@ -248,6 +249,17 @@ def get_importance(
             for t in _trials(session, sweep)
             if t.status == JobStatus.SUCCEEDED and t.value is not None
         ]
+    if method == "fanova" and not fanova_available():
+        raise InvalidInput(
+            [
+                {
+                    "loc": ["query", "method"],
+                    "msg": "fanova needs scikit-learn on the API server, which this one lacks "
+                    "(pip install 'tfjobs_server[fanova]'); ped_anova needs nothing",
+                    "type": "unavailable",
+                }
+            ]
+        )
     try:
         shares = importances(sweep.space, sweep.mode, finished, method)
     except NotEnoughTrials as err:

@@ -7,11 +7,12 @@ its top quantile widened to at least three trials it ranks the one parameter tha
 matters first in 25 of 30 random 10-trial sweeps of three parameters (Optuna's default
 top 10 %: 12 of 30; fANOVA: 18 of 30), and in 29 of 30 at 20 trials — measured here
 with learning_rate deciding the metric and two parameters of noise. fANOVA (random
-forests, scikit-learn) is there for those who ask for it by name.
+forests, scikit-learn: the ``fanova`` extra) is there for those who ask for it by name.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -21,11 +22,17 @@ from optuna.study import StudyDirection
 
 from app.sweeps.search import distributions
 
-__all__ = ["MIN_TRIALS", "Method", "NotEnoughTrials", "importances"]
+__all__ = ["MIN_TRIALS", "Method", "NotEnoughTrials", "fanova_available", "importances"]
 
 #: Finished trials before an answer is given: fewer, and any ranking is noise.
 MIN_TRIALS = 10
 Method = Literal["ped_anova", "fanova"]
+
+
+def fanova_available() -> bool:
+    """fANOVA fits random forests with scikit-learn: installed with the ``fanova`` extra
+    (and on workers, for their datasets), not in the API image."""
+    return importlib.util.find_spec("sklearn") is not None
 
 
 class NotEnoughTrials(Exception):

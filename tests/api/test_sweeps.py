@@ -434,3 +434,14 @@ def test_importance_ranks_the_parameter_that_decided_the_metric(client):
     assert all(c["epoch"] == [1, 2] and c["values"][0] == 1.0 for c in curves["curves"].values())
     assert client.get(f"/sweeps/{sweep_id}/importance", params={"method": "anova"}).status_code == 422
     assert client.get("/sweeps/nosuchsweep/importance").status_code == 404
+
+
+def test_fanova_on_an_api_without_scikit_learn_is_a_422_naming_the_method(client, monkeypatch):
+    import app.routes.sweeps as routes
+
+    sweep_id = client.post("/sweeps", json=GRID).json()["id"]
+    monkeypatch.setattr(routes, "fanova_available", lambda: False)  # the API image lacks it
+    response = client.get(f"/sweeps/{sweep_id}/importance", params={"method": "fanova"})
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["query", "method"] and "tfjobs_server[fanova]" in error["msg"]

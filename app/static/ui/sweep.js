@@ -84,6 +84,8 @@ export async function showSweep() {
   let trials = [];
   const showBoard = () => replace(board, leaderboard(sweep, trials, brushed));
   const refresh = async () => {
+    // every read at once; importance only once enough trials had succeeded at the last look
+    const asked = (sweep.counts.succeeded || 0) >= IMPORTANCE_MIN_TRIALS ? api(`/sweeps/${sweep.id}/importance`).catch((error) => error) : null;
     const [fresh, page, drawn] = await Promise.all([api(`/sweeps/${sweep.id}`), api(`/sweeps/${sweep.id}/trials?limit=1000`), api(`/sweeps/${sweep.id}/curves`)]);
     sweep = fresh;
     trials = page.items;
@@ -141,11 +143,12 @@ export async function showSweep() {
     } else plot.update(rows);
 
     drawScatter(scatter, sweep, trials);
-    await showImportance(importance, sweep);
+    await showImportance(importance, sweep, asked);
     document.body.dataset.ready = "charts";
     return !FINAL_SWEEP.has(sweep.status);
   };
   await refresh();
+  performance.mark("tfjobs:charts-drawn"); // bench/sweep_page.py reads it
   if (!FINAL_SWEEP.has(sweep.status)) every(2000, refresh);
 }
 
@@ -154,19 +157,20 @@ export async function showSweep() {
 // sweep's page makes no request that must fail.
 const IMPORTANCE_MIN_TRIALS = 10;
 
-async function showImportance(parent, sweep) {
+// `asked`: the importance request made with the page's other reads (null: not asked).
+async function showImportance(parent, sweep, asked) {
   const succeeded = sweep.counts.succeeded || 0;
   if (succeeded < IMPORTANCE_MIN_TRIALS) {
     replace(parent, h("p", { class: "muted", id: "importance-wait" }, `Shown once ${IMPORTANCE_MIN_TRIALS} trials have succeeded (${succeeded} so far).`));
     return;
   }
-  try {
-    const found = await api(`/sweeps/${sweep.id}/importance`);
-    replace(parent, importanceBars(found.importances), h("p", { class: "hint" }, `PED-ANOVA over ${found.trials} succeeded trials: how much each parameter moved ${found.metric}.`));
-  } catch (error) {
-    if (error.status !== 409) throw error;
-    replace(parent, h("p", { class: "muted", id: "importance-wait" }, error.message));
+  const found = await (asked || api(`/sweeps/${sweep.id}/importance`).catch((error) => error));
+  if (found instanceof Error) {
+    if (found.status !== 409) throw found;
+    replace(parent, h("p", { class: "muted", id: "importance-wait" }, found.message));
+    return;
   }
+  replace(parent, importanceBars(found.importances), h("p", { class: "hint" }, `PED-ANOVA over ${found.trials} succeeded trials: how much each parameter moved ${found.metric}.`));
 }
 
 function leaderboard(sweep, trials, brushed) {

@@ -17,11 +17,6 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
-import optuna
-from optuna.study import StudyDirection
-
-from app.sweeps.search import distributions
-
 __all__ = ["MIN_TRIALS", "Method", "NotEnoughTrials", "fanova_available", "importances"]
 
 #: Finished trials before an answer is given: fewer, and any ranking is noise.
@@ -53,6 +48,13 @@ def importances(
     ``trials``: (params, value) of each finished trial."""
     if len(trials) < MIN_TRIALS:
         raise NotEnoughTrials(len(trials))
+    # Optuna (~11 MB) loads on an API process's first sweep, not at its start
+    # (tests/test_import_boundaries.py)
+    import optuna
+    from optuna.study import StudyDirection
+
+    from app.sweeps.search import distributions
+
     spaces = distributions(space)
     study = optuna.create_study(
         direction=StudyDirection.MINIMIZE if mode == "min" else StudyDirection.MAXIMIZE

@@ -4,7 +4,10 @@ PostgreSQL estimates a JSON predicate blindly (0.5 % of rows); with an index on 
 expression, ANALYZE keeps statistics for it and the planner picks the right plan — a
 filter on model_type and loss over 100,000 jobs went from a 120 ms sequential scan and
 sort to a backward walk of the primary key (bench/search.py, docs/benchmarks.md §17).
-SQLite reads newest-first by rowid either way: nothing to add there.
+SQLite reads newest-first by rowid either way: nothing to add there. A database whose
+encoding is not UTF-8 (SQL_ASCII, as a bare initdb leaves it) gets none either: there
+PostgreSQL cannot evaluate ``->>`` on a spec holding an escaped non-ASCII character, and
+an index would make every such insert fail.
 
 Revision ID: 0013
 Revises: 0012
@@ -22,7 +25,8 @@ FIELDS = ("model_type", "loss", "dataset")
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql" or bind.exec_driver_sql("SHOW server_encoding").scalar() != "UTF8":
         return
     for field in FIELDS:
         op.execute(f"CREATE INDEX IF NOT EXISTS ix_jobs_spec_{field} ON jobs ((spec ->> '{field}'))")

@@ -39,6 +39,7 @@ DataDir = Annotated[
 # handling included), and the worker module, which loads TensorFlow once.
 TFJOBS = [sys.executable, "-m", "tfjobs.cli"]
 WORKER = [sys.executable, "-m", "worker"]
+SERVE = [sys.executable, "-m", "worker.serve"]
 
 
 def _fail(message: str) -> typer.Exit:
@@ -144,6 +145,15 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _free_port(host: str) -> int:
+    """A port nothing listens on now (the OS picks it): for the model server beside the API."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.bind((host if host not in ("0.0.0.0", "::") else "127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _port_free(host: str, port: int) -> bool:
     """Whether the API could listen there: checked in a millisecond, not after 14 s of start-up."""
     import socket
@@ -195,6 +205,16 @@ def _stop(children: list[subprocess.Popen[bytes]], grace: float = 20.0) -> None:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+
+
+@app.command()
+def serve(
+    host: Host = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, metavar="PORT", help="TCP port")] = 8501,
+) -> None:
+    """Run the model server: warm TensorFlow answering predictions of registered models for
+    the API (which finds it at TFJOBS_SERVE_URL). `tfjobs up` starts one by itself."""
+    os.execv(sys.executable, [*SERVE, "--host", host, "--port", str(port)])
 
 
 @app.command()
@@ -273,6 +293,9 @@ def up(
     logs.mkdir(parents=True, exist_ok=True)
     run_dir = data_dir / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
+    # The model server listens on a free port of its own; the API is told where.
+    serve_port = _free_port(host)
+    env["TFJOBS_SERVE_URL"] = os.environ["TFJOBS_SERVE_URL"] = f"http://{host}:{serve_port}"
     supervisor = Supervisor(env, logs=None if verbose else logs)
 
     def shutdown(signum: int, _frame: object) -> None:
@@ -289,8 +312,13 @@ def up(
             ready.unlink(missing_ok=True)
             pin = [f"--gpu={gpu}"] if gpu is not None else []
             supervisor.start(f"worker-{i}", [*WORKER, "--ready-file", str(ready), *pin])
+        serve_ready = run_dir / "serve.ready"
+        serve_ready.unlink(missing_ok=True)
+        supervisor.start(
+            "serve", [*SERVE, "--host", host, "--port", str(serve_port), "--ready-file", str(serve_ready)]
+        )
         typer.echo(f"tfjobs: starting the API and {workers} worker(s) (TensorFlow loads once)...", err=True)
-        if not _wait_ready(url, ready_files, supervisor.processes(), timeout=300):
+        if not _wait_ready(url, [*ready_files, serve_ready], supervisor.processes(), timeout=300):
             typer.echo("tfjobs: the service did not start" + supervisor.tail(), err=True)
             raise typer.Exit(1)
         access = (

@@ -29,13 +29,14 @@ from app.dispatcher import Dispatcher
 from app.docs import document_errors_and_security, mount_docs
 from app.errors import ServiceError, TooManyRequests, Unauthorized
 from app.reconciler import Reconciler
-from app.routes import artifacts, datasets, health, jobs, progress, sweeps, workers
+from app.routes import artifacts, datasets, health, jobs, models, progress, sweeps, webhooks, workers
 from app.scheduler import QueueView
 from app.store import tokens as store_tokens
 from app.store.db import Store, migrate
 from app.streams import Feeds
 from app.sweeps.schema import SweepRequest
 from app.ui import router as ui_router
+from app.webhooks.deliverer import Deliverer
 from tfcore.spec import JobSpec
 from tfjobs import __version__
 
@@ -175,6 +176,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         loops = [
             Reconciler(background, celery, settings).start(),
             Dispatcher(background, celery, settings).start(),
+            Deliverer(background, settings).start(),
         ]
         yield
         for loop in loops:
@@ -200,7 +202,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.state.queue_view = QueueView()
     app.state.feeds = Feeds(store, page=settings.page_limit, max_per_owner=settings.max_streams_per_owner)
 
-    for module in (jobs, progress, artifacts, datasets, sweeps, workers, health):
+    for module in (jobs, progress, artifacts, datasets, sweeps, models, webhooks, workers, health):
         app.include_router(module.router)
     mount_docs(app)
     app.include_router(ui_router)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from app.store.tables import Artifact, Attempt, Dataset, Job, LogLine
+from app.store.tables import Artifact, Attempt, Dataset, Job, LogLine, ModelVersion
 from tfcore.spec import Task
 from tfjobs import AttemptOutcome, JobStatus, SweepStatus
 
@@ -317,3 +317,142 @@ class WorkerStatus(BaseModel):
     job: str | None  # the job it trains, only if it is the caller's
     started_at: datetime
     last_seen: datetime
+
+
+# --- the model registry ------------------------------------------------------------
+
+MAX_PREDICT_INSTANCES = 1000  # rows in one predict request: a bounded batch for the model server
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # models and aliases: URL-safe, no surprises
+
+
+class ModelCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN, description="letters, digits, `.`, `_`, `-`; up to 64")
+    description: str | None = Field(default=None, max_length=2000)
+    tags: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,32}$")]] = Field(default=[], max_length=10)
+
+
+class VersionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str = Field(min_length=6, max_length=32, description="a succeeded job's id or unique prefix")
+
+
+class AliasSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1, description="the version the alias points at from now on")
+
+
+class ModelVersionPublic(BaseModel):
+    version: int
+    job_id: str
+    sha256: str  # model.keras's
+    created_at: datetime
+    spec: dict[str, Any]
+    summary: dict[str, Any] | None
+    aliases: list[str] = []
+
+    @classmethod
+    def of(cls, row: ModelVersion, aliases: dict[str, int]) -> ModelVersionPublic:
+        return cls(
+            version=row.version,
+            job_id=row.job_id,
+            sha256=row.sha256,
+            created_at=row.created_at,
+            spec=row.spec,
+            summary=row.summary,
+            aliases=sorted(a for a, v in aliases.items() if v == row.version),
+        )
+
+
+class ModelPublic(BaseModel):
+    name: str
+    description: str | None
+    tags: list[str]
+    created_at: datetime
+    aliases: dict[str, int]  # alias -> version
+    latest_version: int | None
+    versions: list[ModelVersionPublic] | None = None  # GET /models/{name} only
+
+
+class ModelsPublic(BaseModel):
+    items: list[ModelPublic]
+
+
+class AliasPublic(BaseModel):
+    alias: str
+    version: int
+    previous: int | None  # where it pointed before (null: it is new)
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    instances: list[Any] = Field(
+        min_length=1,
+        max_length=MAX_PREDICT_INSTANCES,
+        description="one input per row, shaped as the model's input (without the batch axis)",
+    )
+
+
+class PredictionsPublic(BaseModel):
+    predictions: list[Any]
+    version: int
+
+
+# --- webhooks ---------------------------------------------------------------------
+
+WebhookEvent = Literal[
+    "job.succeeded",
+    "job.failed",
+    "job.cancelled",
+    "sweep.finished",
+    "model.version_created",
+    "model.alias_moved",
+]
+
+
+class WebhookCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=8, max_length=2048, description="http(s) URL of a public address")
+    events: list[WebhookEvent] = Field(min_length=1, max_length=6)
+    secret: str = Field(
+        min_length=16, max_length=256, description="signs each body (HMAC-SHA256); never shown again"
+    )
+
+
+class WebhookPublic(BaseModel):
+    id: str
+    url: str
+    events: list[str]
+    created_at: datetime  # the secret is never returned
+
+
+class WebhooksPublic(BaseModel):
+    items: list[WebhookPublic]
+
+
+class DeliveryAttemptPublic(BaseModel):
+    number: int
+    time: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+
+
+class DeliveryPublic(BaseModel):
+    id: str
+    event: str
+    status: Literal["pending", "delivered", "failed"]
+    created_at: datetime
+    finished_at: datetime | None
+    next_attempt_at: datetime | None
+    attempts: list[DeliveryAttemptPublic]
+
+
+class DeliveriesPublic(BaseModel):
+    items: list[DeliveryPublic]
+    next_cursor: str | None

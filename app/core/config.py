@@ -155,6 +155,29 @@ class Settings(BaseSettings):
         default=100, ge=1, description="open SSE streams per owner and API process (429 beyond)"
     )
 
+    webhook_allowed_networks: str = Field(
+        default="",
+        description="comma-separated CIDRs (10.0.0.0/8) webhooks may target besides public addresses; "
+        "default none: loopback, link-local (the cloud metadata address), private and reserved "
+        "addresses are refused at creation and again at each send",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=60, description="how long one webhook delivery attempt may take"
+    )
+    webhook_retry_seconds: float = Field(
+        default=6 * 3600,
+        gt=0,
+        description="how long a delivery is retried (exponential backoff) before it is marked failed",
+    )
+    webhook_backoff_seconds: float = Field(
+        default=2.0, gt=0, description="the wait before a delivery's second attempt; it doubles each time"
+    )
+    serve_url: str = Field(
+        default="",
+        description="where the model server (`tfjobs serve`) listens, e.g. http://127.0.0.1:8501; "
+        "`tfjobs up` sets it; empty: predictions answer 503",
+    )
+
     @field_validator("metrics_token", "bootstrap_token", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:

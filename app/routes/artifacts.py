@@ -14,6 +14,7 @@ from starlette.datastructures import Headers
 from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 from starlette.types import Receive, Scope, Send
 
+from app.core.config import Settings
 from app.core.strictquery import StrictQueryRoute
 from app.deps import OwnerDep, SettingsDep, StoreDep
 from app.errors import NotFound, Unavailable
@@ -24,7 +25,7 @@ from app.store import artifacts as store_artifacts
 from app.store.db import Store
 from app.store.tables import Artifact
 
-__all__ = ["router"]
+__all__ = ["router", "serve_artifact"]
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/jobs", tags=["artifacts"], route_class=StrictQueryRoute)
@@ -84,6 +85,15 @@ async def download_artifact(
     # Async, so a slow object store holds no thread: the store lookup is one thread hop,
     # the bytes stream on the event loop.
     artifact = await run_in_threadpool(_listed, store, job_id, owner, name)
+    return await serve_artifact(artifact, request, settings, redirect=redirect)
+
+
+async def serve_artifact(
+    artifact: Artifact, request: Request, settings: Settings, *, redirect: bool
+) -> Response:
+    """One listed file's bytes (Range, If-Range, ETag, HEAD, S3 redirect): a job's
+    download and a registered model version's are this one function."""
+    name = artifact.name
     storage = open_storage(settings, "artifacts")
     etag = f'"{artifact.sha256}"'
     # The key comes from the store (written by the worker), never from the request.

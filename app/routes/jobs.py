@@ -23,6 +23,7 @@ from app.scheduler import NO_GPU_REASON, dispatch
 from app.schemas import AttemptPublic, JobPublic, JobsPublic, QueueInfo, json_response
 from app.storage import open_storage
 from app.store import jobs as store_jobs
+from app.store import models as store_models
 from app.store.tables import Job
 from tfcore.spec import JobSpec
 from tfjobs import FINAL_STATUSES, JobStatus
@@ -236,7 +237,10 @@ def get_job(job_id: str, request: Request) -> Response:
 @router.delete(
     "/{job_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={404: {"description": "no such job"}, 409: {"description": "the job is queued or running"}},
+    responses={
+        404: {"description": "no such job"},
+        409: {"description": "the job is queued or running, or a registered model version uses it"},
+    },
 )
 def delete_job(job_id: str, store: StoreDep, owner: OwnerDep, settings: SettingsDep) -> Response:
     """Deletes a finished job: its record, metrics, logs, attempts, artifacts and checkpoints."""
@@ -244,6 +248,10 @@ def delete_job(job_id: str, store: StoreDep, owner: OwnerDep, settings: Settings
         job = find_job(session, job_id, owner)
         if job.status not in FINAL_STATUSES:
             raise Conflict(f"job {job.id} is {job.status}; cancel it first, then delete it")
+        backing = store_models.backing_versions(session, job_id=job.id)
+        if backing:  # the versions serve this job's files: they would vanish with it
+            names = ", ".join(f"{name} version {version}" for name, version in backing)
+            raise Conflict(f"job {job.id} is registered as {names}: delete the version first")
         full_id = job.id
         store_jobs.delete_job(session, job=job)
     open_storage(settings, "artifacts").delete_prefix(full_id)  # artifacts and checkpoints

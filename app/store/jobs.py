@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.filterlang import Node
+from app.store import webhooks as store_webhooks
 from app.store._shared import current, rows_changed
 from app.store.errors import LeaseLost
 from app.store.filters import condition
@@ -152,6 +153,7 @@ def request_cancel(session: Session, *, job: Job) -> Job:
         )
         if changed:
             session.refresh(job)
+            announce(session, job_id=job.id)
             return job
         session.refresh(job)
     if job.status == JobStatus.RUNNING:
@@ -252,6 +254,34 @@ def finish_job(
         .where(Attempt.job_id == job_id, Attempt.finished_at.is_(None))
         .values(finished_at=now, outcome=status)
     )
+    announce(session, job_id=job_id)
+
+
+#: The job statuses webhooks hear about (a pruned trial is news of its sweep's, not its own).
+ANNOUNCED = {
+    JobStatus.SUCCEEDED: "job.succeeded",
+    JobStatus.FAILED: "job.failed",
+    JobStatus.CANCELLED: "job.cancelled",
+}
+
+
+def announce(session: Session, *, job_id: str) -> None:
+    """The job's end to its owner's webhooks, in the transaction that ended it."""
+    job = get_job(session, job_id=job_id)
+    if job is None or job.status not in ANNOUNCED:
+        return
+    error = {"type": job.error_type, "message": job.error_message} if job.error_type else None
+    data = {
+        "job": {
+            "id": job.id,
+            "name": job.name,
+            "status": job.status,
+            "summary": job.summary,
+            "error": error,
+            "sweep_id": job.sweep_id,
+        }
+    }
+    store_webhooks.emit(session, owner=job.owner, event=ANNOUNCED[JobStatus(job.status)], data=data)
 
 
 def list_attempts(session: Session, *, job_id: str) -> list[Attempt]:

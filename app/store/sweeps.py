@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from app.store import webhooks as store_webhooks
 from app.store._shared import rows_changed
 from app.store.ids import new_id
 from app.store.tables import Job, MetricPoint, Sweep, utcnow
@@ -168,8 +169,9 @@ def stray_trials(session: Session) -> list[Job]:
 
 
 def finish_sweep(session: Session, *, sweep_id: str, status: SweepStatus) -> bool:
-    """The sweep's final status, once (False if it already had one)."""
-    return bool(
+    """The sweep's final status, once (False if it already had one); its owner's webhooks
+    hear ``sweep.finished`` in the same transaction."""
+    changed = bool(
         rows_changed(
             session,
             update(Sweep)
@@ -177,6 +179,11 @@ def finish_sweep(session: Session, *, sweep_id: str, status: SweepStatus) -> boo
             .values(status=status, finished_at=utcnow()),
         )
     )
+    sweep = get_sweep(session, sweep_id=sweep_id) if changed else None
+    if sweep is not None:
+        data = {"sweep": {"id": sweep.id, "status": status.value, "metric": sweep.metric, "mode": sweep.mode}}
+        store_webhooks.emit(session, owner=sweep.owner, event="sweep.finished", data=data)
+    return changed
 
 
 def last_epoch_values(session: Session, *, job_ids: Iterable[str], metric: str) -> dict[str, float | None]:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -25,11 +26,17 @@ __all__ = [
     "Attempt",
     "Base",
     "Dataset",
+    "DeliveryAttempt",
     "Job",
     "LogLine",
     "MetricPoint",
+    "ModelAlias",
+    "ModelVersion",
+    "RegisteredModel",
     "SchedulerState",
     "Sweep",
+    "Webhook",
+    "WebhookDelivery",
     "utcnow",
 ]
 
@@ -277,3 +284,92 @@ class SchedulerState(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     passes: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# --- after training: the model registry and webhooks ---------------------------------
+
+
+class RegisteredModel(Base):
+    """A name a team gives a model ("house-prices"); its versions are succeeded jobs."""
+
+    __tablename__ = "models"
+
+    num: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    owner: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[list[str] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # version numbers count up from 1 and are never reused, even after a delete
+    last_version: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_models_owner_name", "owner", "name", unique=True),)
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_versions"
+
+    model_num: Mapped[int] = mapped_column(ForeignKey("models.num", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The job whose artifacts it serves: deleting that job is refused while a version
+    # backs it (app/routes/jobs.py), so the files stay.
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))  # model.keras's
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ModelAlias(Base):
+    __tablename__ = "model_aliases"
+
+    model_num: Mapped[int] = mapped_column(ForeignKey("models.num", ondelete="CASCADE"), primary_key=True)
+    alias: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Webhook(Base):
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    events: Mapped[list[str]] = mapped_column(JSON)
+    secret: Mapped[str] = mapped_column(String(256))  # signs each body; never shown again
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook: written in the same transaction as the change it
+    reports (an outbox), sent by the API's deliverer, retried with backoff until it gets
+    a 2xx or its time runs out."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)  # the exact bytes sent and signed
+    status: Mapped[str] = mapped_column(String(16))  # pending, delivered, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the next try (pending only)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_at"),)
+
+
+class DeliveryAttempt(Base):
+    __tablename__ = "webhook_attempts"
+
+    delivery_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    time: Mapped[datetime] = mapped_column(UTCDateTime)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(500))
+    duration_ms: Mapped[float] = mapped_column(Float)

@@ -11,7 +11,22 @@ from sqlalchemy import text
 from app.store.db import Store, migrate
 
 # Children before parents (foreign keys).
-TABLES = ("artifacts", "log_lines", "metric_points", "attempts", "jobs", "sweeps", "datasets", "workers")
+TABLES = (
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhooks",
+    "model_aliases",
+    "model_versions",
+    "models",
+    "artifacts",
+    "log_lines",
+    "metric_points",
+    "attempts",
+    "jobs",
+    "sweeps",
+    "datasets",
+    "workers",
+)
 
 
 @pytest.fixture

@@ -76,6 +76,19 @@ def check_instances(instances: list[Any], input_shape: Any) -> np.ndarray:
     return batch
 
 
+def input_shape_of(model: Any) -> Any:
+    """A functional or Sequential model's ``input_shape``; a subclassed one (tfcore's
+    residual, wide-and-deep, …) has none, but its build config keeps the shape it was built for."""
+    try:
+        return model.input_shape
+    except AttributeError:
+        config = model.get_build_config() or {}
+        shape = config.get("input_shape")
+        if shape is None:
+            raise BadInstances("this model does not say what input it takes") from None
+        return list(shape) if isinstance(shape[0], (list, tuple)) else tuple(shape)
+
+
 class ModelCache:
     """Loaded models by sha256, least recently used out first; one load per file at a time."""
 
@@ -132,7 +145,7 @@ def create_app(settings: Settings | None = None, ready_file: Path | None = None)
 
     def run(key: str, sha256: str, instances: list[Any]) -> list[Any]:
         model = cache.get(key, sha256)
-        batch = check_instances(instances, model.input_shape)
+        batch = check_instances(instances, input_shape_of(model))
         out = model(batch, training=False)
         return np.asarray(out, dtype=np.float64).tolist()
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -26,6 +24,7 @@ from app.store import artifacts as store_artifacts
 from app.store import jobs as store_jobs
 from app.store import tokens as store_tokens
 from app.webhooks.deliverer import deliver_due
+from harness.receiver import Receiver
 
 SECRET = "a-receiver-secret-0123"
 TABLES = ("webhook_attempts", "webhook_deliveries", "webhooks", "model_aliases", "model_versions", "models")
@@ -157,36 +156,6 @@ def test_register_versions_alias_download_and_refusals(api):
         "/models/houses/versions/1/predict", json={"instances": [[1.0]] * 1001}, headers=alice
     )
     assert too_many.status_code == 422
-
-
-class Receiver:
-    """A real HTTP server that answers 500 to its first ``failures`` requests, then 200,
-    and keeps every request it got (headers and raw body)."""
-
-    def __init__(self, failures: int = 0) -> None:
-        self.failures = failures
-        self.got: list[tuple[dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.got.append((dict(self.headers), body))
-                ok = len(receiver.got) > receiver.failures
-                self.send_response(200 if ok else 500)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def run_passes(client: TestClient, until: Any, timeout: float = 10) -> None:

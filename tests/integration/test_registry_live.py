@@ -1,0 +1,124 @@
+"""After training, as users run it: ``tfjobs up`` (API, a worker and the model server it
+starts), two jobs trained for real, registered as versions 1 and 2 of a model; predictions
+through ``production`` equal the downloaded model's, moving the alias switches the answer
+within 5 s with no restart, bad instances are a 422 that says why, and a signed webhook
+reaches a real receiver for each step."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+import httpx
+import numpy as np
+
+from harness.receiver import Receiver
+from harness.stack import clean_env, running_up, wait_until
+
+SECRET = "live-receiver-secret-42"
+SPEC = {"model_type": "residual", "loss": "huber", "epochs": 2}
+ROWS = np.random.default_rng(0).normal(size=(5, 10)).round(4).tolist()  # diabetes: 10 features
+
+
+def trained(url: str, seed: int) -> str:
+    job_id = httpx.post(f"{url}/jobs", json={**SPEC, "seed": seed}, timeout=30).json()["id"]
+    wait_until(
+        lambda: httpx.get(f"{url}/jobs/{job_id}").json()["status"] == "succeeded", 180, f"job {job_id}"
+    )
+    return job_id
+
+
+def downloaded_predictions(url: str, path: str, tmp_path) -> np.ndarray:
+    import keras
+
+    import tfcore  # noqa: F401 - registers the custom layers
+
+    target = tmp_path / f"{hashlib.sha256(path.encode()).hexdigest()[:8]}.keras"
+    target.write_bytes(httpx.get(url + path, timeout=60).content)
+    return np.asarray(keras.models.load_model(target, safe_mode=True)(np.asarray(ROWS, dtype=np.float32)))
+
+
+def test_register_alias_predict_move_and_hear_about_it(tmp_path):
+    receiver = Receiver()
+    env = {**clean_env(), "TFJOBS_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8"}
+    try:
+        with running_up(tmp_path, env=env) as up:
+            url = up.url
+            hook = httpx.post(
+                f"{url}/webhooks",
+                json={
+                    "url": receiver.url,
+                    "events": ["job.succeeded", "model.version_created", "model.alias_moved"],
+                    "secret": SECRET,
+                },
+            )
+            assert hook.status_code == 201, hook.text
+            first, second = trained(url, 1), trained(url, 2)
+            assert httpx.post(f"{url}/models", json={"name": "diabetes"}).status_code == 201
+            for job_id in (first, second):
+                assert (
+                    httpx.post(f"{url}/models/diabetes/versions", json={"job_id": job_id}).status_code == 201
+                )
+            assert (
+                httpx.put(f"{url}/models/diabetes/aliases/production", json={"version": 1}).status_code == 200
+            )
+
+            answer = httpx.post(
+                f"{url}/models/diabetes/aliases/production/predict", json={"instances": ROWS}, timeout=60
+            )
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["version"] == 1
+            expected = downloaded_predictions(
+                url, "/models/diabetes/aliases/production/artifacts/model.keras", tmp_path
+            )
+            np.testing.assert_allclose(np.asarray(answer.json()["predictions"]), expected, atol=1e-4)
+
+            # the alias moves; the next predictions come from version 2, no restart
+            moved_at = time.monotonic()
+            httpx.put(f"{url}/models/diabetes/aliases/production", json={"version": 2})
+
+            def answered_by_2() -> bool:
+                found = httpx.post(
+                    f"{url}/models/diabetes/aliases/production/predict", json={"instances": ROWS}, timeout=60
+                )
+                return found.json()["version"] == 2
+
+            wait_until(answered_by_2, 5, "predictions from version 2")
+            assert time.monotonic() - moved_at < 5
+            second_answer = httpx.post(
+                f"{url}/models/diabetes/versions/2/predict", json={"instances": ROWS}, timeout=60
+            ).json()
+            expected2 = downloaded_predictions(
+                url, "/models/diabetes/versions/2/artifacts/model.keras", tmp_path
+            )
+            np.testing.assert_allclose(np.asarray(second_answer["predictions"]), expected2, atol=1e-4)
+            assert not np.allclose(expected, expected2)  # two different models answered
+
+            wrong = httpx.post(
+                f"{url}/models/diabetes/versions/1/predict", json={"instances": [[1.0, 2.0, 3.0]]}
+            )
+            assert wrong.status_code == 422 and "shape (10,)" in wrong.text
+            ragged = httpx.post(
+                f"{url}/models/diabetes/versions/1/predict", json={"instances": [[1.0] * 10, [1.0]]}
+            )
+            assert ragged.status_code == 422 and "ragged" in ragged.text
+            words = httpx.post(f"{url}/models/diabetes/versions/1/predict", json={"instances": [["a"] * 10]})
+            assert words.status_code == 422 and "number" in words.text
+
+            wanted = {"job.succeeded": 2, "model.version_created": 2, "model.alias_moved": 2}
+
+            def heard() -> dict[str, int]:
+                counts: dict[str, int] = {}
+                for _, body in receiver.got:
+                    event = json.loads(body)["event"]
+                    counts[event] = counts.get(event, 0) + 1
+                return counts
+
+            wait_until(lambda: heard() == wanted, 15, f"the webhooks {wanted}")
+            for headers, body in receiver.got:
+                signed = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+                assert hmac.compare_digest(headers["X-Tfjobs-Signature"], signed)
+    finally:
+        receiver.close()

@@ -33,6 +33,7 @@ from tfjobs import FINAL_STATUSES, JobStatus, __version__
 from tfjobs.errors import JobFailed, TfjobsError
 from tfjobs.helptext import readable
 from tfjobs.plot import line_chart
+from tfjobs.registry_cli import models_app, webhooks_app
 from tfjobs.sdk import DEFAULT_URL, Job, load_spec
 from tfjobs.sweep_cli import sweep_app
 from tfjobs.terminal import (
@@ -686,6 +687,8 @@ def datasets_list() -> None:
 
 
 app.add_typer(sweep_app, name="sweep")
+app.add_typer(models_app, name="models")
+app.add_typer(webhooks_app, name="webhooks")
 
 
 def usage_message(err: typer.TyperException) -> str:

@@ -24,9 +24,11 @@ from typing import Any
 import httpx
 
 from tfjobs.errors import ApiError, ConnectionFailed, JobFailed, TfjobsError, describe_detail
+from tfjobs.models import Models
 from tfjobs.resource import Resource
 from tfjobs.status import FINAL_STATUSES, JobStatus
 from tfjobs.sweeps import Sweeps
+from tfjobs.webhooks import Webhooks
 
 __all__ = ["DEFAULT_URL", "Client", "Datasets", "Job", "load_spec", "normalize_url"]
 
@@ -98,6 +100,8 @@ class Client:
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, transport=transport)
         self.datasets = Datasets(self)
         self.sweeps = Sweeps(self)
+        self.models = Models(self)
+        self.webhooks = Webhooks(self)
 
     def close(self) -> None:
         self._http.close()

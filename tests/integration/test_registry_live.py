@@ -16,6 +16,8 @@ import numpy as np
 
 from harness.receiver import Receiver
 from harness.stack import clean_env, running_up, wait_until
+from tests.client.conftest import Up as Terminal
+from tfjobs import Client
 
 SECRET = "live-receiver-secret-42"
 SPEC = {"model_type": "residual", "loss": "huber", "epochs": 2}
@@ -107,6 +109,31 @@ def test_register_alias_predict_move_and_hear_about_it(tmp_path):
             words = httpx.post(f"{url}/models/diabetes/versions/1/predict", json={"instances": [["a"] * 10]})
             assert words.status_code == 422 and "number" in words.text
 
+            # the SDK and the CLI, as users run them
+            cli = Terminal(up.url, up.data_dir)
+            with Client(url) as client:
+                model = client.models.get("diabetes")
+                assert model.aliases == {"production": 2}
+                assert model.predict(np.asarray(ROWS))["version"] == 2
+                assert model.predict(ROWS, version=1)["predictions"] == answer.json()["predictions"]
+                assert (model.download(tmp_path / "prod", alias="production") / "model.keras").is_file()
+            shown = cli.tfjobs("models", "show", "diabetes").stdout
+            assert "production" in shown and first[:8] in shown and second[:8] in shown
+            rows = tmp_path / "rows.json"
+            rows.write_text(json.dumps(ROWS))
+            printed = json.loads(
+                cli.tfjobs("models", "predict", "diabetes", str(rows), "--version", "1").stdout
+            )
+            assert printed["version"] == 1 and len(printed["predictions"]) == 5
+            exported = cli.tfjobs("models", "export-serving-config", "-o", str(tmp_path / "serving"))
+            assert exported.returncode == 0, exported.stderr
+            config = (tmp_path / "serving" / "models.config").read_text()
+            assert 'version_labels { key: "production" value: 2 }' in config
+            assert all(
+                (tmp_path / "serving" / "diabetes" / v / "saved_model.pb").is_file() for v in ("1", "2")
+            )
+            hook_id = hook.json()["id"]
+
             wanted = {"job.succeeded": 2, "model.version_created": 2, "model.alias_moved": 2}
 
             def heard() -> dict[str, int]:
@@ -117,6 +144,7 @@ def test_register_alias_predict_move_and_hear_about_it(tmp_path):
                 return counts
 
             wait_until(lambda: heard() == wanted, 15, f"the webhooks {wanted}")
+            assert "delivered" in cli.tfjobs("webhooks", "deliveries", hook_id).stdout
             for headers, body in receiver.got:
                 signed = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
                 assert hmac.compare_digest(headers["X-Tfjobs-Signature"], signed)

@@ -36,7 +36,7 @@ def test_services_run_real_tfjobs_commands(compose):
     root = typer.main.get_command(cli)
     commands = set(root.list_commands(typer.Context(root)))  # the client's and the server's
     ours = {name: s for name, s in compose["services"].items() if "build" in s and "s3" not in name}
-    assert set(ours) == {"api", "worker", "worker-gpu"}
+    assert set(ours) == {"api", "worker", "worker-gpu", "serve"}
     for name, service in ours.items():
         program, command, *_ = service["command"]
         assert program == "tfjobs" and command in commands, name
@@ -51,7 +51,7 @@ def test_gpu_worker_reserves_nvidia_devices_and_uses_the_gpu_image(compose):
 
 
 def test_api_and_workers_share_the_artifacts_and_data_volumes(compose):
-    for name in ("api", "worker", "worker-gpu"):
+    for name in ("api", "worker", "worker-gpu", "serve"):
         volumes = compose["services"][name]["volumes"]
         assert "artifacts:/artifacts" in volumes and "data:/data" in volumes
         assert compose["services"][name]["environment"]["TFJOBS_BROKER_URL"].startswith("redis://")
@@ -78,3 +78,8 @@ def test_the_s3_profile_runs_an_s3_server_that_creates_the_bucket(compose):
     assert environment["TFJOBS_STORAGE_URL"] == "${TFJOBS_STORAGE_URL:-}"  # empty: the volumes
     assert environment is services["worker"]["environment"]  # one environment for all of them
     assert (REPO / "docker" / "s3.Dockerfile").is_file()
+
+
+def test_the_api_finds_the_model_server_by_its_service_name(compose):
+    assert compose["services"]["api"]["environment"]["TFJOBS_SERVE_URL"] == "http://serve:8501"
+    assert compose["services"]["serve"]["command"][-1] == "8501"

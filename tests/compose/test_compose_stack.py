@@ -61,6 +61,11 @@ def test_a_job_trains_streams_its_metrics_and_downloads_verified(compose, tmp_pa
         assert [p["seq"] for p in points] == list(range(1, len(points) + 1))
         folder = job.download(tmp_path / "model")  # raises if any sha256 differs
         names = {a["name"] for a in job.artifacts()}
+        # registered and served by the serve container, through an alias
+        version = client.models.register(job, "compose-model")
+        client.models.get("compose-model").alias("production", version)
+        answer = client.models.get("compose-model").predict([[0.0] * 10, [0.5] * 10])
+        assert answer["version"] == version and len(answer["predictions"]) == 2
     assert {"model.keras", "saved_model.tar.gz", "manifest.json", "history.csv"} <= names
     assert all((folder / name).is_file() for name in names)
     assert keras_reloads([folder], cwd=tmp_path) == ["ResidualRegressor"]

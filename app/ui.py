@@ -39,6 +39,8 @@ VIEWS = {
     "new": "New job",
     "sweeps": "Sweeps",
     "sweep": "Sweep",
+    "models": "Models",
+    "model": "Model",
 }
 
 router = APIRouter(include_in_schema=False)
@@ -92,3 +94,13 @@ def sweeps_page() -> HTMLResponse:
 @router.api_route(f"{UI_PREFIX}/sweeps/{{sweep_id}}", methods=["GET", "HEAD"])
 def sweep_page(sweep_id: str) -> HTMLResponse:  # the script reads the id from the address
     return _page("sweep")
+
+
+@router.api_route(f"{UI_PREFIX}/models", methods=["GET", "HEAD"])
+def models_page() -> HTMLResponse:
+    return _page("models")
+
+
+@router.api_route(f"{UI_PREFIX}/models/{{name}}", methods=["GET", "HEAD"])
+def model_page(name: str) -> HTMLResponse:  # the script reads the name from the address
+    return _page("model")

@@ -17,6 +17,8 @@ PAGES = (
     "/ui/new",
     "/ui/sweeps",
     "/ui/sweeps/0123456789abcdef",
+    "/ui/models",
+    "/ui/models/houses",
 )
 
 

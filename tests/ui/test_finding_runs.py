@@ -235,3 +235,27 @@ def test_form_hints_are_plain_words_and_messages_have_no_library_prefix(up, page
     notice.wait_for()
     assert "does not divide" in notice.inner_text() and "Value error" not in notice.inner_text()
     both_widths(page, "new")
+
+
+def test_a_succeeded_jobs_model_is_registered_from_its_page_and_an_alias_moved(up, runs, page):
+    page.goto(f"{up.url}/ui/jobs/{runs['baseline']}")
+    page.locator("#register-form").wait_for()
+    page.fill("#register-name", "baseline-model")
+    page.locator("#register").click()
+    page.locator("#registered a").wait_for()
+    assert page.locator("#registered").inner_text() == "Registered as baseline-model version 1."
+    page.goto(f"{up.url}/ui/models")
+    page.wait_for_selector("body[data-ready=models]")
+    assert page.locator('#models tr[data-model="baseline-model"]').count() == 1
+    both_widths(page, "models")
+    page.locator('a[href="/ui/models/baseline-model"]').click()
+    page.wait_for_selector("body[data-ready=model]")
+    page.locator("#alias-form button[type=submit]").click()
+    page.locator('#aliases [data-alias="production"]').wait_for()
+    assert (
+        page.locator('#versions tr[data-version="1"] a').get_attribute("href")
+        == f"/ui/jobs/{runs['baseline']}"
+    )
+    model = httpx.get(f"{up.url}/models/baseline-model").json()
+    assert model["aliases"] == {"production": 1}
+    both_widths(page, "model")

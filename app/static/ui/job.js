@@ -3,6 +3,7 @@
 
 import { api, download, follow, token } from "./api.js";
 import { Chart, smoothingControl } from "./charts.js";
+import { registerControl } from "./models.js";
 import { FINAL, bytes, duration, every, h, main, notice, progressBar, queueText, replace, shortId, statusBadge, when } from "./dom.js";
 
 const STEP_POINTS = 2000; // per series, drawn from the server's downsampled history
@@ -266,6 +267,7 @@ class JobPage {
     replace(
       this.el.artifacts,
       h("h2", {}, "Artifacts"),
+      registerControl(this.job),
       h(
         "table",
         { class: "artifacts" },

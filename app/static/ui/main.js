@@ -7,9 +7,10 @@ import { showCompare } from "./compare.js";
 import { showJob } from "./job.js";
 import { showJobs } from "./jobs.js";
 import { showNew } from "./new.js";
+import { showModel, showModels } from "./models.js";
 import { showSweep, showSweeps } from "./sweep.js";
 
-const VIEWS = { jobs: showJobs, job: showJob, compare: showCompare, new: showNew, sweeps: showSweeps, sweep: showSweep };
+const VIEWS = { jobs: showJobs, job: showJob, compare: showCompare, new: showNew, sweeps: showSweeps, sweep: showSweep, models: showModels, model: showModel };
 
 function askForToken(error) {
   const form = document.getElementById("token-form");

@@ -17,6 +17,9 @@ import numpy as np
 from harness.receiver import Receiver
 from harness.stack import clean_env, running_up, wait_until
 from tests.client.conftest import Up as Terminal
+from tests.hostile import npz_bytes
+from tests.tfcore.shapes import cnn_config
+from tfcore.data import quadrant_images
 from tfjobs import Client
 
 SECRET = "live-receiver-secret-42"
@@ -32,14 +35,56 @@ def trained(url: str, seed: int) -> str:
     return job_id
 
 
-def downloaded_predictions(url: str, path: str, tmp_path) -> np.ndarray:
+def downloaded_predictions(url: str, path: str, tmp_path, rows: list | None = None) -> np.ndarray:
     import keras
 
     import tfcore  # noqa: F401 - registers the custom layers
 
     target = tmp_path / f"{hashlib.sha256(path.encode()).hexdigest()[:8]}.keras"
     target.write_bytes(httpx.get(url + path, timeout=60).content)
-    return np.asarray(keras.models.load_model(target, safe_mode=True)(np.asarray(ROWS, dtype=np.float32)))
+    model = keras.models.load_model(target, safe_mode=True)
+    return np.asarray(model(np.asarray(ROWS if rows is None else rows, dtype=np.float32)))
+
+
+def every_model_type_predicts_as_downloaded(url: str, tmp_path) -> None:
+    """mlp, wide_deep, reconstructing and a user's own CNN (model_type keras, on uploaded
+    images): each served version answers as its downloaded model.keras does."""
+    x, y = quadrant_images()
+    dataset = httpx.post(f"{url}/datasets", files={"file": ("q.npz", npz_bytes(x=x, y=y))}).json()["id"]
+    specs = {
+        "mlp": ({"model_type": "mlp", "loss": "mse", "epochs": 1}, ROWS),
+        "wide_deep": ({"model_type": "wide_deep", "loss": "huber", "epochs": 1}, ROWS),
+        "reconstructing": ({"model_type": "reconstructing", "loss": "mse", "epochs": 1}, ROWS),
+        "keras": (
+            {
+                "model_type": "keras",
+                "architecture": cnn_config(),
+                "loss": "sparse_categorical_crossentropy",
+                "epochs": 1,
+                "dataset": dataset,
+            },
+            x[:4].tolist(),
+        ),
+    }
+    jobs = {
+        kind: httpx.post(f"{url}/jobs", json=spec, timeout=30).json()["id"]
+        for kind, (spec, _) in specs.items()
+    }
+    httpx.post(f"{url}/models", json={"name": "every-type"})
+    for kind, job_id in jobs.items():
+        wait_until(lambda j=job_id: httpx.get(f"{url}/jobs/{j}").json()["status"] == "succeeded", 180, kind)
+        version = httpx.post(f"{url}/models/every-type/versions", json={"job_id": job_id}).json()["version"]
+        rows = specs[kind][1]
+        served = httpx.post(
+            f"{url}/models/every-type/versions/{version}/predict", json={"instances": rows}, timeout=60
+        )
+        assert served.status_code == 200, (kind, served.text)
+        expected = downloaded_predictions(
+            url, f"/models/every-type/versions/{version}/artifacts/model.keras", tmp_path, rows
+        )
+        np.testing.assert_allclose(
+            np.asarray(served.json()["predictions"]), expected, atol=1e-4, err_msg=kind
+        )
 
 
 def test_register_alias_predict_move_and_hear_about_it(tmp_path):
@@ -145,6 +190,7 @@ def test_register_alias_predict_move_and_hear_about_it(tmp_path):
 
             wait_until(lambda: heard() == wanted, 15, f"the webhooks {wanted}")
             assert "delivered" in cli.tfjobs("webhooks", "deliveries", hook_id).stdout
+            every_model_type_predicts_as_downloaded(url, tmp_path)
             for headers, body in receiver.got:
                 signed = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
                 assert hmac.compare_digest(headers["X-Tfjobs-Signature"], signed)

@@ -417,7 +417,12 @@ WebhookEvent = Literal[
 class WebhookCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(min_length=8, max_length=2048, description="http(s) URL of a public address")
+    url: str = Field(
+        min_length=8,
+        max_length=2048,
+        pattern=r"^https?://[^\s/?#@]+(/\S*)?$",
+        description="http(s) URL whose host resolves to public addresses only",
+    )
     events: list[WebhookEvent] = Field(min_length=1, max_length=6)
     secret: str = Field(
         min_length=16, max_length=256, description="signs each body (HMAC-SHA256); never shown again"

@@ -42,7 +42,16 @@ __all__ = ["router"]
 router = APIRouter(prefix="/models", tags=["models"], route_class=StrictQueryRoute)
 
 ModelName = Annotated[str, Path(pattern=NAME_PATTERN, description="the model's name")]
-AliasName = Annotated[str, Path(pattern=NAME_PATTERN, description="an alias: `production`, `staging`, …")]
+# a name with a letter in it: a number would read as a version
+ALIAS_PATTERN = r"^([A-Za-z]|[0-9]+[A-Za-z._-])[A-Za-z0-9._-]*$"
+AliasName = Annotated[
+    str,
+    Path(
+        pattern=ALIAS_PATTERN,
+        max_length=64,
+        description="an alias: `production`, `staging`, … (not a number)",
+    ),
+]
 VersionNumber = Annotated[int, Path(ge=1, le=1_000_000, description="a version number")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such model, version or alias"}}
 
@@ -164,6 +173,7 @@ def create_version(name: ModelName, body: VersionCreate, store: StoreDep, owner:
 def get_version(
     name: ModelName, version: VersionNumber, store: StoreDep, owner: OwnerDep
 ) -> ModelVersionPublic:
+    """One version: the job that made it, its spec and final metrics, model.keras's sha256."""
     with store.session() as session:
         model = _model(session, owner, name)
         return ModelVersionPublic.of(
@@ -188,7 +198,11 @@ def delete_version(name: ModelName, version: VersionNumber, store: StoreDep, own
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.put("/{name}/aliases/{alias}", response_model=AliasPublic, responses=NOT_FOUND)
+@router.put(
+    "/{name}/aliases/{alias}",
+    response_model=AliasPublic,
+    responses={**NOT_FOUND, 409: {"description": "the model has no such version"}},
+)
 def set_alias(
     name: ModelName, alias: AliasName, body: Annotated[AliasSet, Body()], store: StoreDep, owner: OwnerDep
 ) -> AliasPublic:
@@ -201,15 +215,7 @@ def set_alias(
     with store.session() as session:
         model = _model(session, owner, name)
         if store_models.get_version(session, model=model, version=body.version) is None:
-            raise InvalidInput(
-                [
-                    {
-                        "loc": ["body", "version"],
-                        "msg": f"model {name!r} has no version {body.version}",
-                        "type": "value_error",
-                    }
-                ]
-            )
+            raise Conflict(f"model {name!r} has no version {body.version}")
         previous = store_models.set_alias(session, model=model, alias=alias, version=body.version)
         if previous != body.version:
             store_webhooks.emit(
@@ -223,6 +229,7 @@ def set_alias(
 
 @router.delete("/{name}/aliases/{alias}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
 def delete_alias(name: ModelName, alias: AliasName, store: StoreDep, owner: OwnerDep) -> Response:
+    """Removes the alias (its version stays); predictions through it answer 404."""
     with store.session() as session:
         if not store_models.delete_alias(session, model=_model(session, owner, name), alias=alias):
             raise NotFound(f"model {name!r} has no alias {alias!r}")

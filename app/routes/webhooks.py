@@ -66,6 +66,7 @@ async def create_webhook(
 
 @router.get("", response_model=WebhooksPublic)
 def list_webhooks(store: StoreDep, owner: OwnerDep) -> WebhooksPublic:
+    """Your webhooks: URL and events (never the secret)."""
     with store.session() as session:
         return WebhooksPublic(items=[_public(h) for h in store_webhooks.list_webhooks(session, owner=owner)])
 
@@ -79,6 +80,7 @@ def _hook(session: object, webhook_id: str, owner: str) -> Webhook:
 
 @router.get("/{webhook_id}", response_model=WebhookPublic, responses=NOT_FOUND)
 def get_webhook(webhook_id: Id, store: StoreDep, owner: OwnerDep) -> WebhookPublic:
+    """One webhook: URL and events (never the secret)."""
     with store.session() as session:
         return _public(_hook(session, webhook_id, owner))
 

@@ -28,7 +28,11 @@ def allowed_networks(setting: str) -> list[Network]:
 
 def check_url(url: str, allowed: list[Network]) -> list[str]:
     """The URL's host resolved, every address allowed; or :class:`Refused`."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.hostname  # noqa: B018 - parses the host: a bad IPv6 literal raises here
+    except ValueError as err:
+        raise Refused(f"the URL does not parse ({err})") from None
     if parts.scheme not in ("http", "https"):
         raise Refused("the URL must start with http:// or https://")
     if not parts.hostname:

@@ -114,7 +114,7 @@ def test_register_versions_alias_download_and_refusals(api):
         client.put("/models/houses/aliases/production", json={"version": 2}, headers=alice).json()["previous"]
         == 1
     )
-    assert client.put("/models/houses/aliases/staging", json={"version": 9}, headers=alice).status_code == 422
+    assert client.put("/models/houses/aliases/staging", json={"version": 9}, headers=alice).status_code == 409
     model = client.get("/models/houses", headers=alice).json()
     assert model["aliases"] == {"production": 2} and [v["version"] for v in model["versions"]] == [1, 2]
     assert model["versions"][1]["aliases"] == ["production"]

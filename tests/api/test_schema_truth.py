@@ -7,11 +7,12 @@ with generated inputs, then a stateful run that chains operations through the li
 infers (a job's id from POST /jobs into GET /jobs/{job_id}, …), so later calls meet real
 jobs, sweeps and datasets instead of 404s. Bounded (``max_examples``) to stay a unit test.
 
-One check is waived for three bodies and one parameter, and only for what JSON Schema
+One check is waived for four bodies and one parameter, and only for what JSON Schema
 cannot state: "schema-valid data is accepted" fails where validity depends on stored
-things or on content (a dataset named in a job spec must exist; an architecture must pass
-the layer allowlist; an upload must parse as a CSV or NPZ; GET /jobs's ``filter`` must
-parse in the filter language, a grammar no JSON Schema pattern can hold). The schema states every other rule,
+things, the network or content (a dataset named in a job spec must exist; an
+architecture must pass the layer allowlist; an upload must parse as a CSV or NPZ; a
+webhook's host must resolve to public addresses; GET /jobs's ``filter`` must parse in
+the filter language, a grammar no JSON Schema pattern can hold). The schema states every other rule,
 the cross-field ones included (``allOf``/``if`` in JobSpec), and the configured epochs
 maximum.
 """
@@ -30,7 +31,7 @@ from hypothesis import HealthCheck, Phase, given  # noqa: E402
 from hypothesis import settings as hypothesis_settings  # noqa: E402
 from schemathesis.checks import positive_data_acceptance  # noqa: E402
 
-CONTENT_RULES = {("POST", "/jobs"), ("POST", "/sweeps"), ("POST", "/datasets")}
+CONTENT_RULES = {("POST", "/jobs"), ("POST", "/sweeps"), ("POST", "/datasets"), ("POST", "/webhooks")}
 
 
 @pytest.fixture(params=["auth on", "auth off"])
@@ -112,7 +113,11 @@ def test_every_operation_answers_as_documented(api):
 def test_chained_operations_answer_as_documented(api):
     app, token = api
     # The streams stay open while a job runs (these jobs never start): tests/api/test_progress.py.
-    base = loaded(app, token).exclude(path_regex=r"/stream$").as_state_machine()
+    # Hypothesis replays a failing chain to shrink it and must see the same answers again:
+    # webhooks resolve their host by DNS (answers vary between runs) and a model's name is
+    # unique (a replayed POST /models is a 409 where it was a 201), so both stay out of
+    # the chains; the test above covers each of their operations, test_registry.py their chains.
+    base = loaded(app, token).exclude(path_regex=r"/stream$|^/webhooks|^/models").as_state_machine()
     calls: list[str] = []
 
     class Machine(base):  # type: ignore[misc,valid-type]

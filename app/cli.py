@@ -457,6 +457,32 @@ def _token_store(data_dir: Path | None, *, create: bool = False) -> tuple[Any, s
     return store, where
 
 
+@app.command()
+def audit(
+    actor: Annotated[str | None, typer.Option(help="only this actor's requests")] = None,
+    action: Annotated[str | None, typer.Option(help="only this action, e.g. job.cancel")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="at most this many rows, newest first")] = 50,
+    data_dir: TokenDataDir = None,
+) -> None:
+    """The audit log, for the server's operator, from the store (--data-dir, or the TFJOBS_*
+    settings): every request that asked to change something, allowed or refused."""
+    from app.store import audit as store_audit
+
+    store, where = _token_store(data_dir)
+    with store.session() as session:
+        found = store_audit.rows(session, limit=limit, actor=actor, action=action)
+        lines = [
+            f"{r.time:%Y-%m-%d %H:%M:%S}  {r.actor:<16} {r.action:<22} {r.status:>3}  "
+            f"{(r.target or '')[:40]:<40}  {r.client or ''}  {r.request_id}"
+            for r in found
+        ]
+    store.dispose()
+    typer.echo(f"{'time':<21}{'actor':<17}{'action':<23}{'st':>3}  {'target':<40}  client  request")
+    for line in lines:
+        typer.echo(line)
+    typer.echo(f"tfjobs: {len(lines)} row(s) from {where}", err=True)
+
+
 @token.command("create")
 def token_create(
     owner: Annotated[str, typer.Option(help="who the token acts as")],

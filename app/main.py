@@ -17,6 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.audit import Audit, AuditRetention
 from app.auth import Authenticate
 from app.core.admission import Admission
 from app.core.broker import make_celery
@@ -177,6 +178,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             Reconciler(background, celery, settings).start(),
             Dispatcher(background, celery, settings).start(),
             Deliverer(background, settings).start(),
+            AuditRetention(background, settings.audit_retention_days).start(),
         ]
         yield
         for loop in loops:
@@ -235,6 +237,9 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.add_middleware(
         SameSiteOnly, allowed_hosts=settings.host_allowlist, cors_origins=settings.cors_origin_list
     )
+    # Every change asked for, allowed or refused (auth's 401 and the origin check's 403
+    # included), is on record before its answer leaves (app/audit.py).
+    app.add_middleware(Audit, store=store, auth=settings.auth)
     # Outer: excess load is shed before it costs a token lookup or a thread.
     app.add_middleware(
         Admission,

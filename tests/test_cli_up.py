@@ -168,7 +168,15 @@ def test_tokens_are_created_listed_and_revoked_in_the_store_the_api_reads(tmp_pa
         assert revoked.returncode == 0 and "revoked token" in revoked.stdout, revoked.stderr
         response = client.get("/jobs", headers=headers)
         assert response.status_code == 401 and response.json()["detail"] == "unknown or revoked token"
+        refused = client.post("/jobs", json={"model_type": "mlp", "loss": "mse"}, headers=headers)
+        assert refused.status_code == 401
     app.state.store.dispose()
+    # the operator reads the audit log from the store: the refused submit is on record
+    audit = tfjobs("audit", "--data-dir", str(store), "--action", "job.create", cwd=tmp_path)
+    assert audit.returncode == 0, audit.stderr
+    (line,) = audit.stdout.splitlines()[1:]
+    assert "anonymous" in line and "job.create" in line and " 401 " in line
+    assert refused.headers["x-request-id"] in line
     assert tfjobs("token", "revoke", token_id, "--data-dir", str(store), cwd=tmp_path).returncode == 2
 
 

@@ -172,6 +172,9 @@ class Settings(BaseSettings):
     webhook_backoff_seconds: float = Field(
         default=2.0, gt=0, description="the wait before a delivery's second attempt; it doubles each time"
     )
+    audit_retention_days: int = Field(
+        default=365, ge=1, description="how long the audit log keeps a row (the only rows ever deleted)"
+    )
     serve_url: str = Field(
         default="",
         description="where the model server (`tfjobs serve`) listens, e.g. http://127.0.0.1:8501; "

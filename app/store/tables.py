@@ -23,6 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "ApiToken",
     "Artifact",
+    "AuditRow",
     "Attempt",
     "Base",
     "Dataset",
@@ -373,3 +374,23 @@ class DeliveryAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(500))
     duration_ms: Mapped[float] = mapped_column(Float)
+
+
+class AuditRow(Base):
+    """One request that asked to change something, allowed or refused: who, what, on
+    what, and how it was answered. Append-only: no API updates or deletes a row (only
+    retention removes the oldest, app/audit.py)."""
+
+    __tablename__ = "audit_log"
+
+    num: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    time: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(64), index=True)  # the owner, or "anonymous"
+    action: Mapped[str] = mapped_column(String(48), index=True)  # job.cancel, model.alias.set, …
+    target: Mapped[str | None] = mapped_column(String(300))
+    project: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)  # the HTTP status it was answered with
+    request_id: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str | None] = mapped_column(String(64))

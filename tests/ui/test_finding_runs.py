@@ -216,6 +216,9 @@ def test_the_sweep_page_plots_params_to_metric_brushes_and_ranks_importance(up, 
     assert shown.count() == kept
     assert shown.first.locator("td.best").count() == 1  # the lowest value is in the lower half
     screenshot(page, "sweep-brushed")
+    page.goto(f"{up.url}/ui/sweeps")
+    page.locator(f'tr[data-sweep="{runs["sweep"]}"]').wait_for()
+    both_widths(page, "sweeps")
 
 
 def test_form_hints_are_plain_words_and_messages_have_no_library_prefix(up, page, console):

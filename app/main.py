@@ -32,6 +32,7 @@ from app.errors import ServiceError, TooManyRequests, Unauthorized
 from app.reconciler import Reconciler
 from app.routes import artifacts, datasets, health, jobs, models, progress, sweeps, webhooks, workers
 from app.scheduler import QueueView
+from app.serving import model_server_client
 from app.store import tokens as store_tokens
 from app.store.db import Store, migrate
 from app.streams import Feeds
@@ -180,7 +181,9 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             Deliverer(background, settings).start(),
             AuditRetention(background, settings.audit_retention_days).start(),
         ]
+        app.state.serve_client = model_server_client()
         yield
+        await app.state.serve_client.aclose()
         for loop in loops:
             loop.stop()
         background.dispose()

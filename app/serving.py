@@ -14,26 +14,24 @@ from app.core.config import Settings
 from app.errors import InvalidInput, Unavailable
 from app.store.tables import Artifact
 
-__all__ = ["predict"]
-
-_client: httpx.AsyncClient | None = None
+__all__ = ["model_server_client", "predict"]
 
 
-def _http() -> httpx.AsyncClient:
-    global _client
-    if _client is None:
-        _client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=3.0))
-    return _client
+def model_server_client() -> httpx.AsyncClient:
+    """The API process's one connection pool to the model server (app.state, closed with the app)."""
+    return httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=3.0))
 
 
-async def predict(settings: Settings, artifact: Artifact, instances: list[Any]) -> list[Any]:
+async def predict(
+    settings: Settings, client: httpx.AsyncClient, artifact: Artifact, instances: list[Any]
+) -> list[Any]:
     if not settings.serve_url:
         raise Unavailable(
             "no model server is configured: run `tfjobs serve`, set TFJOBS_SERVE_URL (`tfjobs up` does both)"
         )
     body = {"key": artifact.path, "sha256": artifact.sha256, "instances": instances}
     try:
-        response = await _http().post(f"{settings.serve_url.rstrip('/')}/v1/predict", json=body)
+        response = await client.post(f"{settings.serve_url.rstrip('/')}/v1/predict", json=body)
     except httpx.HTTPError as err:
         raise Unavailable(
             f"the model server did not answer ({type(err).__name__}); try again in a moment"

@@ -301,6 +301,7 @@ PREDICT_RESPONSES: dict[int | str, dict[str, Any]] = {
     "/{name}/versions/{version}/predict", response_model=PredictionsPublic, responses=PREDICT_RESPONSES
 )
 async def predict_version(
+    request: Request,
     name: ModelName,
     version: VersionNumber,
     body: PredictRequest,
@@ -310,11 +311,15 @@ async def predict_version(
 ) -> PredictionsPublic:
     """Predictions of one version: `{"instances": [[…], …]}` → `{"predictions": […], "version": n}`."""
     artifact = await run_in_threadpool(_file, store, owner, name, "model.keras", version, None)
-    return PredictionsPublic(predictions=await predict(settings, artifact, body.instances), version=version)
+    return PredictionsPublic(
+        predictions=await predict(settings, request.app.state.serve_client, artifact, body.instances),
+        version=version,
+    )
 
 
 @router.post("/{name}/aliases/{alias}/predict", response_model=PredictionsPublic, responses=PREDICT_RESPONSES)
 async def predict_alias(
+    request: Request,
     name: ModelName,
     alias: AliasName,
     body: PredictRequest,
@@ -325,7 +330,10 @@ async def predict_alias(
     """Predictions of the version the alias points at now (read on every request: moving
     the alias takes effect with the next one)."""
     version, artifact = await run_in_threadpool(_aliased_file, store, owner, name, alias)
-    return PredictionsPublic(predictions=await predict(settings, artifact, body.instances), version=version)
+    return PredictionsPublic(
+        predictions=await predict(settings, request.app.state.serve_client, artifact, body.instances),
+        version=version,
+    )
 
 
 def _aliased_file(store: Store, owner: str, name: str, alias: str) -> tuple[int, Artifact]:

@@ -37,5 +37,7 @@ class Up:
 @pytest.fixture(scope="package")
 def up(tmp_path_factory) -> Iterator[Up]:
     tmp = tmp_path_factory.mktemp("up")
-    with running_up(tmp, env=clean_env(TFJOBS_REPORT_EVERY_SECONDS="0.2")) as running:
+    # webhooks to a receiver on loopback: what an operator opens with this setting
+    env = clean_env(TFJOBS_REPORT_EVERY_SECONDS="0.2", TFJOBS_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8")
+    with running_up(tmp, env=env) as running:
         yield Up(running.url, running.data_dir)

@@ -9,34 +9,20 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 
 from app.audit import action_of
 from app.core.config import Settings
-from app.main import create_app
 from app.store import audit as store_audit
-from app.store import tokens as store_tokens
+from tests.api.conftest import two_owners
 
 SPEC = {"model_type": "mlp", "loss": "mse", "epochs": 1}
 
 
 @pytest.fixture
 def api(tmp_path, database_url: str) -> Iterator[tuple[TestClient, dict[str, dict[str, str]]]]:
-    app = create_app(
-        Settings(data_dir=tmp_path / "data", database_url=database_url, auth=True, max_queued_per_owner=500)
-    )
-    with TestClient(app, base_url="http://localhost") as client:
-        client.app_state = app.state  # type: ignore[attr-defined]
-        with app.state.store.session() as session:
-            heads = {
-                who: {"Authorization": f"Bearer {store_tokens.create_token(session, owner=who)}"}
-                for who in ("alice", "bob")
-            }
-        yield client, heads
-    with app.state.store.engine.begin() as connection:  # the PostgreSQL database is shared
-        for table in ("audit_log", "attempts", "jobs", "api_tokens"):
-            connection.execute(text(f"DELETE FROM {table}"))
-    app.state.store.dispose()
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, max_queued_per_owner=500)
+    with two_owners(settings, ()) as found:
+        yield found
 
 
 def rows(client: TestClient) -> list:

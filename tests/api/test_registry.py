@@ -16,15 +16,14 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 
 from app.core.config import Settings
 from app.main import create_app
 from app.store import artifacts as store_artifacts
 from app.store import jobs as store_jobs
-from app.store import tokens as store_tokens
 from app.webhooks.deliverer import deliver_due
 from harness.receiver import Receiver
+from tests.api.conftest import two_owners
 
 SECRET = "a-receiver-secret-0123"
 TABLES = ("webhook_attempts", "webhook_deliveries", "webhooks", "model_aliases", "model_versions", "models")
@@ -32,28 +31,16 @@ TABLES = ("webhook_attempts", "webhook_deliveries", "webhooks", "model_aliases",
 
 @pytest.fixture
 def api(tmp_path, database_url: str) -> Iterator[tuple[TestClient, dict[str, dict[str, str]]]]:
-    """The API with auth on and two owners' tokens; the webhook loop's passes run by hand."""
+    """Two owners on the API; the webhook loop's passes run by hand."""
     settings = Settings(
         data_dir=tmp_path / "data",
         database_url=database_url,
-        auth=True,
         webhook_allowed_networks="127.0.0.0/8",  # the receiver below: an operator's choice
         webhook_backoff_seconds=0.05,
         webhook_timeout_seconds=2,
     )
-    app = create_app(settings)
-    with TestClient(app, base_url="http://localhost") as client:
-        client.app_state = app.state  # type: ignore[attr-defined]
-        with app.state.store.session() as session:
-            heads = {
-                who: {"Authorization": f"Bearer {store_tokens.create_token(session, owner=who)}"}
-                for who in ("alice", "bob")
-            }
-        yield client, heads
-    with app.state.store.engine.begin() as connection:  # the PostgreSQL database is shared
-        for table in (*TABLES, "artifacts", "attempts", "jobs", "api_tokens"):
-            connection.execute(text(f"DELETE FROM {table}"))
-    app.state.store.dispose()
+    with two_owners(settings, TABLES) as found:
+        yield found
 
 
 def trained_job(
